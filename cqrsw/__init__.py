@@ -1,0 +1,1 @@
+"""Operator commands of cqrs-warehouse (the ``cqrsw`` console script)."""

@@ -1,0 +1,172 @@
+"""``cqrsw``: operator commands (stack, ingest, outbox, dbt, token, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from datetime import datetime
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from cqrsw.processes import StackError
+from services.settings import SERVICE_DATABASES, TOPICS, Settings
+
+# Wide enough for the demo's tables when output is not a terminal (make, CI logs).
+console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        console.print(f"[red]configuration error[/red] (CQRSW_* environment):\n{exc}")
+        raise SystemExit(2) from None
+
+
+def _print_where(title: str, where: dict[str, str]) -> None:
+    table = Table(title=title)
+    table.add_column("part")
+    table.add_column("where")
+    for part, address in where.items():
+        table.add_row(part, address)
+    console.print(table)
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from cqrsw.stack import Stack
+
+    stack = Stack(_settings())
+    if args.action == "up":
+        _print_where("cqrs-warehouse stack is up", stack.up(services=args.services))
+    elif args.action == "down":
+        stopped = stack.down()
+        console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+    else:
+        _print_where("cqrs-warehouse stack", stack.status())
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.job import run_ingest
+    from ingest.progress import print_report, progress_bar
+
+    settings = _settings()
+    topics = tuple(args.topic) if args.topic else TOPICS
+    with progress_bar(console) as on_progress:
+        report = run_ingest(
+            settings, topics=topics, batch_size=args.batch_size, on_progress=on_progress
+        )
+    print_report(console, report)
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from services import db, outbox
+
+    settings = _settings()
+    if args.action == "replay":
+        with db.connect(settings, args.service) as conn:
+            n = outbox.replay(conn, args.since)
+        console.print(f"{args.service}: {n} events marked for re-publication since {args.since}")
+        return 0
+    pool = db.open_pool(settings, args.service, max_size=2)
+    try:
+        published = outbox.Relay(settings, pool).drain()
+    finally:
+        pool.close()
+    console.print(f"{args.service}: published {published} events")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from cqrsw.dbt import run_dbt
+
+    run_dbt(_settings(), *args.dbt_args)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from services.auth import issue_token
+
+    print(issue_token(_settings(), args.subject, ttl_s=args.ttl))
+    return 0
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from cqrsw.demo import run_demo
+
+    return run_demo(_settings(), console)
+
+
+def _since(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {value!r} (e.g. 2026-11-27T10:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone, e.g. {value}Z")
+    return moment
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cqrsw", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stack", help="start, stop or show the local stack")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--services", action="store_true", help="also start the HTTP services")
+    p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("ingest", help="sink the Kafka topics into the raw warehouse tables")
+    p.add_argument("--topic", action="append", choices=TOPICS, help="only this topic (repeatable)")
+    p.add_argument("--batch-size", type=int, default=5000, choices=range(1, 100_001), metavar="N")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("outbox", help="publish or re-publish a service's outbox")
+    p.add_argument("action", choices=["relay", "replay"])
+    p.add_argument("--service", required=True, choices=SERVICE_DATABASES)
+    p.add_argument("--since", type=_since, help="replay: re-publish events recorded since then")
+    p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("dbt", help="run a dbt command against the warehouse")
+    p.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_dbt)
+
+    p = sub.add_parser("token", help="issue a development JWT (HS256)")
+    p.add_argument("subject")
+    p.add_argument("--ttl", type=int, default=3600)
+    p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("demo", help="run the whole pipeline end to end on the embedded stack")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.command == "outbox" and args.action == "replay" and args.since is None:
+        build_parser().error("outbox replay needs --since")
+    try:
+        code: int = args.func(args)
+    except StackError as exc:
+        console.print(f"[red]stack error[/red] {exc}")
+        return 1
+    except Exception as exc:
+        from cqrsw.dbt import DbtFailed
+
+        if isinstance(exc, DbtFailed):
+            console.print(f"[red]{exc}[/red]")
+            return 1
+        raise
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""``make demo``: real HTTP commands through every layer, then the rows the read API serves."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from cqrsw.airflow import AIRFLOW_DATABASE, run_airflow
+from cqrsw.stack import Stack
+from services import db, outbox
+from services.auth import issue_token
+from services.settings import Settings
+
+PIPELINE_DAG = "cqrs_warehouse_pipeline"
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def wait_published(settings: Settings, services: tuple[str, ...], timeout: float = 60) -> None:
+    """Wait until the services' relays have published every outbox row."""
+    deadline = time.monotonic() + timeout
+    for name in services:
+        with db.connect(settings, name, autocommit=True) as conn:
+            while outbox.pending(conn):
+                if time.monotonic() > deadline:
+                    raise DemoFailed(f"{name}: outbox not published after {timeout:.0f}s")
+                time.sleep(0.2)
+
+
+class Client:
+    """The front end's view: HTTP calls with a bearer token."""
+
+    def __init__(self, base: str, token: str):
+        self.http = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(path, json=body, headers={"X-Request-Id": f"demo-{uuid.uuid4()}"})
+        if response.status_code >= 300:
+            raise DemoFailed(f"POST {path} -> {response.status_code}: {response.text}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    def get(self, path: str, **params: str) -> list[dict[str, Any]]:
+        response = self.http.get(path, params=params)
+        if response.status_code != 200:
+            raise DemoFailed(f"GET {path} -> {response.status_code}: {response.text}")
+        rows: list[dict[str, Any]] = response.json()
+        return rows
+
+
+def run_pipeline(settings: Settings, console: Console, label: str) -> None:
+    started = time.monotonic()
+    run_airflow(settings, "dags", "test", PIPELINE_DAG)
+    console.print(
+        f"  airflow dags test {PIPELINE_DAG} ({label}):"
+        f" success in {time.monotonic() - started:.0f}s"
+    )
+
+
+def send_commands(settings: Settings, console: Console) -> str:
+    """Place orders and invoices as two users; return the id of the order invoiced first."""
+    url = "http://127.0.0.1:{}".format
+    alice_token, bob_token = issue_token(settings, "alice"), issue_token(settings, "bob")
+    orders = {
+        "alice": Client(url(settings.orders_port), alice_token),
+        "bob": Client(url(settings.orders_port), bob_token),
+    }
+    billing = Client(url(settings.invoices_port), alice_token)
+
+    early = str(uuid.uuid4())
+    console.print(f"1. invoice for order {early[:8]} issued BEFORE the order exists")
+    billing.post("/invoices", {"order_id": early})
+    wait_published(settings, ("invoices",))
+    run_pipeline(settings, console, "the invoice alone")
+
+    console.print("2. orders, invoices and a cancellation from alice and bob")
+    orders["alice"].post(
+        "/orders",
+        {
+            "order_id": early,
+            "customer_name": "Alice Anderson",
+            "items": [{"product_id": "sku-1", "quantity": 2}],
+        },
+    )
+    paid = orders["alice"].post("/orders", {"customer_name": "Alice Anderson"})
+    billing.post(
+        "/invoices",
+        {
+            "order_id": paid["order_id"],
+            "invoice_url": "https://billing.example.com/inv/alice-2.pdf",
+        },
+    )
+    orders["alice"].post("/orders", {"customer_name": "Alice Anderson"})  # never invoiced
+    bobs = orders["bob"].post("/orders", {"customer_name": "Bob Brown"})
+    billing.post("/invoices", {"order_id": bobs["order_id"]})
+    dropped = orders["bob"].post("/orders", {"customer_name": "Bob Brown"})
+    orders["bob"].post(f"/orders/{dropped['order_id']}/cancel", {"reason": "changed my mind"})
+    wait_published(settings, ("orders", "invoices"))
+    run_pipeline(settings, console, "the orders")
+    return early
+
+
+def print_views(settings: Settings, console: Console, early: str) -> None:
+    read = f"http://127.0.0.1:{settings.read_api_port}"
+    found_early = False
+    for user in ("alice", "bob"):
+        rows = Client(read, issue_token(settings, user)).get("/orders-with-invoices", userId=user)
+        table = Table(title=f"GET /orders-with-invoices?userId={user}")
+        for column in ("orderId", "customerName", "createdAt", "status", "invoiceUrl", "note"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            is_early = row["orderId"] == early
+            found_early |= is_early and row["invoiceUrl"] is not None
+            table.add_row(
+                row["orderId"][:8],
+                row["customerName"],
+                row["createdAt"][:19],
+                row["status"],
+                row["invoiceUrl"] or "-",
+                "invoice arrived first" if is_early else "",
+            )
+        console.print(table)
+    if not found_early:
+        raise DemoFailed("the order whose invoice arrived first is missing its invoice")
+
+
+def run_demo(settings: Settings, console: Console) -> int:
+    stack = Stack(settings)
+    try:
+        console.rule("cqrs-warehouse demo")
+        for part, where in stack.up(services=True).items():
+            console.print(f"  {part:9} {where}")
+        db.ensure_database(settings, AIRFLOW_DATABASE)
+        run_airflow(settings, "db", "migrate")
+        early = send_commands(settings, console)
+        print_views(settings, console, early)
+        console.rule("demo finished")
+        return 0
+    except DemoFailed as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        return 1
+    finally:
+        stopped = stack.stop_started()
+        if stopped:
+            console.print(f"stopped: {', '.join(stopped)}")

@@ -1,0 +1,9 @@
+{#- A folder's schema (staging, intermediate, marts) is used as-is, not prefixed with
+    the target schema: the read API and analysts address fixed schema names. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}

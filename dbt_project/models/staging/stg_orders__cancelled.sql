@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'order_cancelled') }}
+
+),
+
+renamed as (
+
+    select
+        source.event_id,
+        (source.payload ->> 'order_id')::uuid as order_id,
+        source.payload ->> 'reason' as reason,
+        source.aggregate_version,
+        source.occurred_at,
+        source.ingest_batch_id
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,1 @@
+"""Kafka -> raw warehouse tables, exactly once in effect."""

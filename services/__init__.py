@@ -1,0 +1,1 @@
+"""Write services (orders, invoices, stock), the read API and the plumbing they share."""

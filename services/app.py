@@ -1,0 +1,96 @@
+"""Builds a FastAPI app for one deployable: pool, schema, outbox relay, errors, telemetry."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+
+from services import db
+from services.errors import DomainError
+from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
+from services.outbox import OUTBOX_DDL, Relay
+from services.settings import Settings
+from services.telemetry import instrument
+
+log = logging.getLogger(__name__)
+
+
+def create_service_app(
+    *,
+    name: str,
+    settings: Settings,
+    dbname: str,
+    routers: list[APIRouter],
+    schema_file: Path | None = None,
+    write_side: bool = True,
+) -> FastAPI:
+    """A write service (outbox + relay + idempotency) or, with ``write_side=False``, a reader."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = db.open_pool(settings, dbname)
+        stop = threading.Event()
+        relay_thread: threading.Thread | None = None
+        if write_side:
+            with pool.connection() as conn:
+                conn.execute("select pg_advisory_xact_lock(hashtext('schema'))")
+                conn.execute(OUTBOX_DDL.encode())
+                conn.execute(IDEMPOTENCY_DDL.encode())
+                if schema_file is not None:
+                    conn.execute(schema_file.read_bytes())
+            if settings.relay_enabled:
+                relay = Relay(settings, pool)
+                relay_thread = threading.Thread(
+                    target=relay.run_forever, args=(stop,), name=f"{name}-relay", daemon=True
+                )
+                relay_thread.start()
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_thread is not None:
+                relay_thread.join(timeout=15)
+            pool.close()
+
+    app = FastAPI(title=f"cqrs-warehouse {name}", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.service_name = name
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status_code)
+
+    instrument(app, name)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _connection(request: Request) -> Iterator[psycopg.Connection]:
+    with request.app.state.pool.connection() as conn:
+        yield conn
+
+
+Conn = Annotated[psycopg.Connection, Depends(_connection)]
+
+
+async def _idempotency(
+    request: Request,
+    key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> Idempotency:
+    body = await request.body()
+    return Idempotency(key, fingerprint(request.method, request.url.path, body))
+
+
+IdempotentRequest = Annotated[Idempotency, Depends(_idempotency)]

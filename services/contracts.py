@@ -1,0 +1,145 @@
+"""The event contracts under ``contracts/``: building, validating and reading envelopes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from services.settings import REPO_ROOT
+
+CONTRACTS_DIR = REPO_ROOT / "contracts"
+EVENT_TYPES: tuple[str, ...] = (
+    "order.created",
+    "order.cancelled",
+    "invoice.created",
+    "stock.updated",
+)
+CURRENT_SCHEMA_VERSION: dict[str, int] = dict.fromkeys(EVENT_TYPES, 1)
+
+Validator = Callable[[Any], Any]
+
+
+class ContractViolation(ValueError):
+    """An event does not match its contract; ``str()`` says which part and why."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An event an aggregate recorded, before it gets its envelope."""
+
+    event_type: str
+    aggregate_id: str
+    aggregate_version: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    """What a command adds to every event it causes."""
+
+    producer: str
+    request_id: str | None = None
+    traceparent: str | None = None
+
+
+def _load(path: Path) -> dict[str, Any]:
+    schema: dict[str, Any] = orjson.loads(path.read_bytes())
+    return schema
+
+
+@cache
+def envelope_schema() -> dict[str, Any]:
+    return _load(CONTRACTS_DIR / "envelope.schema.json")
+
+
+@cache
+def payload_schema(event_type: str, schema_version: int) -> dict[str, Any]:
+    path = CONTRACTS_DIR / "events" / f"{event_type}.v{schema_version}.schema.json"
+    if not path.is_file():
+        raise ContractViolation(f"no contract for {event_type} v{schema_version}")
+    return _load(path)
+
+
+@cache
+def _envelope_validator() -> Validator:
+    return fastjsonschema.compile(envelope_schema())
+
+
+@cache
+def _payload_validator(event_type: str, schema_version: int) -> Validator:
+    return fastjsonschema.compile(payload_schema(event_type, schema_version))
+
+
+def validate(event: Any) -> dict[str, Any]:
+    """Check an envelope and its payload against the contracts; return it or raise."""
+    try:
+        _envelope_validator()(event)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise ContractViolation(f"envelope: {exc.message}") from None
+    try:
+        _payload_validator(event["event_type"], event["schema_version"])(event["payload"])
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise ContractViolation(
+            f"payload of {event['event_type']} v{event['schema_version']}: {exc.message}"
+        ) from None
+    checked: dict[str, Any] = event
+    return checked
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_event(
+    event_type: str,
+    *,
+    aggregate_id: str,
+    aggregate_version: int,
+    payload: Mapping[str, Any],
+    meta: EventMeta,
+    occurred_at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """Wrap a payload in the envelope and validate it where it is made."""
+    trace = {"traceparent": meta.traceparent} if meta.traceparent else {}
+    event = {
+        "event_id": str(event_id or uuid.uuid4()),
+        "event_type": event_type,
+        "schema_version": CURRENT_SCHEMA_VERSION[event_type],
+        "aggregate_id": aggregate_id,
+        "aggregate_version": aggregate_version,
+        "occurred_at": rfc3339(occurred_at or utc_now()),
+        "producer": meta.producer,
+        "request_id": meta.request_id,
+        "trace": trace,
+        "payload": dict(payload),
+    }
+    return validate(event)
+
+
+def envelope(recorded: Recorded, meta: EventMeta) -> dict[str, Any]:
+    """The validated envelope of an event an aggregate recorded."""
+    return make_event(
+        recorded.event_type,
+        aggregate_id=recorded.aggregate_id,
+        aggregate_version=recorded.aggregate_version,
+        payload=recorded.payload,
+        meta=meta,
+    )
+
+
+def raw_table(event_type: str) -> str:
+    """Name of the raw warehouse table of a topic: ``order.created`` -> ``order_created``."""
+    return event_type.replace(".", "_")

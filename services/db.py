@@ -1,0 +1,42 @@
+"""PostgreSQL plumbing shared by every deployable: connections, databases, schema files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from services.settings import Settings
+
+
+def connect(settings: Settings, dbname: str, *, autocommit: bool = False) -> psycopg.Connection:
+    return psycopg.connect(settings.dsn(dbname), autocommit=autocommit, connect_timeout=10)
+
+
+def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> ConnectionPool:
+    pool = ConnectionPool(
+        settings.dsn(dbname), min_size=1, max_size=max_size, open=False, timeout=10
+    )
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+def ensure_database(settings: Settings, dbname: str) -> bool:
+    """Create ``dbname`` on the server if it is missing; return True if it was created."""
+    with connect(settings, "postgres", autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+        return True
+
+
+def apply_schema(settings: Settings, dbname: str, schema_file: Path) -> None:
+    """Run an idempotent DDL file (``create ... if not exists``) in one transaction."""
+    ddl = schema_file.read_text()
+    with connect(settings, dbname) as conn:
+        # Serialise concurrent start-ups of the same service on the same database.
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (str(schema_file),))
+        conn.execute(ddl.encode())

@@ -1,0 +1,1 @@
+"""Invoices write service: issue an invoice for an order."""

@@ -1,0 +1,47 @@
+"""Invoices HTTP routes."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import AnyHttpUrl, BaseModel, Field
+
+from services.app import Conn, IdempotentRequest
+from services.auth import CurrentUser
+from services.invoices import domain, handlers
+from services.telemetry import Meta
+
+router = APIRouter(tags=["invoices"])
+
+
+class IssueInvoiceIn(BaseModel):
+    order_id: uuid.UUID
+    invoice_url: AnyHttpUrl | None = Field(default=None, description="Generated when absent.")
+
+
+class InvoiceOut(BaseModel):
+    invoice_id: uuid.UUID
+    order_id: uuid.UUID
+    invoice_url: str
+
+
+@router.post("/invoices", status_code=201, response_model=InvoiceOut)
+def issue_invoice(
+    body: IssueInvoiceIn,
+    request: Request,
+    user: CurrentUser,
+    conn: Conn,
+    meta: Meta,
+    idem: IdempotentRequest,
+) -> JSONResponse:
+    cmd = domain.IssueInvoice(
+        invoice_id=uuid.uuid4(),
+        order_id=body.order_id,
+        issued_by=user,
+        invoice_url=str(body.invoice_url) if body.invoice_url else None,
+    )
+    url_base = request.app.state.settings.invoice_url_base
+    status, out = handlers.issue_invoice(conn, cmd, meta, idem, url_base)
+    return JSONResponse(out, status_code=status)

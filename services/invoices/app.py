@@ -1,0 +1,21 @@
+"""Invoices deployable: ``uvicorn services.invoices.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.app import create_service_app
+from services.invoices.api import router
+from services.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        name="invoices",
+        settings=settings or Settings(),
+        dbname="invoices",
+        routers=[router],
+        schema_file=Path(__file__).with_name("schema.sql"),
+    )

@@ -1,0 +1,45 @@
+"""Invoice aggregate: pure decisions, no IO."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from services.contracts import Recorded
+
+
+@dataclass(frozen=True)
+class IssueInvoice:
+    invoice_id: UUID
+    order_id: UUID
+    issued_by: str
+    invoice_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Invoice:
+    invoice_id: UUID
+    order_id: UUID
+    invoice_url: str
+    issued_by: str
+
+
+def issue_invoice(cmd: IssueInvoice, url_base: str) -> tuple[Invoice, Recorded]:
+    """Issue an invoice; without a URL it gets one under ``url_base``.
+
+    The invoices service does not see the orders database, so it cannot check the order
+    exists: the warehouse joins them whenever both have arrived.
+    """
+    url = cmd.invoice_url or f"{url_base.rstrip('/')}/{cmd.invoice_id}.pdf"
+    invoice = Invoice(cmd.invoice_id, cmd.order_id, url, cmd.issued_by)
+    event = Recorded(
+        "invoice.created",
+        str(invoice.invoice_id),
+        1,
+        {
+            "invoice_id": str(invoice.invoice_id),
+            "order_id": str(invoice.order_id),
+            "invoice_url": invoice.invoice_url,
+        },
+    )
+    return invoice, event

@@ -1,0 +1,1 @@
+"""Orders write service: create and cancel orders."""

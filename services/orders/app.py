@@ -1,0 +1,21 @@
+"""Orders deployable: ``uvicorn services.orders.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.app import create_service_app
+from services.orders.api import router
+from services.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        name="orders",
+        settings=settings or Settings(),
+        dbname="orders",
+        routers=[router],
+        schema_file=Path(__file__).with_name("schema.sql"),
+    )

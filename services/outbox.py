@@ -1,0 +1,157 @@
+"""Transactional outbox shared by the write services, and the relay that publishes it.
+
+A command writes its state change and its events in one transaction; the relay later reads
+unpublished rows in id order and publishes them with an idempotent producer (acks=all).
+Delivery is at-least-once (a crash between send and mark re-sends); the warehouse
+deduplicates on event_id, so a re-send is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from kafka import KafkaProducer
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OUTBOX_DDL = """
+create table if not exists outbox (
+    id           bigserial primary key,
+    event_id     uuid not null unique,
+    topic        text not null,
+    message_key  text not null,
+    event        jsonb not null,
+    created_at   timestamptz not null default now(),
+    published_at timestamptz
+);
+create index if not exists outbox_unpublished on outbox (id) where published_at is null;
+"""
+
+
+def add(conn: psycopg.Connection, event: dict[str, Any]) -> None:
+    """Record an already-validated event in the caller's transaction."""
+    conn.execute(
+        "insert into outbox (event_id, topic, message_key, event) values (%s, %s, %s, %s)",
+        (event["event_id"], event["event_type"], event["aggregate_id"], Jsonb(event)),
+    )
+
+
+def replay(conn: psycopg.Connection, since: datetime) -> int:
+    """Mark events recorded at or after ``since`` unpublished, so the relay sends them again."""
+    cur = conn.execute(
+        "update outbox set published_at = null where created_at >= %s and published_at is not null",
+        (since,),
+    )
+    return cur.rowcount
+
+
+def pending(conn: psycopg.Connection) -> int:
+    row = conn.execute("select count(*) from outbox where published_at is null").fetchone()
+    return int(row[0]) if row else 0
+
+
+def make_producer(settings: Settings) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_in_flight_requests_per_connection=5,
+        request_timeout_ms=10_000,
+        max_block_ms=10_000,
+    )
+
+
+class Relay:
+    """Publishes a service's outbox to Kafka, in id order, one relay per database at a time."""
+
+    def __init__(self, settings: Settings, pool: ConnectionPool, *, batch_size: int = 500):
+        self.settings = settings
+        self.pool = pool
+        self.batch_size = batch_size
+        self._producer: KafkaProducer | None = None
+
+    def publish_batch(self) -> int:
+        """Publish up to one batch; return how many rows were published. Raises on broker errors."""
+        with self.pool.connection() as conn, conn.transaction():
+            # One relay per database keeps per-aggregate order: a second relay waits its turn.
+            got = conn.execute("select pg_try_advisory_xact_lock(7710001)").fetchone()
+            if not got or not got[0]:
+                return 0
+            rows = conn.execute(
+                "select id, topic, message_key, event from outbox"
+                " where published_at is null order by id limit %s",
+                (self.batch_size,),
+            ).fetchall()
+            if not rows:
+                return 0
+            producer = self._ensure_producer()
+            futures = []
+            for _id, topic, key, event in rows:
+                headers = [
+                    ("event_type", topic.encode()),
+                    ("event_id", str(event["event_id"]).encode()),
+                ]
+                traceparent = event.get("trace", {}).get("traceparent")
+                if traceparent:
+                    headers.append(("traceparent", traceparent.encode()))
+                futures.append(
+                    producer.send(
+                        topic, key=key.encode(), value=orjson.dumps(event), headers=headers
+                    )
+                )
+            producer.flush(timeout=30)
+            for future in futures:
+                future.get(timeout=30)  # raises if the broker refused the message
+            conn.execute(
+                "update outbox set published_at = now() where id = any(%s)",
+                ([r[0] for r in rows],),
+            )
+            return len(rows)
+
+    def drain(self) -> int:
+        """Publish until the outbox is empty; return how many rows were published."""
+        total = 0
+        while n := self.publish_batch():
+            total += n
+        return total
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll the outbox; on broker errors retry with exponential backoff (capped at 30 s)."""
+        backoff = self.settings.relay_interval_s
+        while not stop.is_set():
+            try:
+                published = self.drain()
+                backoff = self.settings.relay_interval_s
+                if not published:
+                    stop.wait(self.settings.relay_interval_s)
+            except Exception as exc:  # broker or database down: rows stay, retry later
+                log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
+                self._reset_producer()
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        self.close()
+
+    def _ensure_producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = make_producer(self.settings)
+        return self._producer
+
+    def _reset_producer(self) -> None:
+        if self._producer is not None:
+            with contextlib.suppress(Exception):  # a broken producer is discarded anyway
+                self._producer.close(timeout=1)
+        self._producer = None
+
+    def close(self) -> None:
+        self._reset_producer()

@@ -1,0 +1,1 @@
+"""Read API: serves the published warehouse views, filtered by the caller's JWT subject."""

@@ -1,0 +1,19 @@
+"""Read API deployable: ``uvicorn services.read_api.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.app import create_service_app
+from services.read_api.api import router
+from services.settings import WAREHOUSE_DATABASE, Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        name="read_api",
+        settings=settings or Settings(),
+        dbname=WAREHOUSE_DATABASE,
+        routers=[router],
+        write_side=False,
+    )

@@ -1,0 +1,96 @@
+"""All configuration, read from the environment with the prefix ``CQRSW_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+TOPICS: tuple[str, ...] = ("order.created", "order.cancelled", "invoice.created", "stock.updated")
+SERVICE_DATABASES: tuple[str, ...] = ("orders", "invoices", "stock")
+WAREHOUSE_DATABASE = "warehouse"
+
+
+class Settings(BaseSettings):
+    """One settings model for every deployable; build it at start-up, not at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="CQRSW_", env_file=".env", extra="ignore")
+
+    # External engines. Unset means: use the embedded ones that `cqrsw stack up` starts.
+    database_url: str | None = Field(
+        default=None,
+        description="libpq URL of a PostgreSQL server; the database name in it is ignored, "
+        "each service uses its own database on that server.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Comma-separated host:port list of a Kafka cluster."
+    )
+
+    state_dir: Path = Field(
+        default=REPO_ROOT / ".cqrsw", description="Data, logs and pids of the embedded stack."
+    )
+    pg_port: int = Field(default=55432, ge=1, le=65535)
+    kafka_port: int = Field(default=19092, ge=1, le=65535)
+    topic_partitions: int = Field(default=3, ge=1, le=64)
+
+    orders_port: int = Field(default=8001, ge=1, le=65535)
+    invoices_port: int = Field(default=8002, ge=1, le=65535)
+    stock_port: int = Field(default=8003, ge=1, le=65535)
+    read_api_port: int = Field(default=8000, ge=1, le=65535)
+
+    env: Literal["dev", "prod"] = "dev"
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = Field(default=None, description="PEM public key for RS256.")
+
+    relay_enabled: bool = Field(
+        default=True, description="Run the outbox relay inside each write service."
+    )
+    relay_interval_s: float = Field(default=0.5, gt=0)
+    invoice_url_base: str = "https://invoices.example.com/"
+
+    @model_validator(mode="after")
+    def _secrets_outside_dev(self) -> Settings:
+        if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
+            raise ValueError("CQRSW_JWT_PUBLIC_KEY is required when CQRSW_JWT_ALGORITHM=RS256")
+        if self.env == "prod" and self.jwt_algorithm == "HS256" and self.jwt_secret is None:
+            raise ValueError("CQRSW_JWT_SECRET is required when CQRSW_ENV=prod")
+        return self
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def jwt_key(self) -> str:
+        """Key that verifies tokens: the HS256 secret (a fixed one in dev) or the RS256 key."""
+        if self.jwt_algorithm == "RS256":
+            assert self.jwt_public_key is not None
+            return self.jwt_public_key
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        return "dev-secret-change-me-0123456789abcdef"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        if self.kafka_bootstrap_servers:
+            return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+        return [f"127.0.0.1:{self.kafka_port}"]
+
+    def dsn(self, dbname: str) -> str:
+        """libpq connection string for one database on the configured server."""
+        if self.database_url:
+            params = conninfo_to_dict(self.database_url)
+        else:
+            params = {"host": "127.0.0.1", "port": str(self.pg_port), "user": "postgres"}
+        params["dbname"] = dbname
+        return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})

@@ -1,0 +1,68 @@
+"""One embedded PostgreSQL and one Tansu broker for the whole test session, on free ports."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cqrsw.stack import Stack
+from services.auth import issue_token
+from services.invoices.app import create_app as invoices_app
+from services.orders.app import create_app as orders_app
+from services.read_api.app import create_app as read_api_app
+from services.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    state: Path = tmp_path_factory.mktemp("stack")
+    settings = Settings(
+        state_dir=state,
+        pg_port=free_port(),
+        kafka_port=free_port(),
+        relay_enabled=False,  # tests drain the outbox explicitly, so every step is deterministic
+        jwt_secret="integration-test-secret-0123456789abcdef",
+    )
+    stack = Stack(settings)
+    stack.up()
+    try:
+        yield settings
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def orders(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(orders_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def invoices(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(invoices_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def read_api(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(read_api_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def auth(settings: Settings) -> Callable[[str], dict[str, str]]:
+    def headers(user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(settings, user)}"}
+
+    return headers

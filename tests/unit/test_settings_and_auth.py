@@ -1,0 +1,69 @@
+"""Settings validation and JWT checks (no IO)."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import ValidationError
+
+from services.auth import issue_token, verify_token
+from services.settings import Settings
+
+
+def test_embedded_dsn_points_at_loopback(tmp_path: object) -> None:
+    settings = Settings(pg_port=6543)
+    assert conninfo_to_dict(settings.dsn("orders")) == {
+        "host": "127.0.0.1", "port": "6543", "user": "postgres", "dbname": "orders",
+    }  # fmt: skip
+    assert settings.embedded_postgres
+
+
+def test_external_dsn_keeps_credentials_and_swaps_database() -> None:
+    settings = Settings(database_url="postgresql://app:pw@db.internal:5433/ignored?sslmode=require")
+    params = conninfo_to_dict(settings.dsn("warehouse"))
+    assert params["dbname"] == "warehouse"
+    assert (params["host"], params["port"], params["user"], params["password"]) == (
+        "db.internal", "5433", "app", "pw",
+    )  # fmt: skip
+    assert params["sslmode"] == "require"
+
+
+def test_prod_needs_a_jwt_secret() -> None:
+    with pytest.raises(ValidationError, match="CQRSW_JWT_SECRET"):
+        Settings(env="prod")
+
+
+def test_rs256_needs_a_public_key() -> None:
+    with pytest.raises(ValidationError, match="CQRSW_JWT_PUBLIC_KEY"):
+        Settings(jwt_algorithm="RS256")
+
+
+def test_kafka_bootstrap_list() -> None:
+    assert Settings(kafka_bootstrap_servers="a:9092, b:9092").bootstrap_servers == [
+        "a:9092",
+        "b:9092",
+    ]
+    assert Settings(kafka_port=1234).bootstrap_servers == ["127.0.0.1:1234"]
+
+
+def test_token_round_trip() -> None:
+    settings = Settings(jwt_secret="s" * 40)
+    assert verify_token(settings, issue_token(settings, "alice")) == "alice"
+
+
+def test_expired_token_is_refused() -> None:
+    settings = Settings(jwt_secret="s" * 40)
+    past = int(time.time()) - 10
+    token = jwt.encode({"sub": "alice", "exp": past}, "s" * 40, algorithm="HS256")
+    with pytest.raises(jwt.ExpiredSignatureError):
+        verify_token(settings, token)
+
+
+def test_tampered_token_is_refused() -> None:
+    settings = Settings(jwt_secret="s" * 40)
+    token = issue_token(Settings(jwt_secret="t" * 40), "alice")
+    with pytest.raises(jwt.InvalidSignatureError):
+        verify_token(settings, token)
