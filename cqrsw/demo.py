@@ -104,7 +104,19 @@ def send_commands(settings: Settings, console: Console) -> str:
     billing.post("/invoices", {"order_id": bobs["order_id"]})
     dropped = orders["bob"].post("/orders", {"customer_name": "Bob Brown"})
     orders["bob"].post(f"/orders/{dropped['order_id']}/cancel", {"reason": "changed my mind"})
-    wait_published(settings, ("orders", "invoices"))
+    console.print("3. stock of sku-1: +20, -5, then -100 is refused with the current stock")
+    stock = Client(url(settings.stock_port), alice_token)
+    stock.post("/products/sku-1/stock-operations", {"operation": "increase", "amount": 20})
+    after = stock.post("/products/sku-1/stock-operations", {"operation": "decrease", "amount": 5})
+    refused = stock.http.post(
+        "/products/sku-1/stock-operations", json={"operation": "decrease", "amount": 100}
+    )
+    if refused.status_code != 409:
+        raise DemoFailed(f"an oversell was not refused: {refused.status_code} {refused.text}")
+    console.print(
+        f"  stock now {after['stock']} (version {after['version']}); -100 -> 409 {refused.json()}"
+    )
+    wait_published(settings, ("orders", "invoices", "stock"))
     run_pipeline(settings, console, "the orders")
     return early
 
@@ -115,8 +127,10 @@ def print_views(settings: Settings, console: Console, early: str) -> None:
     for user in ("alice", "bob"):
         rows = Client(read, issue_token(settings, user)).get("/orders-with-invoices", userId=user)
         table = Table(title=f"GET /orders-with-invoices?userId={user}")
-        for column in ("orderId", "customerName", "createdAt", "status", "invoiceUrl", "note"):
-            table.add_column(column, no_wrap=True)
+        for column in ("orderId", "customerName", "createdAt", "status"):
+            table.add_column(column, no_wrap=True, min_width=len(column))
+        table.add_column("invoiceUrl", overflow="fold")
+        table.add_column("note")
         for row in rows:
             is_early = row["orderId"] == early
             found_early |= is_early and row["invoiceUrl"] is not None

@@ -50,6 +50,7 @@ class HttpService:
 HTTP_SERVICES = (
     HttpService("orders", "services.orders.app:create_app"),
     HttpService("invoices", "services.invoices.app:create_app"),
+    HttpService("stock", "services.stock.app:create_app"),
     HttpService("read_api", "services.read_api.app:create_app"),
 )
 

@@ -6,6 +6,7 @@ import orjson
 
 from ingest.warehouse import DeadLetter, RawRow
 from services.contracts import ContractViolation, validate
+from services.upcasting import upcast
 
 
 def decode(
@@ -32,6 +33,7 @@ def decode(
         return dead(f"event_type {event['event_type']!r} published to topic {topic!r}")
     if key.decode(errors="replace") != event["aggregate_id"]:
         return dead("message key does not match aggregate_id")
+    event = upcast(event)
     return (
         event["event_id"],
         event["event_type"],

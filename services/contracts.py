@@ -22,7 +22,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "invoice.created",
     "stock.updated",
 )
-CURRENT_SCHEMA_VERSION: dict[str, int] = dict.fromkeys(EVENT_TYPES, 1)
+# What producers write now; older versions are still accepted and upcast on ingest.
+CURRENT_SCHEMA_VERSION: dict[str, int] = {**dict.fromkeys(EVENT_TYPES, 1), "order.created": 2}
 
 Validator = Callable[[Any], Any]
 

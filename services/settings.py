@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_public_key: str | None = Field(default=None, description="PEM public key for RS256.")
 
+    snapshot_every: int = Field(
+        default=100, ge=1, le=1_000_000, description="Stock snapshot every N operations."
+    )
     relay_enabled: bool = Field(
         default=True, description="Run the outbox relay inside each write service."
     )

@@ -54,6 +54,7 @@ def create_order(cmd: CreateOrder) -> tuple[Order, Recorded]:
             "user_id": order.user_id,
             "customer_name": order.customer_name,
             "items": [{"product_id": i.product_id, "quantity": i.quantity} for i in order.items],
+            "channel": "api",
         },
     )
     return order, event

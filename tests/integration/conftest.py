@@ -15,6 +15,7 @@ from services.invoices.app import create_app as invoices_app
 from services.orders.app import create_app as orders_app
 from services.read_api.app import create_app as read_api_app
 from services.settings import Settings
+from services.stock.app import create_app as stock_app
 
 
 def free_port() -> int:
@@ -51,6 +52,12 @@ def orders(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def invoices(settings: Settings) -> Iterator[TestClient]:
     with TestClient(invoices_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def stock(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(stock_app(settings)) as client:
         yield client
 
 

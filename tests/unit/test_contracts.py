@@ -16,7 +16,7 @@ META = EventMeta(producer="orders", request_id="req-1")
 def order_created(**payload: Any) -> dict[str, Any]:
     order_id = str(uuid.uuid4())
     body: dict[str, Any] = {"order_id": order_id, "user_id": "alice", "customer_name": "Alice"}
-    body.update(items=[], **payload)
+    body.update(items=[], channel="web", **payload)
     return make_event(
         "order.created", aggregate_id=order_id, aggregate_version=1, payload=body, meta=META
     )
@@ -28,7 +28,7 @@ def test_made_event_carries_the_full_envelope() -> None:
         "event_id", "event_type", "schema_version", "aggregate_id", "aggregate_version",
         "occurred_at", "producer", "request_id", "trace", "payload",
     }  # fmt: skip
-    assert event["schema_version"] == 1
+    assert event["schema_version"] == 2  # order.created is at v2
     assert event["request_id"] == "req-1"
     assert event["occurred_at"].endswith("Z")
     assert uuid.UUID(event["event_id"])
@@ -40,7 +40,7 @@ def test_payload_violation_names_the_field() -> None:
 
 
 def test_unexpected_payload_field_is_refused() -> None:
-    with pytest.raises(ContractViolation, match=r"payload of order\.created v1"):
+    with pytest.raises(ContractViolation, match=r"payload of order\.created v2"):
         order_created(discount=10)
 
 

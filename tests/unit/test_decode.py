@@ -18,7 +18,13 @@ def event_bytes(**overrides: object) -> tuple[bytes, bytes]:
         "order.created",
         aggregate_id=order_id,
         aggregate_version=1,
-        payload={"order_id": order_id, "user_id": "u", "customer_name": "C", "items": []},
+        payload={
+            "order_id": order_id,
+            "user_id": "u",
+            "customer_name": "C",
+            "items": [],
+            "channel": "web",
+        },
         meta=EventMeta(producer="orders"),
     )
     event.update(overrides)

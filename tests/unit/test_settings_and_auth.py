@@ -67,3 +67,21 @@ def test_tampered_token_is_refused() -> None:
     token = issue_token(Settings(jwt_secret="t" * 40), "alice")
     with pytest.raises(jwt.InvalidSignatureError):
         verify_token(settings, token)
+
+
+def test_rs256_tokens_are_checked_with_the_public_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    settings = Settings(jwt_algorithm="RS256", jwt_public_key=public_pem)
+    token = jwt.encode({"sub": "ivy", "exp": int(time.time()) + 60}, key, algorithm="RS256")
+    assert verify_token(settings, token) == "ivy"
+    forged = jwt.encode({"sub": "ivy", "exp": int(time.time()) + 60}, "x" * 40, algorithm="HS256")
+    with pytest.raises(jwt.InvalidAlgorithmError):
+        verify_token(settings, forged)

@@ -1,0 +1,1 @@
+"""Stock write service, event-sourced: an append-only operation log per product, with snapshots."""

@@ -1,0 +1,52 @@
+"""Stock HTTP routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.app import Conn, IdempotentRequest
+from services.auth import CurrentUser
+from services.stock import domain, handlers
+from services.telemetry import Meta
+
+router = APIRouter(tags=["stock"])
+
+ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
+
+
+class StockOperationIn(BaseModel):
+    operation: domain.Operation
+    amount: int = Field(ge=1, le=1_000_000_000)
+
+
+class StockOperationOut(BaseModel):
+    product_id: str
+    operation: domain.Operation
+    amount: int
+    stock: int
+    version: int
+
+
+@router.post(
+    "/products/{product_id}/stock-operations",
+    status_code=201,
+    response_model=StockOperationOut,
+    responses={409: {"description": "A decrease would take stock below zero"}},
+)
+def change_stock(
+    product_id: ProductId,
+    body: StockOperationIn,
+    request: Request,
+    user: CurrentUser,
+    conn: Conn,
+    meta: Meta,
+    idem: IdempotentRequest,
+) -> JSONResponse:
+    cmd = domain.ChangeStock(product_id, body.operation, body.amount)
+    every = request.app.state.settings.snapshot_every
+    status, out = handlers.change_stock(conn, cmd, meta, idem, user_id=user, snapshot_every=every)
+    return JSONResponse(out, status_code=status)

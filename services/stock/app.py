@@ -1,0 +1,21 @@
+"""Stock deployable: ``uvicorn services.stock.app:create_app --factory``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.app import create_service_app
+from services.settings import Settings
+from services.stock.api import router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        name="stock",
+        settings=settings or Settings(),
+        dbname="stock",
+        routers=[router],
+        schema_file=Path(__file__).with_name("schema.sql"),
+    )

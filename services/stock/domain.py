@@ -1,0 +1,79 @@
+"""Product stock aggregate: fold operations into state, decide on new ones (pure, no IO)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from services.contracts import Recorded
+from services.errors import Conflict
+
+Operation = Literal["increase", "decrease"]
+
+
+@dataclass(frozen=True)
+class ChangeStock:
+    product_id: str
+    operation: Operation
+    amount: int
+
+
+@dataclass(frozen=True)
+class StockOperation:
+    """One entry of the log: the operation that took the product to ``version``."""
+
+    version: int
+    operation: Operation
+    amount: int
+
+    @property
+    def delta(self) -> int:
+        return self.amount if self.operation == "increase" else -self.amount
+
+
+@dataclass(frozen=True)
+class ProductStock:
+    product_id: str
+    stock: int = 0
+    version: int = 0
+
+
+class InsufficientStock(Conflict):
+    """A decrease would take stock below zero."""
+
+
+class LogGap(RuntimeError):
+    """The log handed to the fold skips or repeats a version: the store is corrupt."""
+
+
+def apply(state: ProductStock, op: StockOperation) -> ProductStock:
+    if op.version != state.version + 1:
+        raise LogGap(f"{state.product_id}: version {op.version} follows {state.version}")
+    return ProductStock(state.product_id, state.stock + op.delta, op.version)
+
+
+def fold(state: ProductStock, ops: Iterable[StockOperation]) -> ProductStock:
+    """State after ``ops``, starting from ``state`` (empty, or a snapshot)."""
+    for op in ops:
+        state = apply(state, op)
+    return state
+
+
+def decide(state: ProductStock, cmd: ChangeStock) -> tuple[StockOperation, Recorded]:
+    """The next operation for ``cmd``, or ``InsufficientStock`` with the current stock."""
+    if cmd.operation == "decrease" and cmd.amount > state.stock:
+        raise InsufficientStock(
+            "not enough stock",
+            product_id=state.product_id,
+            stock=state.stock,
+            requested=cmd.amount,
+        )
+    op = StockOperation(state.version + 1, cmd.operation, cmd.amount)
+    event = Recorded(
+        "stock.updated",
+        state.product_id,
+        op.version,
+        {"product_id": state.product_id, "operation": op.operation, "amount": op.amount},
+    )
+    return op, event

@@ -1,0 +1,226 @@
+"""Write services against real PostgreSQL and Kafka: outbox, idempotency, request ids, races."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import errors
+
+from cqrsw.stack import Stack
+from services import db
+from services.auth import issue_token
+from services.contracts import EventMeta
+from services.idempotency import Idempotency
+from services.orders.app import create_app as orders_app
+from services.outbox import Relay
+from services.settings import Settings
+from services.stock import domain, handlers, store
+from tests.integration.conftest import free_port
+from tests.integration.kafka_reader import find_events
+from tests.integration.test_walking_skeleton import relay_all
+
+Auth = Callable[[str], dict[str, str]]
+
+
+def test_request_id_and_trace_travel_into_the_kafka_envelope(
+    settings: Settings, orders: TestClient, auth: Auth
+) -> None:
+    r = orders.post(
+        "/orders",
+        json={"customer_name": "Erin"},
+        headers={**auth("erin"), "X-Request-Id": "req-erin-1"},
+    )
+    assert r.status_code == 201
+    assert r.headers["X-Request-Id"] == "req-erin-1"
+    order_id = r.json()["order_id"]
+    relay_all(settings, "orders")
+    [(key, event, headers)] = find_events(
+        settings, "order.created", lambda e: e["aggregate_id"] == order_id, want=1
+    )
+    assert key == order_id.encode()
+    assert event["request_id"] == "req-erin-1"
+    assert event["producer"] == "orders"
+    assert event["payload"] == {
+        "order_id": order_id,
+        "user_id": "erin",
+        "customer_name": "Erin",
+        "items": [],
+        "channel": "api",
+    }
+    assert len(event["trace"]["traceparent"]) == 55
+    assert headers["event_id"] == event["event_id"].encode()
+
+
+def test_missing_request_id_is_generated(orders: TestClient, auth: Auth) -> None:
+    r = orders.post("/orders", json={"customer_name": "Erin"}, headers=auth("erin"))
+    assert uuid.UUID(r.headers["X-Request-Id"])
+
+
+def test_idempotency_key_creates_one_entity(
+    settings: Settings, orders: TestClient, auth: Auth
+) -> None:
+    headers = {**auth("frank"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    body = {"customer_name": "Frank"}
+    first = orders.post("/orders", json=body, headers=headers)
+    again = orders.post("/orders", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    with db.connect(settings, "orders") as conn:
+        rows = conn.execute(
+            "select count(*) from outbox where message_key = %s", (first.json()["order_id"],)
+        ).fetchone()
+    assert rows == (1,)
+    other = orders.post("/orders", json={"customer_name": "Frankie"}, headers=headers)
+    assert other.status_code == 422
+    assert "Idempotency-Key" in other.json()["detail"]
+
+
+def test_tokens_are_required_and_checked(orders: TestClient, settings: Settings) -> None:
+    assert orders.post("/orders", json={"customer_name": "X"}).status_code == 401
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert orders.post("/orders", json={"customer_name": "X"}, headers=bad).status_code == 401
+
+
+def test_cancel_flow_and_conflicts(orders: TestClient, auth: Auth) -> None:
+    order_id = orders.post("/orders", json={"customer_name": "Gina"}, headers=auth("gina")).json()[
+        "order_id"
+    ]
+    assert orders.post(f"/orders/{order_id}/cancel", headers=auth("mallory")).status_code == 404
+    r = orders.post(f"/orders/{order_id}/cancel", headers=auth("gina"))
+    assert r.json() == {"order_id": order_id, "status": "cancelled", "version": 2}
+    assert orders.post(f"/orders/{order_id}/cancel", headers=auth("gina")).status_code == 409
+
+
+def test_decrease_below_zero_is_409_with_current_stock(stock: TestClient, auth: Auth) -> None:
+    product = f"sku-{uuid.uuid4().hex[:8]}"
+    url = f"/products/{product}/stock-operations"
+    assert (
+        stock.post(url, json={"operation": "increase", "amount": 5}, headers=auth("w")).status_code
+        == 201
+    )
+    r = stock.post(url, json={"operation": "decrease", "amount": 6}, headers=auth("w"))
+    assert r.status_code == 409
+    assert r.json()["stock"] == 5
+    r = stock.post(url, json={"operation": "decrease", "amount": 5}, headers=auth("w"))
+    assert r.json() == {
+        "product_id": product,
+        "operation": "decrease",
+        "amount": 5,
+        "stock": 0,
+        "version": 2,
+    }
+    r = stock.post(url, json={"operation": "steal", "amount": 0}, headers=auth("w"))
+    assert r.status_code == 422
+    assert {e["loc"][-1] for e in r.json()["detail"]} == {"operation", "amount"}
+
+
+def test_concurrent_decreases_never_oversell(
+    settings: Settings, stock: TestClient, auth: Auth
+) -> None:
+    product = f"sku-{uuid.uuid4().hex[:8]}"
+    url = f"/products/{product}/stock-operations"
+    headers = auth("warehouse")
+    assert (
+        stock.post(url, json={"operation": "increase", "amount": 20}, headers=headers).status_code
+        == 201
+    )
+    start = threading.Barrier(50)
+
+    def decrease(_: int) -> int:
+        start.wait()
+        return stock.post(
+            url, json={"operation": "decrease", "amount": 1}, headers=headers
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        codes = list(pool.map(decrease, range(50)))
+    assert codes.count(201) == 20
+    assert codes.count(409) == 30
+    with db.connect(settings, "stock") as conn:
+        assert store.load(conn, product).stock == 0
+        versions = [v for (v,) in conn.execute(
+            "select version from product_stock_operations where product_id = %s order by version",
+            (product,),
+        )]  # fmt: skip
+    assert versions == list(range(1, 22))
+
+
+def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> None:
+    product = f"sku-{uuid.uuid4().hex[:8]}"
+    meta = EventMeta(producer="stock")
+    with db.connect(settings, "stock") as conn:
+        changes: list[tuple[domain.Operation, int]] = [
+            ("increase", 3),
+            ("decrease", 1),
+            ("decrease", 1),
+        ]
+        for operation, amount in changes * 8:
+            cmd = domain.ChangeStock(product, operation, amount)
+            handlers.change_stock(
+                conn, cmd, meta, Idempotency(None, ""), user_id="t", snapshot_every=5
+            )
+        snapshots = conn.execute(
+            "select count(*) from product_stock_snapshots where product_id = %s", (product,)
+        ).fetchone()
+        with_snapshots = store.load(conn, product)
+        replayed = store.load(conn, product, use_snapshots=False)
+        conn.execute("delete from product_stock_snapshots where product_id = %s", (product,))
+        after_delete = store.load(conn, product)
+        conn.rollback()
+    assert snapshots == (4,)  # versions 5, 10, 15 and 20
+    assert with_snapshots == replayed == after_delete == domain.ProductStock(product, 8, 24)
+
+
+def test_log_is_append_only(settings: Settings, stock: TestClient, auth: Auth) -> None:
+    product = f"sku-{uuid.uuid4().hex[:8]}"
+    url = f"/products/{product}/stock-operations"
+    stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w"))
+    with (
+        db.connect(settings, "stock") as conn,
+        pytest.raises(errors.RaiseException, match="append-only"),
+    ):
+        conn.execute(
+            "update product_stock_operations set amount = 9 where product_id = %s", (product,)
+        )
+
+
+def test_commands_succeed_while_the_broker_is_down(settings: Settings, tmp_path: Path) -> None:
+    """Rows wait in the outbox; the relay retries with backoff, then publishes them all."""
+    down = settings.model_copy(
+        update={"kafka_port": free_port(), "state_dir": tmp_path, "relay_interval_s": 0.2}
+    )
+    token = {"Authorization": f"Bearer {issue_token(down, 'hank')}"}
+    with TestClient(orders_app(down)) as client:
+        ids = [
+            client.post("/orders", json={"customer_name": "Hank"}, headers=token).json()["order_id"]
+            for _ in range(3)
+        ]
+    pool = db.open_pool(down, "orders", max_size=2)
+    stop = threading.Event()
+    relay = threading.Thread(target=Relay(down, pool).run_forever, args=(stop,), daemon=True)
+    relay.start()
+    broker = Stack(down)
+    try:
+        with db.connect(down, "orders") as conn:
+            waiting = conn.execute(
+                "select count(*) from outbox where published_at is null and message_key = any(%s)",
+                (ids,),
+            ).fetchone()
+        assert waiting == (3,)
+        broker.start_kafka()
+        broker.create_topics()
+        found = find_events(
+            down, "order.created", lambda e: e["aggregate_id"] in ids, want=3, timeout=60
+        )
+        assert sorted(e["aggregate_id"] for _, e, _ in found) == sorted(ids)
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+        pool.close()
+        broker.stop_kafka()

@@ -1,0 +1,51 @@
+"""Upcasting order.created v1 to v2, alone and on the ingest path."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from ingest.decode import decode
+from ingest.warehouse import DeadLetter
+from services.contracts import rfc3339, utc_now, validate
+from services.upcasting import upcast
+
+
+def v1_event() -> dict[str, Any]:
+    order_id = str(uuid.uuid4())
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "order.created",
+        "schema_version": 1,
+        "aggregate_id": order_id,
+        "aggregate_version": 1,
+        "occurred_at": rfc3339(utc_now()),
+        "producer": "orders",
+        "request_id": None,
+        "trace": {},
+        "payload": {"order_id": order_id, "user_id": "u", "customer_name": "C", "items": []},
+    }
+
+
+def test_v1_is_valid_and_upcasts_to_a_valid_v2() -> None:
+    old = validate(v1_event())
+    new = upcast(old)
+    assert new["schema_version"] == 2
+    assert new["payload"] == {**old["payload"], "channel": "unknown"}
+    assert validate(new) == new
+    assert old["schema_version"] == 1 and "channel" not in old["payload"]  # input untouched
+
+
+def test_current_version_passes_through_unchanged() -> None:
+    event = upcast(v1_event())
+    assert upcast(event) == event
+
+
+def test_ingest_stores_v1_events_in_the_current_shape() -> None:
+    event = v1_event()
+    row = decode("order.created", 0, 3, event["aggregate_id"].encode(), orjson.dumps(event))
+    assert not isinstance(row, DeadLetter)
+    assert row[2] == 2
+    assert orjson.loads(str(row[9]))["channel"] == "unknown"
