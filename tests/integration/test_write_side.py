@@ -149,6 +149,12 @@ def test_concurrent_decreases_never_oversell(
             (product,),
         )]  # fmt: skip
     assert versions == list(range(1, 22))
+    relay_all(settings, "stock")
+    published = find_events(
+        settings, "stock.updated", lambda e: e["aggregate_id"] == product, want=21
+    )
+    # One key, one partition: the relay published the log in version order.
+    assert [e["aggregate_version"] for _, e, _ in published] == list(range(1, 22))
 
 
 def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> None:
