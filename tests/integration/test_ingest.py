@@ -17,7 +17,7 @@ from kafka import KafkaProducer
 
 from bench.events import event_stream
 from cqrsw.stack import Stack
-from ingest.job import run_ingest
+from ingest.job import INGEST_LOCK, IngestBusy, run_ingest
 from services import db
 from services.contracts import EventMeta, make_event
 from services.settings import WAREHOUSE_DATABASE, Settings
@@ -140,7 +140,8 @@ def produce_tracked(settings: Settings, count: int) -> dict[str, tuple[int, int]
 def test_sigkill_at_random_points_then_rerun_gives_the_same_raw_tables(settings: Settings) -> None:
     """Kill the job mid-run several times; the re-run must leave each event exactly once."""
     env = {**os.environ, **settings.as_env()}
-    argv = [sys.executable, "-m", "cqrsw.cli", "ingest", "--batch-size", "300"]
+    # Two worker processes: the kill must take them down too (they die with their parent).
+    argv = [sys.executable, "-m", "cqrsw.cli", "ingest", "--batch-size", "300", "--workers", "2"]
     where: dict[str, tuple[int, int]] = {}
     kills = 0
     for _ in range(4):
@@ -201,3 +202,12 @@ def test_a_broker_that_lost_its_log_is_detected_and_nothing_is_lost(settings: Se
 def _no_leftover_lag(settings: Settings) -> None:
     """Each test starts from a caught-up warehouse, so its assertions see only its own events."""
     run_ingest(settings)
+
+
+def test_a_second_concurrent_run_is_refused_clearly(settings: Settings) -> None:
+    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (INGEST_LOCK,))
+        with pytest.raises(IngestBusy, match="another ingest run is in progress"):
+            run_ingest(settings)
+        conn.execute("select pg_advisory_unlock(%s)", (INGEST_LOCK,))
+    run_ingest(settings)  # free again
