@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
-from ingest import metrics, warehouse
+from ingest import warehouse
 from ingest.decode import decode
 from ingest.report import IngestReport
 from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_sha256
@@ -103,13 +103,11 @@ class PartitionRun:
     def _write(self, events: list[RawEvent], dead: list[DeadLetter], offsets: Positions) -> None:
         t0 = time.monotonic()
         inserted, _ = warehouse.write_batch(self.conn, events, dead, offsets)
-        metrics.BATCH_SECONDS.observe(time.monotonic() - t0)
+        self.report.batch_seconds.append(time.monotonic() - t0)
         for topic, n in inserted.items():
             self.report.topic(topic).rows_written += n
-            metrics.ROWS_INGESTED.labels(topic).inc(n)
         for d in dead:
             self.report.topic(d.topic).dead_letters += 1
-            metrics.DEAD_LETTERS.labels(d.topic).inc()
         self.report.batches += 1
 
     def _wait_for_writer(self) -> None:
@@ -122,4 +120,4 @@ class PartitionRun:
             latest = max(self.consumer.highwater(tp) or 0, self.end[tp])
             left = latest - self.position[tp].next_offset
             self.report.topic(tp.topic).lag_left += left
-            metrics.LAG.labels(tp.topic, str(tp.partition)).set(left)
+            self.report.partition_lag[(tp.topic, tp.partition)] = left

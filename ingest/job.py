@@ -23,7 +23,7 @@ from multiprocessing.queues import Queue
 
 from kafka import KafkaConsumer, TopicPartition
 
-from ingest import warehouse
+from ingest import metrics, warehouse
 from ingest.batches import PartitionRun
 from ingest.positions import partitions_of, start_positions
 from ingest.report import IngestReport
@@ -91,6 +91,8 @@ def run_ingest(
         elif slices:
             _run_workers(settings, slices, batch_size, report, total, on_progress)
     report.seconds = time.monotonic() - started
+    metrics.record(report)
+    metrics.write_textfile(settings.state_dir / "metrics" / "ingest.prom")
     return report
 
 

@@ -20,6 +20,8 @@ class IngestReport:
     messages: int = 0
     seconds: float = 0.0
     workers: int = 1
+    partition_lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    batch_seconds: list[float] = field(default_factory=list)
 
     def topic(self, name: str) -> TopicReport:
         return self.topics.setdefault(name, TopicReport())
@@ -33,3 +35,5 @@ class IngestReport:
             mine.lag_left += t.lag_left
         self.batches += other.batches
         self.messages += other.messages
+        self.partition_lag.update(other.partition_lag)
+        self.batch_seconds += other.batch_seconds
