@@ -72,16 +72,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=None, help="default: the job's own choice")
     args = parser.parse_args()
     with embedded_stack() as settings:
         produce(settings, args.events)
         t0 = time.perf_counter()
-        report = run_ingest(settings, batch_size=args.batch_size)
+        report = run_ingest(settings, batch_size=args.batch_size, workers=args.workers)
         ingest_s = time.perf_counter() - t0
         written = sum(t.rows_written for t in report.topics.values())
         assert written == args.events, f"ingested {written} of {args.events}"
         ingest_eps = written / ingest_s
-        print(f"ingest: {written} events in {ingest_s:.1f}s, {report.batches} batches")
+        print(
+            f"ingest: {written} events in {ingest_s:.1f}s, {report.batches} batches,"
+            f" {report.workers} process(es)"
+        )
         copy_rps = copy_baseline(settings)
     print(f"ratio={ingest_eps / copy_rps:.2f} ingest_eps={ingest_eps:.0f} copy_rps={copy_rps:.0f}")
 

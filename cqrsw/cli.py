@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=5000, choices=range(1, 100_001), metavar="N")
     p.add_argument(
         "--workers", type=int, choices=range(1, 65), metavar="N",
-        help="processes to split the partitions over (default: 2 for a large backlog, else 1)",
+        help="processes to split the partitions over (default: by backlog and cores)",
     )  # fmt: skip
     p.set_defaults(func=cmd_ingest)
 

@@ -37,6 +37,16 @@ INGEST_LOCK = 7710002  # advisory lock: one ingest run at a time per warehouse
 WORKER_THRESHOLD = 20_000  # below this backlog, starting worker processes costs more than it saves
 
 
+def default_workers(backlog: int) -> int:
+    """One process per two cores beyond the first two, for a large backlog.
+
+    PostgreSQL and the broker need CPU too: on a 2-core machine a second Python process
+    only competes with them (measured: slower), so there it stays one.
+    """
+    cores = os.cpu_count() or 1
+    return 1 if backlog < WORKER_THRESHOLD or cores <= 2 else min(4, cores // 2)
+
+
 class IngestBusy(RuntimeError):
     """Another ingest run holds the warehouse's ingest lock."""
 
@@ -114,7 +124,7 @@ def _plan(
     backlog = {tp: end[tp] - start[tp].next_offset for tp in partitions}
     total = sum(backlog.values())
     if workers is None:
-        workers = min(2, os.cpu_count() or 1) if total >= WORKER_THRESHOLD else 1
+        workers = default_workers(total)
     workers = max(1, min(workers, len(partitions)))
     shares: list[list[TopicPartition]] = [[] for _ in range(workers)]
     loads = [0] * workers

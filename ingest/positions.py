@@ -82,7 +82,7 @@ def _probe(
     before: dict[TopicPartition, str] = {}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for tp, messages in consumer.poll(timeout_ms=500).items():
+        for tp, messages in consumer.poll(timeout_ms=100).items():
             if tp in want and messages:
                 msg = messages[0]
                 if msg.offset == start[tp].next_offset - 1:
