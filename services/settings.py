@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     invoice_url_base: str = "https://invoices.example.com/"
 
     # Airflow (the orchestrator of the warehouse pipeline)
+    airflow_port: int = Field(default=8080, ge=1, le=65535, description="Airflow UI and API.")
+    airflow_admin_password: SecretStr | None = Field(
+        default=None, description="Password of the Airflow UI user `admin`; `admin` in dev."
+    )
     pipeline_schedule: str = Field(
         default="*/5 * * * *", description="Cron schedule of the cqrs_warehouse_pipeline DAG."
     )
