@@ -32,10 +32,9 @@ CLOCK_SKEW = "5 minutes"
 
 URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
 
-# Column names of the stock marts (issue 5); a suite for a mart that does not exist yet is
-# skipped by the gate, but once the table exists a missing column fails it.
-PRODUCT_STOCK_COLUMN = "current_stock"
-DAILY_STOCK_COLUMN = "stock"
+# Columns of the stock marts (issue 5's contracts); a suite for a mart that does not exist
+# yet is skipped by the gate, but once the table exists a missing column fails it.
+STOCK_COLUMN = "stock"
 
 
 @dataclass(frozen=True)
@@ -109,20 +108,22 @@ def products_suite() -> TableSuite:
         (
             gxe.ExpectColumnValuesToNotBeNull(column="product_id"),
             gxe.ExpectColumnValuesToBeUnique(column="product_id"),
-            gxe.ExpectColumnValuesToNotBeNull(column=PRODUCT_STOCK_COLUMN),
-            gxe.ExpectColumnValuesToBeBetween(column=PRODUCT_STOCK_COLUMN, min_value=0),
+            gxe.ExpectColumnValuesToNotBeNull(column=STOCK_COLUMN),
+            gxe.ExpectColumnValuesToBeBetween(column=STOCK_COLUMN, min_value=0),
         ),
     )
 
 
 def product_stock_daily_suite() -> TableSuite:
-    """Stock as of each day never below zero."""
+    """One row per product and day; stock as of each day never below zero."""
     return TableSuite(
         "marts",
         "product_stock_daily",
         (
             gxe.ExpectColumnValuesToNotBeNull(column="product_id"),
-            gxe.ExpectColumnValuesToBeBetween(column=DAILY_STOCK_COLUMN, min_value=0),
+            gxe.ExpectColumnValuesToNotBeNull(column="day"),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["product_id", "day"]),
+            gxe.ExpectColumnValuesToBeBetween(column=STOCK_COLUMN, min_value=0),
         ),
     )
 

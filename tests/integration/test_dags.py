@@ -29,6 +29,16 @@ def describe(dag):
         "outlets": {t.task_id: sorted(a.name for a in t.outlets) for t in dag.tasks if t.outlets},
         "retry_policy": {t.task_id: type(t.retry_policy).__name__ for t in dag.tasks},
         "on_failure": {t.task_id: bool(t.on_failure_callback) for t in dag.tasks},
+        "retry_decisions": retry_decisions(dag.get_task("validate")),
+    }
+
+def retry_decisions(task):
+    import psycopg
+    from quality.gate import DataQualityFailed
+    policy = task.retry_policy
+    return {
+        "database down": policy.evaluate(psycopg.OperationalError("refused"), 1, 5).action.value,
+        "bad data": policy.evaluate(DataQualityFailed("1 unexpected"), 1, 5).action.value,
     }
 
 bag = DagBag()
@@ -112,4 +122,5 @@ def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> No
 def test_every_task_retries_only_transient_failures_and_alerts(parsed: dict[str, Any]) -> None:
     for dag in parsed["dags"].values():
         assert set(dag["retry_policy"].values()) == {"RetryWhenUnreachable"}
+        assert dag["retry_decisions"] == {"database down": "retry", "bad data": "fail"}
         assert all(dag["on_failure"].values())

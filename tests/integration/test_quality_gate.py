@@ -103,7 +103,7 @@ def test_duplicate_orders_and_bad_invoice_urls_fail(
 
 
 def test_negative_stock_fails(settings: Settings, scratch: psycopg.Connection) -> None:
-    scratch.execute("create table gx_scratch.products (product_id text, current_stock int)")
+    scratch.execute("create table gx_scratch.products (product_id text, stock int)")
     scratch.execute("insert into gx_scratch.products values ('sku-1', 3), ('sku-2', -1)")
 
     with pytest.raises(DataQualityFailed, match=r"expect_column_values_to_be_between"):

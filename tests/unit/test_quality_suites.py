@@ -62,7 +62,11 @@ def test_marts_suites_check_keys_stock_and_urls() -> None:
     assert (url["column"], url["regex"]) == ("invoice_url", URL_PATTERN)
     for name in ("marts.products", "marts.product_stock_daily"):
         stock = [kw for t, kw in checks(by_name(name)) if t == "expect_column_values_to_be_between"]
-        assert [kw["min_value"] for kw in stock] == [0]
+        assert [(kw["column"], kw["min_value"]) for kw in stock] == [("stock", 0)]
+    daily = checks(by_name("marts.product_stock_daily"))
+    assert ("expect_compound_columns_to_be_unique", ["product_id", "day"]) in [
+        (t, kw.get("column_list")) for t, kw in daily
+    ]
     assert {s.schema for s in mart_suites()} == {"marts"}
 
 
