@@ -40,7 +40,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 up: $(STAMP)
-	$(BIN)/cqrsw stack up --services
+	$(BIN)/cqrsw stack up --services --airflow
 
 down: $(STAMP)
 	$(BIN)/cqrsw stack down

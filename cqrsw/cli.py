@@ -42,7 +42,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
     stack = Stack(_settings())
     if args.action == "up":
-        _print_where("cqrs-warehouse stack is up", stack.up(services=args.services))
+        where = stack.up(services=args.services, airflow=args.airflow)
+        _print_where("cqrs-warehouse stack is up", where)
     elif args.action == "down":
         stopped = stack.down()
         console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
@@ -122,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stack", help="start, stop or show the local stack")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--services", action="store_true", help="also start the HTTP services")
+    p.add_argument(
+        "--airflow", action="store_true", help="also start Airflow (api-server, scheduler, ...)"
+    )
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("ingest", help="sink the Kafka topics into the raw warehouse tables")

@@ -10,7 +10,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from cqrsw.airflow import AIRFLOW_DATABASE, run_airflow
+from cqrsw.airflow import prepare_airflow, run_airflow
 from cqrsw.stack import Stack
 from services import db, outbox
 from services.auth import issue_token
@@ -153,8 +153,7 @@ def run_demo(settings: Settings, console: Console) -> int:
         console.rule("cqrs-warehouse demo")
         for part, where in stack.up(services=True).items():
             console.print(f"  {part:9} {where}")
-        db.ensure_database(settings, AIRFLOW_DATABASE)
-        run_airflow(settings, "db", "migrate")
+        prepare_airflow(settings)  # metadata database, login, dbt manifest for Cosmos
         early = send_commands(settings, console)
         print_views(settings, console, early)
         console.rule("demo finished")

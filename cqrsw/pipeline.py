@@ -25,3 +25,41 @@ def ingest_step(settings: Settings) -> dict[str, Any]:
 def dbt_build_step(settings: Settings) -> None:
     """Build the staging views and marts and run their tests; raise if any fails."""
     run_dbt(settings, "build")
+
+
+def validate_step(settings: Settings) -> dict[str, Any]:
+    """Great Expectations gate on the raw tables and the marts; raise if any check fails."""
+    from quality.gate import run_gate
+
+    return run_gate(settings).as_dict()
+
+
+def publish_step(settings: Settings) -> dict[str, int]:
+    """Publish the checked marts to the serving schema in one transaction (write-audit-publish)."""
+    try:
+        from cqrsw.publish import publish_views  # type: ignore[import-not-found, unused-ignore]
+    except ModuleNotFoundError as exc:
+        if exc.name != "cqrsw.publish":
+            raise
+        from cqrsw.publish_placeholder import publish_marts
+
+        return publish_marts(settings)
+    counts: dict[str, int] = publish_views(settings)
+    return counts
+
+
+def record_freshness_step(
+    settings: Settings, published: dict[str, int], dag_id: str, run_id: str
+) -> dict[str, Any]:
+    """Record what was published and how old its newest event is (``ops.view_publications``)."""
+    from cqrsw import ops
+
+    freshness = ops.record_publication(settings, published, dag_id, run_id)
+    return {
+        "published_at": freshness.published_at.isoformat(),
+        "newest_event_at": (
+            freshness.newest_event_at.isoformat() if freshness.newest_event_at else None
+        ),
+        "lag_seconds": freshness.lag_seconds,
+        "views": published,
+    }

@@ -17,6 +17,13 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from cqrsw.airflow import (
+    COMPONENTS,
+    airflow_status,
+    prepare_airflow,
+    start_airflow,
+    stop_airflow,
+)
 from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, tail, wait_until
 from ingest import warehouse
 from services import db, outbox
@@ -199,7 +206,7 @@ class Stack:
         return {**os.environ, **self.settings.as_env()}
 
     # -- the whole stack ------------------------------------------------------------------------
-    def up(self, *, services: bool = False) -> dict[str, str]:
+    def up(self, *, services: bool = False, airflow: bool = False) -> dict[str, str]:
         """Start what is not external, create databases, schemas and topics; say where each listens.
 
         On failure everything this call started is stopped again, so nothing is left orphaned.
@@ -228,10 +235,19 @@ class Stack:
                     where[service.name] = self.start_service(service)
                     if "already" not in where[service.name]:
                         started.append(service.name)
+            if airflow:
+                where["airflow"] = self.start_airflow(started)
         except Exception:
             self._stop(started)
             raise
         self.started = started
+        return where
+
+    def start_airflow(self, started: list[str]) -> str:
+        """Airflow's metadata database, login and dbt manifest, then its processes."""
+        prepare_airflow(self.settings)
+        where, components = start_airflow(self.settings)
+        started.extend(components)
         return where
 
     def stop_started(self) -> list[str]:
@@ -241,10 +257,11 @@ class Stack:
         return stopped
 
     def down(self) -> list[str]:
-        return self._stop(["postgres", "kafka", *(s.name for s in HTTP_SERVICES)])
+        everything = [c.name for c in COMPONENTS] + [s.name for s in HTTP_SERVICES]
+        return self._stop(["postgres", "kafka", *everything])
 
     def _stop(self, names: list[str]) -> list[str]:
-        stopped = []
+        stopped = stop_airflow(self.settings, names)  # first: its tasks use all the rest
         for service in reversed(HTTP_SERVICES):
             if service.name in names and PidFile(self.state, service.name, service.app).stop():
                 stopped.append(service.name)
@@ -269,6 +286,7 @@ class Stack:
             report[service.name] = f"http://127.0.0.1:{service.port(self.settings)} " + (
                 "up" if up else "down"
             )
+        report.update(airflow_status(self.settings))
         return report
 
     def prepare_databases(self) -> None:

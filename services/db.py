@@ -46,3 +46,20 @@ def apply_schema(settings: Settings, dbname: str, schema_file: Path) -> None:
         # Serialise concurrent start-ups of the same service on the same database.
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (str(schema_file),))
         conn.execute(ddl.encode())
+
+
+def sqlalchemy_url(settings: Settings, dbname: str, driver: str = "psycopg") -> str:
+    """SQLAlchemy URL of one database (for Airflow and Great Expectations), password escaped."""
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.engine import URL
+
+    params = conninfo_to_dict(settings.dsn(dbname))
+    port = params.get("port")
+    return URL.create(
+        f"postgresql+{driver}",
+        username=str(params.get("user", "postgres")),
+        password=str(params["password"]) if params.get("password") else None,
+        host=str(params.get("host", "127.0.0.1")),
+        port=int(port) if port else None,
+        database=dbname,
+    ).render_as_string(hide_password=False)

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     relay_interval_s: float = Field(default=0.5, gt=0)
     invoice_url_base: str = "https://invoices.example.com/"
 
+    # Airflow (the orchestrator of the warehouse pipeline)
+    airflow_port: int = Field(default=8080, ge=1, le=65535, description="Airflow UI and API.")
+    airflow_admin_password: SecretStr | None = Field(
+        default=None, description="Password of the Airflow UI user `admin`; `admin` in dev."
+    )
+    pipeline_schedule: str = Field(
+        default="*/5 * * * *", description="Cron schedule of the cqrs_warehouse_pipeline DAG."
+    )
+    pipeline_catchup: bool = Field(
+        default=False, description="Let the scheduler run missed intervals of the pipeline."
+    )
+
     @model_validator(mode="after")
     def _secrets_outside_dev(self) -> Settings:
         if self.jwt_algorithm == "RS256" and not self.jwt_public_key:

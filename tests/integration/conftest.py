@@ -78,3 +78,12 @@ def auth(settings: Settings) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {issue_token(settings, user)}"}
 
     return headers
+
+
+@pytest.fixture(scope="session")
+def airflow_ready(settings: Settings) -> Settings:
+    """The session stack plus Airflow's metadata database, UI login and dbt manifest."""
+    from cqrsw.airflow import prepare_airflow
+
+    prepare_airflow(settings)
+    return settings

@@ -1,41 +1,126 @@
-"""Every DAG imports cleanly and has the tasks and order the pipeline promises."""
+"""Every DAG imports cleanly, with the tasks, order, schedule and outlets the pipeline promises."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from typing import Any
+
+import pytest
 
 from cqrsw.airflow import airflow_env
+from cqrsw.dbt_tasks import manifest_path
 from services.settings import Settings
 
+# Parsed in a subprocess: Airflow reads its configuration once, from the environment.
 PARSE = """
 import json
 from airflow.dag_processing.dagbag import DagBag
+
+def describe(dag):
+    return {
+        "downstream": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+        "catchup": dag.catchup,
+        "schedule": dag.schedule if isinstance(dag.schedule, str) or dag.schedule is None
+        else repr(dag.schedule),
+        "params": sorted(dag.params.keys()),
+        "doc": dag.doc_md or "",
+        "outlets": {t.task_id: sorted(a.name for a in t.outlets) for t in dag.tasks if t.outlets},
+        "retry_policy": {t.task_id: type(t.retry_policy).__name__ for t in dag.tasks},
+        "on_failure": {t.task_id: bool(t.on_failure_callback) for t in dag.tasks},
+        "retry_decisions": retry_decisions(dag.get_task("validate")),
+    }
+
+def retry_decisions(task):
+    import psycopg
+    from quality.gate import DataQualityFailed
+    policy = task.retry_policy
+    return {
+        "database down": policy.evaluate(psycopg.OperationalError("refused"), 1, 5).action.value,
+        "bad data": policy.evaluate(DataQualityFailed("1 unexpected"), 1, 5).action.value,
+    }
+
 bag = DagBag()
 print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
-    "dags": {
-        dag_id: {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
-        for dag_id, dag in bag.dags.items()
-    },
-    "catchup": {dag_id: dag.catchup for dag_id, dag in bag.dags.items()},
+    "dags": {dag_id: describe(dag) for dag_id, dag in bag.dags.items()},
 }))
 """
 
+SERVING = ["serving.orders_with_invoices", "serving.product_stock_daily", "serving.products"]
 
-def parse_dags(settings: Settings) -> dict[str, dict[str, object]]:
-    import subprocess
 
+@pytest.fixture(scope="module")
+def parsed(airflow_ready: Settings) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", PARSE], env=airflow_env(settings), capture_output=True, text=True,
-        check=True,
+        [sys.executable, "-c", PARSE], env=airflow_env(airflow_ready), capture_output=True,
+        text=True, check=True,
     )  # fmt: skip
-    result: dict[str, dict[str, object]] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def test_pipeline_dag_imports_with_its_tasks_in_order(settings: Settings) -> None:
-    parsed = parse_dags(settings)
+def dbt_nodes(settings: Settings) -> tuple[set[str], set[str]]:
+    """The models and the sources with freshness or tests in the manifest Cosmos renders."""
+    manifest = json.loads(manifest_path(settings).read_text())
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    sources = {f"{s['source_name']}_{s['name']}" for s in manifest["sources"].values()}
+    return models, sources
+
+
+def reachable(downstream: dict[str, list[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in downstream[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_dags_import_without_errors(parsed: dict[str, Any]) -> None:
     assert parsed["errors"] == {}
-    assert parsed["dags"]["cqrs_warehouse_pipeline"] == {"ingest": ["dbt_build"], "dbt_build": []}
-    assert parsed["catchup"]["cqrs_warehouse_pipeline"] is False
+    assert set(parsed["dags"]) == {"cqrs_warehouse_pipeline", "rebuild_views"}
+    assert all(dag["doc"] for dag in parsed["dags"].values())  # the docstring is the DAG doc
+
+
+def test_pipeline_runs_ingest_dbt_gate_publish_freshness(
+    parsed: dict[str, Any], airflow_ready: Settings
+) -> None:
+    dag = parsed["dags"]["cqrs_warehouse_pipeline"]
+    down = dag["downstream"]
+    models, sources = dbt_nodes(airflow_ready)
+    dbt_tasks = {t for t in down if t.startswith("dbt_build.")}
+    # a task per model that builds it and runs its tests, after a freshness task per source;
+    # a test on two models (relationships) gets its own task once both are built
+    model_tasks = {f"dbt_build.{m}_model_build" for m in models}
+    assert model_tasks <= dbt_tasks
+    others = dbt_tasks - model_tasks - {f"dbt_build.{s}_source" for s in sources}
+    assert all(t.startswith("dbt_build.relationships_") and t.endswith("__test") for t in others)
+    assert dbt_tasks <= reachable(down, "ingest")
+    for task in dbt_tasks:
+        assert "validate" in reachable(down, task) | {task}
+    assert down["validate"] == ["publish"]
+    assert down["publish"] == ["record_freshness"]
+    assert dag["outlets"] == {"publish": SERVING}
+    assert (dag["schedule"], dag["catchup"]) == ("*/5 * * * *", False)
+
+
+def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["rebuild_views"]
+    down = dag["downstream"]
+    assert dag["schedule"] is None
+    assert dag["params"] == ["from_date"]
+    assert "ingest" not in down
+    assert all("validate" in reachable(down, t) for t in down if t.startswith("dbt_rebuild."))
+    assert (down["validate"], down["publish"]) == (["publish"], ["record_freshness"])
+    assert dag["outlets"] == {"publish": SERVING}
+
+
+def test_every_task_retries_only_transient_failures_and_alerts(parsed: dict[str, Any]) -> None:
+    for dag in parsed["dags"].values():
+        assert set(dag["retry_policy"].values()) == {"RetryWhenUnreachable"}
+        assert dag["retry_decisions"] == {"database down": "retry", "bad data": "fail"}
+        assert all(dag["on_failure"].values())

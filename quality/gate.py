@@ -1,0 +1,226 @@
+"""Run the suites as one Great Expectations checkpoint; a failed expectation raises.
+
+A checkpoint reports ``success: False`` instead of raising, and a task that only logs that
+would let bad views be published: ``run_gate`` turns it into ``DataQualityFailed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from services import db
+from services.settings import WAREHOUSE_DATABASE, Settings
+
+if TYPE_CHECKING:  # the suites import Great Expectations, which takes seconds to load
+    from quality.suites import TableSuite
+
+log = logging.getLogger(__name__)
+
+DATASOURCE = "warehouse"
+# Validation results (and their Data Docs pages) kept per suite: a run every five minutes
+# would otherwise grow the store, and the time to rebuild the docs index, without end.
+KEEP_RUNS = 50
+# The context stores this placeholder, never the URL: a password must not land in its YAML.
+URL_VARIABLE = "CQRSW_GX_WAREHOUSE_URL"
+
+
+class DataQualityFailed(RuntimeError):
+    """The data broke an expectation: retrying cannot help, a person has to look at it."""
+
+
+@dataclass
+class SuiteOutcome:
+    success: bool
+    evaluated: int
+    failed: list[str] = field(default_factory=list)  # one line per failed expectation
+
+
+@dataclass
+class GateReport:
+    success: bool
+    suites: dict[str, SuiteOutcome]
+    skipped: list[str]
+    data_docs: Path | None
+
+    def summary(self) -> str:
+        lines = [
+            f"{name}: {'ok' if o.success else 'FAILED'} ({o.evaluated} expectations)"
+            for name, o in self.suites.items()
+        ]
+        for name, outcome in self.suites.items():
+            lines += [f"  {name}: {failure}" for failure in outcome.failed]
+        lines += [f"{name}: skipped, the table does not exist yet" for name in self.skipped]
+        if self.data_docs is not None:
+            lines.append(f"Data Docs: {self.data_docs}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "suites": {
+                name: {"success": o.success, "failed": o.failed} for name, o in self.suites.items()
+            },
+            "skipped": self.skipped,
+            "data_docs": str(self.data_docs) if self.data_docs else None,
+        }
+
+
+def context_dir(settings: Settings) -> Path:
+    """The Great Expectations file context: suites, results and the Data Docs site."""
+    return settings.state_dir / "gx"
+
+
+def data_docs_index(settings: Settings) -> Path:
+    return context_dir(settings) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def existing_tables(settings: Settings, suites: Sequence[TableSuite]) -> set[str]:
+    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        rows = conn.execute(
+            "select name from unnest(%s::text[]) as name where to_regclass(name) is not null",
+            ([s.name for s in suites],),
+        ).fetchall()
+    return {name for (name,) in rows}
+
+
+def run_gate(
+    settings: Settings,
+    suites: Sequence[TableSuite] | None = None,
+    checkpoint_name: str = "warehouse_gate",
+) -> GateReport:
+    """Validate every table that exists; raise ``DataQualityFailed`` if any expectation fails.
+
+    A suite whose table does not exist yet is skipped and logged. The Data Docs site is
+    rebuilt either way, so the failure can be read there.
+    """
+    from quality.suites import warehouse_suites
+
+    suites = list(warehouse_suites() if suites is None else suites)
+    present = existing_tables(settings, suites)
+    skipped = [s.name for s in suites if s.name not in present]
+    for name in skipped:
+        log.warning("quality gate: %s does not exist yet, its suite is skipped", name)
+    to_run = [s for s in suites if s.name in present]
+
+    outcomes = _run_checkpoint(settings, to_run, checkpoint_name) if to_run else {}
+    _forget_old_runs(context_dir(settings) / "gx" / "uncommitted")
+    docs = data_docs_index(settings)
+    report = GateReport(
+        success=all(o.success for o in outcomes.values()),
+        suites=outcomes,
+        skipped=skipped,
+        data_docs=docs if docs.exists() else None,
+    )
+    log.info("quality gate %s:\n%s", checkpoint_name, report.summary())
+    if not report.success:
+        raise DataQualityFailed(f"quality gate {checkpoint_name} failed:\n{report.summary()}")
+    return report
+
+
+def _run_checkpoint(
+    settings: Settings, suites: Sequence[TableSuite], checkpoint_name: str
+) -> dict[str, SuiteOutcome]:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    with warnings.catch_warnings():
+        # GX 1.24 deprecates a table asset's schema_name in favour of a schema in the
+        # connection, which its PostgreSQL datasource has no field for: keep using it.
+        warnings.filterwarnings("ignore", "`schema_name` is deprecated", DeprecationWarning)
+        context = gx.get_context(
+            mode="file",
+            project_root_dir=context_dir(settings),
+            runtime_environment={URL_VARIABLE: db.sqlalchemy_url(settings, WAREHOUSE_DATABASE)},
+        )
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        datasource = context.data_sources.add_or_update_postgres(
+            name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}"
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=checkpoint_name,
+                validation_definitions=[
+                    _validation_definition(context, datasource, suite) for suite in suites
+                ],
+                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                result_format="SUMMARY",
+            )
+        )
+        result = checkpoint.run()
+    return {run.suite_name: _outcome(run) for run in result.run_results.values()}
+
+
+def _validation_definition(context: Any, datasource: Any, suite: TableSuite) -> Any:
+    import great_expectations as gx
+
+    try:
+        asset = datasource.get_asset(suite.name)
+    except LookupError:
+        asset = datasource.add_table_asset(
+            name=suite.name, table_name=suite.table, schema_name=suite.schema
+        )
+    try:
+        batch = asset.get_batch_definition("whole_table")
+    except KeyError:
+        batch = asset.add_batch_definition_whole_table("whole_table")
+    expectations = gx.ExpectationSuite(name=suite.name, expectations=list(suite.expectations))
+    expectations = context.suites.add_or_update(expectations)
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite.name, data=batch, suite=expectations)
+    )
+
+
+def _outcome(run: Any) -> SuiteOutcome:
+    failed = []
+    for result in run.results:
+        if result.success:
+            continue
+        config = result.expectation_config
+        column = config.kwargs.get("column")
+        details = result.result or {}
+        seen = details.get("unexpected_count", details.get("observed_value"))
+        sample = details.get("partial_unexpected_list") or details.get("details", {}).get(
+            "unexpected_rows"
+        )
+        error = _error_message(result.exception_info)
+        failed.append(
+            f"{config.type}"
+            + (f"({column})" if column else "")
+            + (f" - {config.description}" if config.description else "")
+            + (f": {seen} unexpected" if seen is not None else "")
+            + (f", e.g. {list(sample)[:3]}" if sample else "")
+            + (f": could not be evaluated: {error}" if error else "")
+        )
+    return SuiteOutcome(success=bool(run.success), evaluated=len(run.results), failed=failed)
+
+
+def _error_message(info: Any) -> str | None:
+    """First line of the error that kept an expectation from being evaluated, if any."""
+    if not isinstance(info, dict):
+        return None
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            return str(candidate.get("exception_message", "")).splitlines()[0][:300]
+    return None
+
+
+def _forget_old_runs(uncommitted: Path, keep: int = KEEP_RUNS) -> None:
+    """Delete all but the newest ``keep`` results per suite (run folders sort by time)."""
+    for store in (
+        uncommitted / "validations",
+        uncommitted / "data_docs" / "local_site" / "validations",
+    ):
+        for suite_runs in store.glob("*/*/__none__"):
+            runs = sorted(p for p in suite_runs.iterdir() if p.is_dir())
+            for old in runs[:-keep]:
+                shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,141 @@
+"""What each warehouse table must satisfy before the views built on it are published.
+
+Suites are built in code (one source of truth, typed, unit-tested) and written into the
+Great Expectations file context each time the gate runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from great_expectations import expectations as gxe
+
+from services.settings import TOPICS
+
+# Envelope columns of every raw table (contracts/envelope.schema.json); request_id may be null.
+ENVELOPE_COLUMNS = (
+    "event_id",
+    "event_type",
+    "schema_version",
+    "aggregate_id",
+    "aggregate_version",
+    "occurred_at",
+    "producer",
+    "request_id",
+    "trace",
+    "payload",
+)
+NULLABLE_ENVELOPE_COLUMNS = frozenset({"request_id"})
+
+# Producers' clocks may run a little ahead of the warehouse's; more than this is a bad event.
+CLOCK_SKEW = "5 minutes"
+
+URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+
+# Columns of the stock marts (issue 5's contracts); a suite for a mart that does not exist
+# yet is skipped by the gate, but once the table exists a missing column fails it.
+STOCK_COLUMN = "stock"
+
+
+@dataclass(frozen=True)
+class TableSuite:
+    """The expectations on one table, and where the table lives."""
+
+    schema: str
+    table: str
+    expectations: tuple[gxe.Expectation, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+def raw_table(topic: str) -> str:
+    """``order.created`` -> ``order_created``: the raw table a topic is sunk into."""
+    return topic.replace(".", "_")
+
+
+def raw_suite(topic: str) -> TableSuite:
+    """Envelope complete, event_id unique, the right event type, occurred_at not in the future."""
+    checks: list[gxe.Expectation] = [
+        gxe.ExpectTableColumnsToMatchSet(column_set=list(ENVELOPE_COLUMNS), exact_match=False),
+        gxe.ExpectColumnValuesToBeUnique(column="event_id"),
+        *(
+            gxe.ExpectColumnValuesToNotBeNull(column=column)
+            for column in ENVELOPE_COLUMNS
+            if column not in NULLABLE_ENVELOPE_COLUMNS
+        ),
+        gxe.ExpectColumnValuesToBeInSet(column="event_type", value_set=[topic]),
+        gxe.UnexpectedRowsExpectation(
+            description=f"occurred_at is not in the future (more than {CLOCK_SKEW} ahead)",
+            unexpected_rows_query=(
+                "select event_id, occurred_at from {batch}"  # noqa: S608  # {batch} is GX's
+                f" where occurred_at > now() + interval '{CLOCK_SKEW}'"
+            ),
+        ),
+    ]
+    return TableSuite("raw", raw_table(topic), tuple(checks))
+
+
+def orders_with_invoices_suite() -> TableSuite:
+    """One row per order (and every ingested order has its row); invoice_url is a URL."""
+    return TableSuite(
+        "marts",
+        "orders_with_invoices",
+        (
+            gxe.ExpectColumnValuesToNotBeNull(column="order_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="order_id"),
+            gxe.UnexpectedRowsExpectation(
+                description="every order in raw.order_created has its row",
+                unexpected_rows_query=(
+                    "select distinct (created.payload ->> 'order_id')::uuid as order_id"
+                    " from raw.order_created as created"
+                    # {batch} expands to "(select ...) AS subselect": no alias of our own.
+                    " where not exists (select 1 from {batch}"
+                    " where order_id = (created.payload ->> 'order_id')::uuid)"
+                ),
+            ),
+            gxe.ExpectColumnValuesToMatchRegex(column="invoice_url", regex=URL_PATTERN),
+        ),
+    )
+
+
+def products_suite() -> TableSuite:
+    """One row per product; stock never below zero."""
+    return TableSuite(
+        "marts",
+        "products",
+        (
+            gxe.ExpectColumnValuesToNotBeNull(column="product_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="product_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column=STOCK_COLUMN),
+            gxe.ExpectColumnValuesToBeBetween(column=STOCK_COLUMN, min_value=0),
+        ),
+    )
+
+
+def product_stock_daily_suite() -> TableSuite:
+    """One row per product and day; stock as of each day never below zero."""
+    return TableSuite(
+        "marts",
+        "product_stock_daily",
+        (
+            gxe.ExpectColumnValuesToNotBeNull(column="product_id"),
+            gxe.ExpectColumnValuesToNotBeNull(column="day"),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["product_id", "day"]),
+            gxe.ExpectColumnValuesToBeBetween(column=STOCK_COLUMN, min_value=0),
+        ),
+    )
+
+
+def raw_suites() -> list[TableSuite]:
+    return [raw_suite(topic) for topic in TOPICS]
+
+
+def mart_suites() -> list[TableSuite]:
+    return [orders_with_invoices_suite(), products_suite(), product_stock_daily_suite()]
+
+
+def warehouse_suites() -> list[TableSuite]:
+    """Every suite the pipeline's gate runs: the raw tables, then the marts."""
+    return [*raw_suites(), *mart_suites()]

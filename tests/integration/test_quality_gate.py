@@ -1,0 +1,110 @@
+"""The Great Expectations gate on the real warehouse: what passes, what fails and how loudly."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from quality.gate import DataQualityFailed, data_docs_index, run_gate
+from quality.suites import (
+    TableSuite,
+    orders_with_invoices_suite,
+    products_suite,
+    raw_suites,
+)
+from services import db
+from services.settings import WAREHOUSE_DATABASE, Settings
+
+
+@pytest.fixture
+def scratch(settings: Settings) -> Iterator[psycopg.Connection]:
+    """A throwaway schema for tables shaped like the marts, with bad rows in them."""
+    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        conn.execute("drop schema if exists gx_scratch cascade")
+        conn.execute("create schema gx_scratch")
+        try:
+            yield conn
+        finally:
+            conn.execute("drop schema gx_scratch cascade")
+
+
+def in_scratch(suite: TableSuite, *, drop_types: tuple[str, ...] = ()) -> TableSuite:
+    kept = tuple(e for e in suite.expectations if e.expectation_type not in drop_types)
+    return TableSuite("gx_scratch", suite.table, kept)
+
+
+def test_raw_tables_pass_and_data_docs_are_built(settings: Settings) -> None:
+    report = run_gate(settings, raw_suites(), checkpoint_name="test_raw")
+
+    assert report.success
+    assert set(report.suites) == {s.name for s in raw_suites()}
+    assert report.skipped == []
+    assert report.data_docs == data_docs_index(settings)
+    assert "raw.order_created" in data_docs_index(settings).read_text()
+
+
+def test_a_table_that_does_not_exist_yet_is_skipped(settings: Settings) -> None:
+    report = run_gate(settings, [TableSuite("marts", "not_built_yet", ())], "test_skip")
+
+    assert report.success
+    assert report.skipped == ["marts.not_built_yet"]
+    assert "marts.not_built_yet: skipped, the table does not exist yet" in report.summary()
+
+
+def test_an_event_from_the_future_fails_the_gate(settings: Settings) -> None:
+    event_id = uuid.uuid4()
+    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+        conn.execute(
+            "insert into raw.order_created (event_id, event_type, schema_version, aggregate_id,"
+            " aggregate_version, occurred_at, producer, trace, payload, kafka_topic,"
+            " kafka_partition, kafka_offset, ingest_batch_id) values (%s, 'order.created', 1,"
+            " 'x', 1, now() + interval '1 day', 'test', '{}', '{}', 'order.created', 0, -1, 0)",
+            (event_id,),
+        )
+    try:
+        with pytest.raises(DataQualityFailed) as failed:
+            run_gate(settings, raw_suites(), checkpoint_name="test_future")
+    finally:
+        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+            conn.execute("delete from raw.order_created where event_id = %s", (event_id,))
+
+    message = str(failed.value)
+    assert "raw.order_created: FAILED" in message
+    assert "occurred_at is not in the future (more than 5 minutes ahead): 1 unexpected" in message
+    assert "raw.order_cancelled: ok" in message
+    assert "Data Docs: " in message
+
+
+def test_duplicate_orders_and_bad_invoice_urls_fail(
+    settings: Settings, scratch: psycopg.Connection
+) -> None:
+    scratch.execute(
+        "create table gx_scratch.orders_with_invoices (order_id uuid, invoice_url text)"
+    )
+    twice = uuid.uuid4()
+    scratch.execute(
+        "insert into gx_scratch.orders_with_invoices values (%s, 'https://inv.example/1'),"
+        " (%s, 'https://inv.example/2'), (%s, 'not a url'), (%s, null)",
+        (twice, twice, uuid.uuid4(), uuid.uuid4()),
+    )
+    # the completeness check reads raw.order_created, which these rows do not come from
+    suite = in_scratch(orders_with_invoices_suite(), drop_types=("unexpected_rows_expectation",))
+
+    with pytest.raises(DataQualityFailed) as failed:
+        run_gate(settings, [suite], checkpoint_name="test_orders")
+
+    message = str(failed.value)
+    assert "expect_column_values_to_be_unique(order_id): 2 unexpected" in message
+    assert "expect_column_values_to_match_regex(invoice_url): 1 unexpected" in message
+    assert "'not a url'" in message
+
+
+def test_negative_stock_fails(settings: Settings, scratch: psycopg.Connection) -> None:
+    scratch.execute("create table gx_scratch.products (product_id text, stock int)")
+    scratch.execute("insert into gx_scratch.products values ('sku-1', 3), ('sku-2', -1)")
+
+    with pytest.raises(DataQualityFailed, match=r"expect_column_values_to_be_between"):
+        run_gate(settings, [in_scratch(products_suite())], checkpoint_name="test_stock")
