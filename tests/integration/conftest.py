@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from cqrsw.dbt import InProcessDbt
 from cqrsw.stack import Stack
 from services.auth import issue_token
 from services.invoices.app import create_app as invoices_app
@@ -73,3 +74,9 @@ def auth(settings: Settings) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {issue_token(settings, user)}"}
 
     return headers
+
+
+@pytest.fixture(scope="session")
+def dbt(settings: Settings) -> InProcessDbt:
+    """dbt in the test process, parsed once: for tests that run it many times."""
+    return InProcessDbt(settings)
