@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cqrsw.dbt import run_dbt
+from cqrsw.publish import publish_views
 from ingest.job import run_ingest
 from services.settings import Settings
 
@@ -25,3 +26,8 @@ def ingest_step(settings: Settings) -> dict[str, Any]:
 def dbt_build_step(settings: Settings) -> None:
     """Build the staging views and marts and run their tests; raise if any fails."""
     run_dbt(settings, "build")
+
+
+def publish_step(settings: Settings) -> dict[str, int]:
+    """Publish the marts that passed dbt build to the serving schema; return rows per view."""
+    return publish_views(settings)

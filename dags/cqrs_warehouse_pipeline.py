@@ -21,7 +21,11 @@ SCHEDULE = os.environ.get("CQRSW_PIPELINE_SCHEDULE", "*/5 * * * *")
     default_args={"retries": 0},
 )
 def cqrs_warehouse_pipeline() -> None:
-    """Ingest -> dbt build. One run reads each partition up to the end offset seen at its start."""
+    """Ingest -> dbt build -> publish.
+
+    One run reads each partition up to the end offset seen at its start. Publish runs only
+    when every model and test passed: when a check fails, readers keep the last good views.
+    """
 
     @task(retries=3, retry_delay=timedelta(seconds=20), retry_exponential_backoff=True)
     def ingest() -> dict[str, Any]:
@@ -37,7 +41,14 @@ def cqrs_warehouse_pipeline() -> None:
 
         dbt_build_step(Settings())
 
-    ingest() >> dbt_build()
+    @task
+    def publish() -> dict[str, int]:
+        from cqrsw.pipeline import publish_step
+        from services.settings import Settings
+
+        return publish_step(Settings())
+
+    ingest() >> dbt_build() >> publish()
 
 
 cqrs_warehouse_pipeline()

@@ -37,5 +37,9 @@ def parse_dags(settings: Settings) -> dict[str, dict[str, object]]:
 def test_pipeline_dag_imports_with_its_tasks_in_order(settings: Settings) -> None:
     parsed = parse_dags(settings)
     assert parsed["errors"] == {}
-    assert parsed["dags"]["cqrs_warehouse_pipeline"] == {"ingest": ["dbt_build"], "dbt_build": []}
+    assert parsed["dags"]["cqrs_warehouse_pipeline"] == {
+        "ingest": ["dbt_build"],
+        "dbt_build": ["publish"],
+        "publish": [],
+    }
     assert parsed["catchup"]["cqrs_warehouse_pipeline"] is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from cqrsw.dbt import InProcessDbt
+from cqrsw.publish import publish_views
 from services import db
 from services.settings import WAREHOUSE_DATABASE, Settings
 from tests.integration.history import Shape, arrival_batches, events_of
@@ -64,3 +65,6 @@ def test_full_refresh_equals_the_incremental_marts(settings: Settings, dbt: InPr
 
     assert mart_rows(settings) == incremental
     dbt("test")  # every data and unit test holds on the rebuilt marts
+    # Every row is newer than the last publication: published whole, rows that left go too.
+    assert publish_views(settings)["products"] == len(incremental["products"])
+    assert mart_rows(settings, "serving") == incremental
