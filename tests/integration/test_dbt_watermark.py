@@ -53,7 +53,7 @@ def test_rows_of_a_transaction_that_commits_late_are_folded_by_the_next_run(
         ingest_events(
             settings, [stock_updated(fast_product, 1, 7, T0), order_created(order_id, "u", T0)]
         )
-        dbt("run", "--select", "marts")
+        dbt("run")
         # Committed, but above the horizon while the slow transaction is open: deferred.
         assert stock_of(settings, fast_product) is None
         assert not has_order(settings, order_id)
@@ -81,5 +81,5 @@ def test_an_open_transaction_in_another_database_does_not_hold_the_views_back(
     with db.connect(settings, "orders") as other, other.transaction():
         other.execute("select pg_current_xact_id()")  # holds a transaction id, elsewhere
         ingest_events(settings, [stock_updated(product, 1, 3, T0)])
-        dbt("run", "--select", "marts")
+        dbt("run")
         assert stock_of(settings, product) == 3

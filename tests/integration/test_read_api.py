@@ -10,11 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cqrsw.dbt import InProcessDbt
+from cqrsw.pipeline import dbt_build_step, ingest_step, publish_step
 from cqrsw.publish import publish_views
 from services import db
 from services.read_api import queries
 from services.settings import Settings
 from tests.integration.raw_events import ingest_events, order_created, stock_updated
+from tests.integration.test_walking_skeleton import relay_all
 
 Auth = Callable[[str], dict[str, str]]
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -32,7 +34,7 @@ def test_product_stock_now_and_as_of_a_day(
             stock_updated(product, 3, 1, T0 + timedelta(days=2, hours=5)),
         ],
     )
-    dbt("run", "--select", "marts")
+    dbt("run")
     publish_views(settings)
     url, headers = f"/products/{product}/stock", auth("clerk")
 
@@ -59,6 +61,36 @@ def test_product_stock_now_and_as_of_a_day(
     assert as_of("2030-01-01") == (7, 3, "2026-03-03T15:00:00Z")
 
 
+def test_stock_commands_reach_the_read_api_through_the_pipeline(
+    settings: Settings, stock: TestClient, read_api: TestClient, auth: Auth
+) -> None:
+    product, headers = f"sku-{uuid.uuid4().hex[:8]}", auth("clerk")
+    for operation, amount in (("increase", 20), ("decrease", 5), ("increase", 3)):
+        r = stock.post(
+            f"/products/{product}/stock-operations",
+            json={"operation": operation, "amount": amount},
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+    refused = stock.post(
+        f"/products/{product}/stock-operations",
+        json={"operation": "decrease", "amount": 100},
+        headers=headers,
+    )
+    assert refused.status_code == 409
+    assert relay_all(settings, "stock") >= 3
+    ingest_step(settings)
+    dbt_build_step(settings)
+    publish_step(settings)
+
+    r = read_api.get(f"/products/{product}/stock", headers=headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["stock"], r.json()["version"]) == (18, 3)
+    today = datetime.now(UTC).date().isoformat()
+    r = read_api.get(f"/products/{product}/stock", params={"asOf": today}, headers=headers)
+    assert (r.json()["stock"], r.json()["asOf"]) == (18, today)
+
+
 def test_stock_route_refuses_what_it_cannot_answer(read_api: TestClient, auth: Auth) -> None:
     headers = auth("clerk")
     assert read_api.get("/products/no-such-sku/stock", headers=headers).status_code == 404
@@ -73,7 +105,7 @@ def test_orders_are_read_from_the_published_views_only(
 ) -> None:
     user, order_id = f"quinn-{uuid.uuid4().hex[:6]}", str(uuid.uuid4())
     ingest_events(settings, [order_created(order_id, user, T0)])
-    dbt("run", "--select", "marts")  # built and in marts, but not published yet
+    dbt("run")  # built and in marts, but not published yet
 
     def listed() -> list[str]:
         r = read_api.get("/orders-with-invoices", params={"userId": user}, headers=auth(user))
