@@ -92,20 +92,13 @@ opening as (
 
 ),
 {% else %}
-rewritten_days as (
-
-    select new_days.* from new_days where false
-
-),
+-- A first build: nothing to rewrite, every product opens at zero.
+rewritten_days as (select new_days.* from new_days where false),
 
 opening as (
 
-    select
-        null::text as product_id,
-        0::bigint as stock,
-        0 as version,
-        null::timestamptz as last_operation_at
-
+    select new_days.product_id, 0::bigint as stock, new_days.version, new_days.last_operation_at
+    from new_days
     where false
 
 ),

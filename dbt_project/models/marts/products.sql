@@ -47,13 +47,10 @@ previous as (
 
     where current_rows.product_id = any(array(select folded.product_id from folded))
     {% else %}
-    select
-        null::text as product_id,
-        0::bigint as stock,
-        0::bigint as operation_count,
-        0 as version,
-        null::timestamptz as last_operation_at
-
+    -- A first build: every product starts from nothing.
+    select folded.product_id, 0::bigint as stock, 0::bigint as operation_count,
+        folded.version, folded.last_operation_at
+    from folded
     where false
     {% endif %}
 
