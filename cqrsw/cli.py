@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cqrsw.processes import StackError
+from ingest.job import IngestBusy
 from services.settings import SERVICE_DATABASES, TOPICS, Settings
 
 # Wide enough for the demo's tables when output is not a terminal (make, CI logs).
@@ -134,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="sink the Kafka topics into the raw warehouse tables")
     p.add_argument("--topic", action="append", choices=TOPICS, help="only this topic (repeatable)")
     p.add_argument("--batch-size", type=int, default=5000, choices=range(1, 100_001), metavar="N")
+    p.add_argument(
+        "--workers", type=int, choices=range(1, 65), metavar="N",
+        help="processes to split the partitions over (default: by backlog and cores)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("outbox", help="publish or re-publish a service's outbox")
@@ -168,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
     except StackError as exc:
         console.print(f"[red]stack error[/red] {exc}")
+        return 1
+    except IngestBusy as exc:
+        console.print(f"[red]{exc}[/red]")
         return 1
     except Exception as exc:
         from cqrsw.dbt import DbtFailed

@@ -196,14 +196,7 @@ class Stack:
         return url
 
     def _child_env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["CQRSW_STATE_DIR"] = str(self.state)
-        for name, value in self.settings.model_dump(exclude_none=True).items():
-            if isinstance(value, int | str | float) and not isinstance(value, bool):
-                env[f"CQRSW_{name.upper()}"] = str(value)
-        if self.settings.jwt_secret is not None:
-            env["CQRSW_JWT_SECRET"] = self.settings.jwt_secret.get_secret_value()
-        return env
+        return {**os.environ, **self.settings.as_env()}
 
     # -- the whole stack ------------------------------------------------------------------------
     def up(self, *, services: bool = False) -> dict[str, str]:

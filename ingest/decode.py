@@ -1,17 +1,17 @@
-"""Turn one Kafka message into a raw row or a dead letter (pure: no IO)."""
+"""Turn one Kafka message into a raw event or a dead letter (pure: no IO)."""
 
 from __future__ import annotations
 
 import orjson
 
-from ingest.warehouse import DeadLetter, RawRow
+from ingest.warehouse import DeadLetter, RawEvent
 from services.contracts import ContractViolation, validate
 from services.upcasting import upcast
 
 
 def decode(
     topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
-) -> RawRow | DeadLetter:
+) -> RawEvent | DeadLetter:
     def dead(reason: str) -> DeadLetter:
         return DeadLetter(topic, partition, offset, key, value, reason)
 
@@ -33,8 +33,10 @@ def decode(
         return dead(f"event_type {event['event_type']!r} published to topic {topic!r}")
     if key.decode(errors="replace") != event["aggregate_id"]:
         return dead("message key does not match aggregate_id")
+    if b"\\u0000" in value:
+        return dead("contains \\u0000, which PostgreSQL jsonb cannot store")
     event = upcast(event)
-    return (
+    return RawEvent(
         event["event_id"],
         event["event_type"],
         event["schema_version"],

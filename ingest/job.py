@@ -2,45 +2,61 @@
 
 Partitions are assigned explicitly (no consumer group); offsets live in the warehouse and are
 committed in the same transaction as the rows, so a crash at any point followed by a re-run
-gives the same raw tables as one uninterrupted run.
+gives the same raw tables as one uninterrupted run. A large backlog is split by partition
+over worker processes (each partition has exactly one writer), because decoding in Python
+is what limits one process.
 """
 
 from __future__ import annotations
 
-import logging
+import ctypes
+import multiprocessing
+import os
+import queue
+import signal
+import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
 
-import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
 from ingest import metrics, warehouse
-from ingest.decode import decode
-from ingest.warehouse import DeadLetter, Position, RawRow, message_sha256
+from ingest.batches import PartitionRun
+from ingest.positions import partitions_of, start_positions
+from ingest.report import IngestReport
+from ingest.warehouse import Position
 from services import db
 from services.settings import TOPICS, WAREHOUSE_DATABASE, Settings
 
-log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]  # (messages read so far, messages to read)
 
-Progress = Callable[[int, int], None]
-
-
-@dataclass
-class TopicReport:
-    rows_written: int = 0
-    dead_letters: int = 0
-    lag_left: int = 0
+INGEST_LOCK = 7710002  # advisory lock: one ingest run at a time per warehouse
+WORKER_THRESHOLD = 20_000  # below this backlog, starting worker processes costs more than it saves
 
 
-@dataclass
-class IngestReport:
-    topics: dict[str, TopicReport] = field(default_factory=lambda: defaultdict(TopicReport))
-    resets: list[str] = field(default_factory=list)
-    batches: int = 0
-    messages: int = 0
-    seconds: float = 0.0
+def default_workers(backlog: int) -> int:
+    """One process per two cores beyond the first two, for a large backlog.
+
+    PostgreSQL and the broker need CPU too: on a 2-core machine a second Python process
+    only competes with them (measured: slower), so there it stays one.
+    """
+    cores = os.cpu_count() or 1
+    return 1 if backlog < WORKER_THRESHOLD or cores <= 2 else min(4, cores // 2)
+
+
+class IngestBusy(RuntimeError):
+    """Another ingest run holds the warehouse's ingest lock."""
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The partitions one process ingests: (topic, partition, start, end offset)."""
+
+    partitions: tuple[tuple[str, int, Position, int], ...]
+    save_positions: bool
 
 
 def make_consumer(settings: Settings) -> KafkaConsumer:
@@ -62,183 +78,137 @@ def run_ingest(
     topics: tuple[str, ...] = TOPICS,
     batch_size: int = 5000,
     on_progress: Progress | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest every partition up to its end offset at start; return what was written and left."""
     started = time.monotonic()
     report = IngestReport()
-    consumer = make_consumer(settings)
-    try:
-        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
-            partitions = _partitions(consumer, topics)
-            if partitions:
-                consumer.assign(partitions)
-                stored = warehouse.stored_offsets(conn)
-                start, end = _start_positions(consumer, partitions, stored, report)
-                run = _Run(conn, consumer, partitions, start, end, batch_size, report)
-                run.consume(on_progress)
-    finally:
-        consumer.close()
+    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as lock:
+        held = lock.execute("select pg_try_advisory_lock(%s)", (INGEST_LOCK,)).fetchone()
+        if not held or not held[0]:
+            raise IngestBusy("another ingest run is in progress on this warehouse; try again later")
+        slices, total = _plan(settings, topics, report, workers)
+        if len(slices) == 1:
+            seen = 0
+
+            def progress(n: int) -> None:
+                nonlocal seen
+                seen += n
+                if on_progress is not None:
+                    on_progress(seen, total)
+
+            report.merge(ingest_slice(settings, slices[0], batch_size, progress))
+        elif slices:
+            _run_workers(settings, slices, batch_size, report, total, on_progress)
     report.seconds = time.monotonic() - started
+    metrics.record(report)
+    metrics.write_textfile(settings.state_dir / "metrics" / "ingest.prom")
     return report
 
 
-class IngestError(RuntimeError):
-    """The broker did not answer as a Kafka broker must; nothing was written."""
+def _plan(
+    settings: Settings, topics: tuple[str, ...], report: IngestReport, workers: int | None
+) -> tuple[list[Slice], int]:
+    """Probe the broker, then split the partitions over processes by backlog."""
+    consumer = make_consumer(settings)
+    try:
+        partitions = partitions_of(consumer, topics)
+        if not partitions:
+            return [], 0
+        consumer.assign(partitions)
+        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+            stored = warehouse.stored_offsets(conn)
+        start, end, reset = start_positions(consumer, partitions, stored, report)
+    finally:
+        consumer.close()
+    backlog = {tp: end[tp] - start[tp].next_offset for tp in partitions}
+    total = sum(backlog.values())
+    if workers is None:
+        workers = default_workers(total)
+    workers = max(1, min(workers, len(partitions)))
+    shares: list[list[TopicPartition]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for tp in sorted(partitions, key=lambda tp: -backlog[tp]):  # biggest backlog first
+        i = loads.index(min(loads))
+        shares[i].append(tp)
+        loads[i] += backlog[tp]
+    slices = [
+        Slice(
+            tuple((tp.topic, tp.partition, start[tp], end[tp]) for tp in share),
+            save_positions=any(tp in reset for tp in share),
+        )
+        for share in shares
+    ]
+    report.workers = len(slices)
+    return slices, total
 
 
-def _partitions(consumer: KafkaConsumer, topics: tuple[str, ...]) -> list[TopicPartition]:
-    partitions = []
-    for topic in topics:
-        ids = consumer.partitions_for_topic(topic)
-        if not ids:
-            log.warning("topic %s does not exist on the broker; skipped", topic)
-            continue
-        partitions += [TopicPartition(topic, p) for p in sorted(ids)]
-    return partitions
+def ingest_slice(
+    settings: Settings, piece: Slice, batch_size: int, on_progress: Callable[[int], None] | None
+) -> IngestReport:
+    """Ingest one slice of partitions in this process."""
+    report = IngestReport()
+    partitions = [TopicPartition(t, p) for t, p, _, _ in piece.partitions]
+    start = {TopicPartition(t, p): pos for t, p, pos, _ in piece.partitions}
+    end = {TopicPartition(t, p): e for t, p, _, e in piece.partitions}
+    consumer = make_consumer(settings)
+    try:
+        consumer.assign(partitions)
+        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+            run = PartitionRun(
+                conn, consumer, partitions, start, end, batch_size, report,
+                save_positions=piece.save_positions,
+            )  # fmt: skip
+            run.consume(on_progress)
+    finally:
+        consumer.close()
+    return report
 
 
-def _start_positions(
-    consumer: KafkaConsumer,
-    partitions: list[TopicPartition],
-    stored: warehouse.Positions,
+# -- worker processes ---------------------------------------------------------------------------
+_progress_queue: Queue[int] | None = None
+
+
+def _init_worker(progress: Queue[int]) -> None:
+    global _progress_queue
+    _progress_queue = progress
+    if sys.platform == "linux":
+        # Die with the parent: a killed `cqrsw ingest` must not leave writers behind.
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _worker(settings: Settings, piece: Slice, batch_size: int) -> IngestReport:
+    progress = _progress_queue
+    return ingest_slice(settings, piece, batch_size, progress.put if progress else None)
+
+
+def _run_workers(
+    settings: Settings,
+    slices: list[Slice],
+    batch_size: int,
     report: IngestReport,
-) -> tuple[dict[TopicPartition, Position], dict[TopicPartition, int]]:
-    """Where each partition starts and ends for this run, checked against the broker's log.
-
-    A broker that lost its log (memory-only Tansu restarted, topic recreated, retention) shows
-    either a stored offset outside [first, end] or another message just before it. Policy:
-    report it loudly and read that partition again from its earliest offset; the event_id
-    primary key of the raw tables absorbs whatever is read twice.
-    """
-    first = consumer.beginning_offsets(partitions)
-    start = {tp: stored.get((tp.topic, tp.partition), Position(first[tp])) for tp in partitions}
-    end, before = _probe(consumer, partitions, first, start)
-    for tp in partitions:
-        pos = start[tp]
-        if not first[tp] <= pos.next_offset <= end[tp]:
-            log_range = f"[{first[tp]}, {end[tp]}]"
-            why = f"stored offset {pos.next_offset} is outside the broker's log {log_range}"
-        elif pos.last_sha256 and pos.next_offset > first[tp] and before.get(tp) != pos.last_sha256:
-            why = f"the message before stored offset {pos.next_offset} is not the one ingested"
-        else:
-            continue
-        message = f"{tp.topic}[{tp.partition}]: {why}; re-reading from offset {first[tp]}"
-        log.error("broker lost data: %s", message)
-        report.resets.append(message)
-        metrics.OFFSET_RESETS.labels(tp.topic, str(tp.partition)).inc()
-        start[tp] = Position(first[tp])
-    return start, end
-
-
-def _probe(
-    consumer: KafkaConsumer,
-    partitions: list[TopicPartition],
-    first: dict[TopicPartition, int],
-    start: dict[TopicPartition, Position],
-    timeout_s: float = 30,
-) -> tuple[dict[TopicPartition, int], dict[TopicPartition, str]]:
-    """Fetch each partition once: its end offset now, and the message before the stored offset.
-
-    The end comes from the fetch's high watermark, not from ListOffsets: Tansu answers
-    ListOffsets with the start of the last record batch + 1, short of the real end.
-    """
-    for tp in partitions:
-        consumer.seek(tp, max(first[tp], start[tp].next_offset - 1))
-    want = {tp for tp in partitions if start[tp].next_offset > first[tp]}
-    before: dict[TopicPartition, str] = {}
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for tp, messages in consumer.poll(timeout_ms=500).items():
-            if tp in want and messages:
-                msg = messages[0]
-                if msg.offset == start[tp].next_offset - 1:
-                    before[tp] = message_sha256(msg.key, msg.value)
-                want.discard(tp)
-        known = {tp: consumer.highwater(tp) for tp in partitions}
-        want -= {tp for tp in want if known[tp] is not None and consumer.position(tp) >= known[tp]}
-        if not want and all(hw is not None for hw in known.values()):
-            return {tp: int(hw) for tp, hw in known.items() if hw is not None}, before
-    missing = sorted(
-        f"{tp.topic}[{tp.partition}]" for tp in partitions if consumer.highwater(tp) is None
-    )
-    raise IngestError(
-        f"no fetch answer within {timeout_s:.0f}s for {', '.join(missing) or 'some partitions'}"
-    )
-
-
-class _Run:
-    """One bounded pass over the assigned partitions, written in batches."""
-
-    def __init__(
-        self,
-        conn: psycopg.Connection,
-        consumer: KafkaConsumer,
-        partitions: list[TopicPartition],
-        start: dict[TopicPartition, Position],
-        end: dict[TopicPartition, int],
-        batch_size: int,
-        report: IngestReport,
-    ):
-        self.conn, self.consumer, self.partitions = conn, consumer, partitions
-        self.position = dict(start)
-        self.end, self.batch_size, self.report = end, batch_size, report
-        self.rows: list[RawRow] = []
-        self.dead: list[DeadLetter] = []
-        self.dirty = bool(report.resets)  # a reset must be saved even if nothing is read
-        for tp in partitions:
-            report.topics[tp.topic]  # every topic appears in the summary, even when idle
-
-    def consume(self, on_progress: Progress | None) -> None:
-        total = sum(self.end[tp] - self.position[tp].next_offset for tp in self.partitions)
-        active = {tp for tp in self.partitions if self.position[tp].next_offset < self.end[tp]}
-        for tp in self.partitions:
-            self.consumer.seek(tp, self.position[tp].next_offset)
-        self.consumer.pause(*[tp for tp in self.partitions if tp not in active])
-        done = 0
-        while active:
-            for tp, messages in self.consumer.poll(
-                timeout_ms=1000, max_records=self.batch_size
-            ).items():
-                for msg in messages:
-                    if msg.offset >= self.end[tp]:
-                        break  # beyond the end seen at start: the next run takes it
-                    decoded = decode(tp.topic, tp.partition, msg.offset, msg.key, msg.value)
-                    (self.dead if isinstance(decoded, DeadLetter) else self.rows).append(decoded)  # type: ignore[arg-type]
-                    self.position[tp] = Position(msg.offset + 1, message_sha256(msg.key, msg.value))
-                    self.dirty = True
-                    done += 1
-                if self.position[tp].next_offset >= self.end[tp]:
-                    active.discard(tp)
-                    self.consumer.pause(tp)
-            if len(self.rows) + len(self.dead) >= self.batch_size or not active:
-                self.flush()
-                if on_progress is not None:
-                    on_progress(done, total)
-        if self.dirty:
-            self.flush()
-        self.report.messages = done
-        self._record_lag()
-
-    def flush(self) -> None:
-        if not self.dirty:
-            return
-        t0 = time.monotonic()
-        offsets = {(tp.topic, tp.partition): self.position[tp] for tp in self.partitions}
-        inserted, _ = warehouse.write_batch(self.conn, self.rows, self.dead, offsets)
-        metrics.BATCH_SECONDS.observe(time.monotonic() - t0)
-        for topic, n in inserted.items():
-            self.report.topics[topic].rows_written += n
-            metrics.ROWS_INGESTED.labels(topic).inc(n)
-        for d in self.dead:
-            self.report.topics[d.topic].dead_letters += 1
-            metrics.DEAD_LETTERS.labels(d.topic).inc()
-        self.report.batches += 1
-        self.rows, self.dead, self.dirty = [], [], False
-
-    def _record_lag(self) -> None:
-        for tp in self.partitions:
-            left = (
-                max(self.consumer.highwater(tp) or 0, self.end[tp]) - self.position[tp].next_offset
-            )
-            self.report.topics[tp.topic].lag_left += left
-            metrics.LAG.labels(tp.topic, str(tp.partition)).set(left)
+    total: int,
+    on_progress: Progress | None,
+) -> None:
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    progress: Queue[int] = context.Queue()
+    seen = 0
+    with ProcessPoolExecutor(
+        len(slices), mp_context=context, initializer=_init_worker, initargs=(progress,)
+    ) as pool:
+        futures: list[Future[IngestReport]] = [
+            pool.submit(_worker, settings, piece, batch_size) for piece in slices
+        ]
+        while not all(f.done() for f in futures):
+            wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
+            if any(f.done() and f.exception() for f in futures):
+                break
+            try:
+                while True:
+                    seen += progress.get_nowait()
+            except queue.Empty:
+                pass
+            if on_progress is not None:
+                on_progress(seen, total)
+        for future in futures:
+            report.merge(future.result())  # re-raises a worker's failure

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ingest.job import IngestReport
+from ingest.report import IngestReport
 
 
 @contextmanager
@@ -29,7 +29,8 @@ def progress_bar(console: Console) -> Iterator[Callable[[int, int], None]]:
 def print_report(console: Console, report: IngestReport) -> None:
     for reset in report.resets:
         console.print(f"[bold red]broker lost data:[/bold red] {reset}")
-    table = Table(title=f"ingest: {report.messages} messages in {report.seconds:.1f}s")
+    title = f"ingest: {report.messages} messages in {report.seconds:.1f}s"
+    table = Table(title=title + (f" ({report.workers} processes)" if report.workers > 1 else ""))
     for column in ("topic", "rows written", "dead letters", "lag left"):
         table.add_column(column, justify="left" if column == "topic" else "right")
     for topic, t in sorted(report.topics.items()):

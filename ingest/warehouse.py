@@ -6,9 +6,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
+from psycopg.errors import UniqueViolation
 
 from services import db
 from services.contracts import raw_table
@@ -22,7 +24,23 @@ RAW_COLUMNS = (
     "kafka_topic", "kafka_partition", "kafka_offset", "ingest_batch_id",
 )  # fmt: skip
 
-RawRow = tuple[object, ...]
+
+class RawEvent(NamedTuple):
+    """A valid event at the current schema version, as the columns of ``raw.<topic>``."""
+
+    event_id: str
+    event_type: str
+    schema_version: int
+    aggregate_id: str
+    aggregate_version: int
+    occurred_at: str
+    producer: str
+    request_id: str | None
+    trace: str  # JSON text
+    payload: str  # JSON text
+    kafka_topic: str
+    kafka_partition: int
+    kafka_offset: int
 
 
 @dataclass(frozen=True)
@@ -63,38 +81,33 @@ def stored_offsets(conn: psycopg.Connection) -> Positions:
 
 def write_batch(
     conn: psycopg.Connection,
-    rows: Sequence[RawRow],
+    events: Sequence[RawEvent],
     dead: Sequence[DeadLetter],
     next_offsets: Positions,
 ) -> tuple[dict[str, int], int]:
     """Write one batch and its offsets in ONE transaction; return rows inserted per topic.
 
-    Rows go through COPY into a temporary table, then into ``raw.<topic>`` skipping event_ids
-    already there: a replayed or re-sent event lands once.
+    Fast path: COPY straight into ``raw.<topic>`` (inside a savepoint). If an event_id is
+    already there (a relay re-send, a replay after a broker reset) the COPY fails as a whole,
+    and that topic's rows take the slow path: COPY into a temporary table, then insert the
+    event_ids not yet present. Either way an event lands once.
     """
     inserted: dict[str, int] = {}
     with conn.transaction():
-        batch_id = conn.execute("select nextval('raw.ingest_batch_seq')").fetchone()
-        assert batch_id is not None
-        conn.execute(
-            "create temp table if not exists incoming (like raw.order_created including defaults)"
-            " on commit delete rows"
-        )
-        cols = sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))
-        with conn.cursor().copy(sql.SQL("copy incoming ({}) from stdin").format(cols)) as copy:
-            for row in rows:
-                copy.write_row((*row, batch_id[0]))
-        for event_type in sorted({str(r[1]) for r in rows}):
-            cur = conn.execute(
-                sql.SQL(
-                    "insert into {table} ({cols})"
-                    " select distinct on (event_id) {cols} from incoming where event_type = %s"
-                    " order by event_id, kafka_partition, kafka_offset"
-                    " on conflict (event_id) do nothing"
-                ).format(table=sql.Identifier("raw", raw_table(event_type)), cols=cols),
-                (event_type,),
-            )
-            inserted[event_type] = cur.rowcount
+        row = conn.execute("select nextval('raw.ingest_batch_seq')").fetchone()
+        assert row is not None
+        batch_id = int(row[0])
+        by_topic: dict[str, list[RawEvent]] = {}
+        for event in events:
+            by_topic.setdefault(event.kafka_topic, []).append(event)
+        for topic, rows in sorted(by_topic.items()):
+            table = sql.Identifier("raw", raw_table(topic))
+            try:
+                with conn.transaction():
+                    _copy(conn, table, rows, batch_id)
+                inserted[topic] = len(rows)
+            except UniqueViolation:
+                inserted[topic] = _merge(conn, table, rows, batch_id)
         if dead:
             with conn.cursor() as cur:
                 cur.executemany(
@@ -104,12 +117,42 @@ def write_batch(
                     " on conflict do nothing",
                     [
                         (d.topic, d.partition, d.offset, d.key, d.value,
-                         message_sha256(d.key, d.value), d.reason, batch_id[0])
+                         message_sha256(d.key, d.value), d.reason, batch_id)
                         for d in dead
                     ],
                 )  # fmt: skip
         save_offsets(conn, next_offsets)
-    return inserted, int(batch_id[0])
+    return inserted, batch_id
+
+
+_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))
+
+
+def _copy(
+    conn: psycopg.Connection, table: sql.Composable, rows: list[RawEvent], batch: int
+) -> None:
+    with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(table, _COLUMNS)) as copy:
+        for row in rows:
+            copy.write_row((*row, batch))
+
+
+def _merge(
+    conn: psycopg.Connection, table: sql.Composable, rows: list[RawEvent], batch: int
+) -> int:
+    """Insert the rows whose event_id is new (first by partition/offset within the batch)."""
+    conn.execute(
+        "create temp table if not exists incoming (like raw.order_created including defaults)"
+        " on commit delete rows"
+    )
+    conn.execute("truncate incoming")
+    _copy(conn, sql.Identifier("incoming"), rows, batch)
+    cur = conn.execute(
+        sql.SQL(
+            "insert into {table} ({cols}) select distinct on (event_id) {cols} from incoming"
+            " order by event_id, kafka_partition, kafka_offset on conflict (event_id) do nothing"
+        ).format(table=table, cols=_COLUMNS)
+    )
+    return cur.rowcount
 
 
 def save_offsets(conn: psycopg.Connection, offsets: Positions) -> None:

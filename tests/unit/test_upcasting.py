@@ -47,5 +47,5 @@ def test_ingest_stores_v1_events_in_the_current_shape() -> None:
     event = v1_event()
     row = decode("order.created", 0, 3, event["aggregate_id"].encode(), orjson.dumps(event))
     assert not isinstance(row, DeadLetter)
-    assert row[2] == 2
-    assert orjson.loads(str(row[9]))["channel"] == "unknown"
+    assert row.schema_version == 2
+    assert orjson.loads(row.payload)["channel"] == "unknown"

@@ -1,0 +1,133 @@
+"""One bounded pass over a set of partitions, written in batches (one transaction each)."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import psycopg
+from kafka import KafkaConsumer, TopicPartition
+
+from ingest import warehouse
+from ingest.decode import decode
+from ingest.report import IngestReport
+from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_sha256
+
+Progress = Callable[[int], None]  # called with the number of messages read since the last call
+
+
+class PartitionRun:
+    """One bounded pass over the assigned partitions, written in batches.
+
+    The consumer thread decodes batch k+1 while a writer thread commits batch k, so Python
+    and PostgreSQL work at the same time; batches still commit one after another, in order.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        consumer: KafkaConsumer,
+        partitions: list[TopicPartition],
+        start: dict[TopicPartition, Position],
+        end: dict[TopicPartition, int],
+        batch_size: int,
+        report: IngestReport,
+        *,
+        save_positions: bool = False,
+    ):
+        self.conn, self.consumer, self.partitions = conn, consumer, partitions
+        self.position = dict(start)
+        self.end, self.batch_size, self.report = end, batch_size, report
+        self.events: list[RawEvent] = []
+        self.dead: list[DeadLetter] = []
+        self.last: dict[TopicPartition, tuple[int, bytes | None, bytes | None]] = {}
+        self.dirty = save_positions  # e.g. a reset: saved even if nothing is read
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self.pending: Future[None] | None = None
+        for tp in partitions:
+            report.topic(tp.topic)  # every topic appears in the summary, even when idle
+
+    def consume(self, on_progress: Progress | None) -> None:
+        # The automatic collector rescans every live object each time the many short-lived
+        # ones per message trip its thresholds: about a quarter of the run's time. It is off
+        # for the pass (a bounded one), and collects what it left once at the end.
+        was_enabled = gc.isenabled()
+        gc.freeze()
+        gc.disable()
+        try:
+            self._consume(on_progress)
+            self._wait_for_writer()
+        finally:
+            self.writer.shutdown(wait=True)
+            gc.unfreeze()
+            if was_enabled:
+                gc.enable()
+        self._record_lag()
+
+    def _consume(self, on_progress: Progress | None) -> None:
+        active = {tp for tp in self.partitions if self.position[tp].next_offset < self.end[tp]}
+        for tp in self.partitions:
+            self.consumer.seek(tp, self.position[tp].next_offset)
+        self.consumer.pause(*[tp for tp in self.partitions if tp not in active])
+        done = reported = 0
+        while active:
+            polled = self.consumer.poll(timeout_ms=1000, max_records=self.batch_size)
+            for tp, messages in polled.items():
+                end = self.end[tp]
+                for msg in messages:
+                    if msg.offset >= end:
+                        break  # beyond the end seen at start: the next run takes it
+                    decoded = decode(tp.topic, tp.partition, msg.offset, msg.key, msg.value)
+                    if isinstance(decoded, DeadLetter):
+                        self.dead.append(decoded)
+                    else:
+                        self.events.append(decoded)
+                    self.last[tp] = (msg.offset, msg.key, msg.value)
+                    self.dirty = True
+                    done += 1
+            for tp in [tp for tp in active if self.consumer.position(tp) >= self.end[tp]]:
+                active.discard(tp)  # read to the end seen at start (gaps in offsets included)
+                self.consumer.pause(tp)
+            if len(self.events) + len(self.dead) >= self.batch_size or not active:
+                self.flush()
+                if on_progress is not None:
+                    on_progress(done - reported)
+                    reported = done
+        self.flush()
+        self.report.messages = done
+
+    def flush(self) -> None:
+        """Hand the batch to the writer; wait for the previous one first (double buffering)."""
+        if not self.dirty:
+            return
+        for tp, (offset, key, value) in self.last.items():
+            self.position[tp] = Position(offset + 1, message_sha256(key, value))
+        self.last = {}
+        offsets = {(tp.topic, tp.partition): self.position[tp] for tp in self.partitions}
+        self._wait_for_writer()
+        self.pending = self.writer.submit(self._write, self.events, self.dead, offsets)
+        self.events, self.dead, self.dirty = [], [], False
+
+    def _write(self, events: list[RawEvent], dead: list[DeadLetter], offsets: Positions) -> None:
+        t0 = time.monotonic()
+        inserted, _ = warehouse.write_batch(self.conn, events, dead, offsets)
+        self.report.batch_seconds.append(time.monotonic() - t0)
+        for topic, n in inserted.items():
+            self.report.topic(topic).rows_written += n
+        for d in dead:
+            self.report.topic(d.topic).dead_letters += 1
+        self.report.batches += 1
+
+    def _wait_for_writer(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # re-raises a failed write here, before anything else is written
+
+    def _record_lag(self) -> None:
+        for tp in self.partitions:
+            latest = max(self.consumer.highwater(tp) or 0, self.end[tp])
+            left = latest - self.position[tp].next_offset
+            self.report.topic(tp.topic).lag_left += left
+            self.report.partition_lag[(tp.topic, tp.partition)] = left
