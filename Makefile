@@ -51,6 +51,7 @@ status: $(STAMP)
 # Benchmarks start their own throwaway engines on free ports; each prints its ratio last.
 bench: $(STAMP)
 	$(BIN)/python -m bench.stock_rebuild
+	$(BIN)/python -m bench.dbt_incremental
 
 clean: down
 	rm -rf .cqrsw dbt_project/target dbt_project/logs

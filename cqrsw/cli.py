@@ -1,4 +1,4 @@
-"""``cqrsw``: operator commands (stack, ingest, outbox, dbt, token, demo)."""
+"""``cqrsw``: operator commands (stack, ingest, outbox, dbt, publish, token, demo)."""
 
 from __future__ import annotations
 
@@ -91,6 +91,14 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(_: argparse.Namespace) -> int:
+    from cqrsw.publish import publish_views
+
+    for view, rows in publish_views(_settings()).items():
+        console.print(f"serving.{view}: {rows} rows written")
+    return 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from services.auth import issue_token
 
@@ -146,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_dbt)
+
+    p = sub.add_parser("publish", help="publish the marts that passed dbt build to `serving`")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("token", help="issue a development JWT (HS256)")
     p.add_argument("subject")

@@ -145,6 +145,14 @@ def print_views(settings: Settings, console: Console, early: str) -> None:
         console.print(table)
     if not found_early:
         raise DemoFailed("the order whose invoice arrived first is missing its invoice")
+    stock = Client(read, issue_token(settings, "alice")).http.get("/products/sku-1/stock")
+    if stock.status_code != 200:
+        raise DemoFailed(f"GET /products/sku-1/stock -> {stock.status_code}: {stock.text}")
+    body = stock.json()
+    console.print(
+        f"GET /products/sku-1/stock: stock {body['stock']}, version {body['version']},"
+        f" last operation {body['lastOperationAt'][:19]}"
+    )
 
 
 def run_demo(settings: Settings, console: Console) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cqrsw.dbt import run_dbt
+from cqrsw.publish import publish_views
 from ingest.job import run_ingest
 from services.settings import Settings
 
@@ -36,16 +37,7 @@ def validate_step(settings: Settings) -> dict[str, Any]:
 
 def publish_step(settings: Settings) -> dict[str, int]:
     """Publish the checked marts to the serving schema in one transaction (write-audit-publish)."""
-    try:
-        from cqrsw.publish import publish_views  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "cqrsw.publish":
-            raise
-        from cqrsw.publish_placeholder import publish_marts
-
-        return publish_marts(settings)
-    counts: dict[str, int] = publish_views(settings)
-    return counts
+    return publish_views(settings)
 
 
 def record_freshness_step(

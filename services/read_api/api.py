@@ -1,19 +1,23 @@
-"""Read API routes (GET only)."""
+"""Read API routes (GET only), one router per resource."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from services.app import Conn
 from services.auth import CurrentUser
 from services.read_api import queries
 
-router = APIRouter(tags=["views"])
+orders = APIRouter(tags=["orders"])
+products = APIRouter(tags=["products"])
+
+ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
 
 
-@router.get(
+@orders.get(
     "/orders-with-invoices",
     response_model=list[queries.OrderWithInvoice],
     response_model_by_alias=True,
@@ -27,3 +31,28 @@ def orders_with_invoices(
     if user_id != user:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "userId must be the token's subject")
     return queries.orders_with_invoices(conn, user_id, limit)
+
+
+@products.get(
+    "/products/{product_id}/stock",
+    response_model=queries.ProductStock,
+    response_model_by_alias=True,
+    responses={404: {"description": "No stock operation of this product was published"}},
+)
+def product_stock(
+    product_id: ProductId,
+    user: CurrentUser,
+    conn: Conn,
+    as_of: Annotated[
+        date | None,
+        Query(alias="asOf", description="Stock at the end of this day (UTC), YYYY-MM-DD"),
+    ] = None,
+) -> queries.ProductStock:
+    found = (
+        queries.product_stock(conn, product_id)
+        if as_of is None
+        else queries.product_stock_as_of(conn, product_id, as_of)
+    )
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
+    return found

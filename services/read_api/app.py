@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.app import create_service_app
-from services.read_api.api import router
+from services.read_api.api import orders, products
 from services.settings import WAREHOUSE_DATABASE, Settings
 
 
@@ -14,6 +14,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="read_api",
         settings=settings or Settings(),
         dbname=WAREHOUSE_DATABASE,
-        routers=[router],
+        routers=[orders, products],
         write_side=False,
     )

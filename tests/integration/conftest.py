@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from cqrsw.dbt import InProcessDbt
 from cqrsw.stack import Stack
 from services.auth import issue_token
 from services.invoices.app import create_app as invoices_app
@@ -87,3 +88,9 @@ def airflow_ready(settings: Settings) -> Settings:
 
     prepare_airflow(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def dbt(settings: Settings) -> InProcessDbt:
+    """dbt in the test process, parsed once: for tests that run it many times."""
+    return InProcessDbt(settings)

@@ -1,4 +1,4 @@
-"""One path through every layer: HTTP command -> outbox -> Kafka -> raw -> dbt -> read API."""
+"""One path through every layer: HTTP command -> outbox -> Kafka -> raw -> dbt -> serving -> API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from cqrsw.pipeline import dbt_build_step, ingest_step
+from cqrsw.pipeline import dbt_build_step, ingest_step, publish_step
 from services import db
 from services.outbox import Relay
 from services.settings import Settings
@@ -44,6 +44,7 @@ def test_command_to_read_api(
     first = ingest_step(settings)
     assert first["topics"]["invoice.created"]["rows"] >= 1
     dbt_build_step(settings)
+    publish_step(settings)
     assert (
         read_api.get("/orders-with-invoices", params={"userId": user}, headers=auth(user)).json()
         == []
@@ -81,6 +82,7 @@ def test_command_to_read_api(
     relay_all(settings, "orders", "invoices")
     ingest_step(settings)
     dbt_build_step(settings)
+    publish_step(settings)
 
     r = read_api.get("/orders-with-invoices", params={"userId": user}, headers=auth(user))
     assert r.status_code == 200, r.text

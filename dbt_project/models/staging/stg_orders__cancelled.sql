@@ -1,3 +1,4 @@
+-- One row per event (event_id is raw's primary key), see stg_orders__created.
 with
 
 source as (
@@ -14,7 +15,9 @@ renamed as (
         source.payload ->> 'reason' as reason,
         source.aggregate_version,
         source.occurred_at,
-        source.ingest_batch_id
+        source.ingest_batch_id,
+        source.ingest_txid,
+        source.ingested_at
 
     from source
 

@@ -1,3 +1,6 @@
+-- One row per event: event_id is the primary key of the raw table (the ingest skips
+-- replays), so staging needs no distinct, which would hide the marts' watermark filter
+-- from raw's ingest_txid index.
 with
 
 source as (
@@ -14,9 +17,11 @@ renamed as (
         source.payload ->> 'user_id' as user_id,
         source.payload ->> 'customer_name' as customer_name,
         source.payload -> 'items' as items,
+        source.payload ->> 'channel' as channel,
         source.aggregate_version,
         source.occurred_at,
         source.ingest_batch_id,
+        source.ingest_txid,
         source.ingested_at
 
     from source

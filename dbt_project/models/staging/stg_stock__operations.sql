@@ -1,3 +1,4 @@
+-- One row per event (event_id is raw's primary key), see stg_orders__created.
 with
 
 source as (
@@ -12,14 +13,16 @@ renamed as (
         source.event_id,
         source.payload ->> 'product_id' as product_id,
         source.payload ->> 'operation' as operation,
-        (source.payload ->> 'amount')::int as amount,
+        (source.payload ->> 'amount')::bigint as amount,
         case source.payload ->> 'operation'
-            when 'increase' then (source.payload ->> 'amount')::int
-            when 'decrease' then -(source.payload ->> 'amount')::int
+            when 'increase' then (source.payload ->> 'amount')::bigint
+            when 'decrease' then -(source.payload ->> 'amount')::bigint
         end as signed_amount,
         source.aggregate_version as version,
         source.occurred_at,
-        source.ingest_batch_id
+        source.ingest_batch_id,
+        source.ingest_txid,
+        source.ingested_at
 
     from source
 

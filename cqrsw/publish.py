@@ -1,0 +1,148 @@
+"""Publish: copy the audited marts into the ``serving`` schema readers use, in one transaction.
+
+dbt builds and tests the marts in schema ``marts``; nothing reads them there. Once the build
+and every check passed, ``publish_views`` upserts into ``serving.<mart>`` the rows changed
+since the last publication (each mart row carries the watermark of the run that last changed
+it, indexed), and records the new watermark in ``serving.publications``, all in one
+transaction: readers see the previous publication or the new one, never a mix.
+Why and how: docs/adr/write-audit-publish.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from services import db
+from services.settings import WAREHOUSE_DATABASE, Settings
+
+SOURCE_SCHEMA = "marts"
+SERVING_SCHEMA = "serving"
+# Two publishers at once would each copy and record; one waits for the other instead.
+PUBLISH_LOCK = 0x63717273_70756221  # "cqrspub!"
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    key: tuple[str, ...]
+
+
+VIEWS = (
+    View("orders_with_invoices", ("order_id",)),
+    View("products", ("product_id",)),
+    View("product_stock_daily", ("product_id", "day")),
+)
+
+PUBLICATIONS_DDL = """
+create schema if not exists serving;
+create table if not exists serving.publications (
+    id           bigserial primary key,
+    view_name    text not null,
+    watermark    bigint not null,
+    mode         text not null check (mode in ('upsert', 'replace')),
+    rows_written bigint not null,
+    published_at timestamptz not null default now()
+);
+create index if not exists publications_view_name_id on serving.publications (view_name, id);
+"""
+
+
+class PublishFailed(RuntimeError):
+    """A mart is missing or unreadable; nothing was published."""
+
+
+def publish_views(settings: Settings) -> dict[str, int]:
+    """Publish every mart's changes since the last publication; return rows written per view.
+
+    Call it only after dbt build (and any other check) passed: it copies what the marts hold.
+    Cost is proportional to the rows changed since the last publication, except when a mart
+    was rebuilt from scratch (full refresh), which is copied whole.
+    """
+    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
+        try:
+            # One snapshot for all marts: the published views describe the same moment.
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with conn.transaction():
+                conn.execute(PUBLICATIONS_DDL.encode())
+                return {view.name: _publish(conn, view) for view in VIEWS}
+        finally:
+            conn.isolation_level = None
+            conn.execute("select pg_advisory_unlock(%s)", (PUBLISH_LOCK,))
+
+
+def _publish(conn: psycopg.Connection, view: View) -> int:
+    source = sql.Identifier(SOURCE_SCHEMA, view.name)
+    target = sql.Identifier(SERVING_SCHEMA, view.name)
+    columns = _columns(conn, SOURCE_SCHEMA, view.name)
+    if not columns:
+        raise PublishFailed(f"{SOURCE_SCHEMA}.{view.name} does not exist: run dbt build first")
+    row = conn.execute(
+        sql.SQL("select min(changed_at_watermark), max(changed_at_watermark) from {}").format(
+            source
+        )
+    ).fetchone()
+    assert row is not None
+    oldest, newest = row
+    last = _last_watermark(conn, view.name)
+    reshaped = _columns(conn, SERVING_SCHEMA, view.name) != columns
+    if reshaped:
+        # First publication, or the mart's contract changed: serve a table of its new shape.
+        conn.execute(sql.SQL("drop table if exists {}").format(target))
+        conn.execute(sql.SQL("create table {} (like {} including all)").format(target, source))
+    if reshaped or last is None or oldest is None or oldest > last:
+        # Every row changed since the last publication (a first build, a full refresh): copy
+        # the mart whole, so rows that left it leave serving too.
+        conn.execute(sql.SQL("delete from {}").format(target))
+        insert = sql.SQL("insert into {} select * from {}").format(target, source)
+        mode, written = "replace", conn.execute(insert).rowcount
+    else:
+        mode, written = "upsert", _upsert(conn, view, [name for name, _ in columns], since=last)
+    if written or last is None:
+        conn.execute(
+            "insert into serving.publications (view_name, watermark, mode, rows_written)"
+            " values (%s, %s, %s, %s)",
+            (view.name, newest if newest is not None else 0, mode, written),
+        )
+    return written
+
+
+def _upsert(conn: psycopg.Connection, view: View, columns: list[str], *, since: int) -> int:
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))
+        for c in columns
+        if c not in view.key
+    )
+    statement = sql.SQL(
+        "insert into {target} ({cols}) select {cols} from {source}"
+        " where changed_at_watermark > %s"
+        " on conflict ({key}) do update set {updates}"
+    ).format(
+        target=sql.Identifier(SERVING_SCHEMA, view.name),
+        source=sql.Identifier(SOURCE_SCHEMA, view.name),
+        cols=cols,
+        key=sql.SQL(", ").join(map(sql.Identifier, view.key)),
+        updates=updates,
+    )
+    return conn.execute(statement, (since,)).rowcount
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute"
+        " where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum",
+        (f"{schema}.{table}",),
+    ).fetchall()
+    return [(str(name), str(kind)) for name, kind in rows]
+
+
+def _last_watermark(conn: psycopg.Connection, view: str) -> int | None:
+    row = conn.execute(
+        "select watermark from serving.publications where view_name = %s order by id desc limit 1",
+        (view,),
+    ).fetchone()
+    return None if row is None else int(row[0])

@@ -1,0 +1,84 @@
+"""Events written into the raw tables the way the ingest job writes them, without a broker.
+
+Each event is made and validated by the contracts, decoded as the ingest decodes a Kafka
+message, and written by ``ingest.warehouse.write_batch``: tests choose which events land in
+which transaction, and when that transaction commits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+
+from ingest.decode import decode
+from ingest.warehouse import DeadLetter, RawEvent, write_batch
+from services import db
+from services.contracts import EventMeta, make_event
+from services.settings import WAREHOUSE_DATABASE, Settings
+
+Event = dict[str, Any]
+
+_offsets = itertools.count()
+
+
+def _event(
+    event_type: str, aggregate_id: str, version: int, payload: dict[str, Any], at: datetime
+) -> Event:
+    return make_event(
+        event_type,
+        aggregate_id=aggregate_id,
+        aggregate_version=version,
+        payload=payload,
+        meta=EventMeta(producer=event_type.split(".")[0] + "s"),
+        occurred_at=at,
+    )
+
+
+def order_created(order_id: str, user_id: str, at: datetime, customer_name: str = "Ada") -> Event:
+    payload = {"order_id": order_id, "user_id": user_id, "customer_name": customer_name}
+    return _event("order.created", order_id, 1, {**payload, "items": [], "channel": "api"}, at)
+
+
+def order_cancelled(order_id: str, at: datetime, version: int = 2) -> Event:
+    payload = {"order_id": order_id, "reason": "changed my mind"}
+    return _event("order.cancelled", order_id, version, payload, at)
+
+
+def invoice_created(
+    order_id: str, at: datetime, *, invoice_id: str | None = None, version: int = 1
+) -> Event:
+    invoice_id = invoice_id or str(uuid.uuid4())
+    url = f"https://billing.example.com/{invoice_id}/v{version}.pdf"
+    payload = {"invoice_id": invoice_id, "order_id": order_id, "invoice_url": url}
+    return _event("invoice.created", invoice_id, version, payload, at)
+
+
+def stock_updated(product_id: str, version: int, signed_amount: int, at: datetime) -> Event:
+    operation = "increase" if signed_amount > 0 else "decrease"
+    payload = {"product_id": product_id, "operation": operation, "amount": abs(signed_amount)}
+    return _event("stock.updated", product_id, version, payload, at)
+
+
+def raw_row(event: Event) -> RawEvent:
+    """The row the ingest job would write for this event, read from a Kafka message."""
+    value = orjson.dumps(event)
+    row = decode(event["event_type"], 0, next(_offsets), event["aggregate_id"].encode(), value)
+    assert not isinstance(row, DeadLetter), row
+    return row
+
+
+def write_events(conn: psycopg.Connection, events: Sequence[Event]) -> None:
+    """Write in the caller's transaction (a savepoint if one is open), skipping known event_ids."""
+    write_batch(conn, [raw_row(e) for e in events], [], {})
+
+
+def ingest_events(settings: Settings, events: Sequence[Event]) -> None:
+    """Write the events in one committed transaction, as one ingest batch."""
+    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+        write_events(conn, events)

@@ -1,0 +1,46 @@
+"""The warehouse docs come from contracts/: the generated docs are current and used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from cqrsw import contract_docs
+from cqrsw.dbt import DBT_PROJECT_DIR
+from ingest.warehouse import RAW_COLUMNS
+from services.contracts import EVENT_TYPES, envelope_schema, raw_table
+
+SOURCES = DBT_PROJECT_DIR / "models" / "staging" / "_staging__sources.yml"
+
+
+def source_tables() -> dict[str, dict[str, Any]]:
+    [raw] = yaml.safe_load(SOURCES.read_text())["sources"]
+    return {table["name"]: table for table in raw["tables"]}
+
+
+def test_generated_docs_are_current_with_the_contracts() -> None:
+    # Stale: run `python -m cqrsw.contract_docs` and commit the result.
+    assert contract_docs.DOCS_FILE.read_text() == contract_docs.render()
+
+
+def test_every_topic_is_a_source_documented_from_its_contract() -> None:
+    tables = source_tables()
+    for event_type in EVENT_TYPES:
+        table = tables[raw_table(event_type)]
+        assert table["description"] == f"{{{{ doc('contract__{raw_table(event_type)}') }}}}"
+        columns = {c["name"]: c["description"] for c in table["columns"]}
+        assert list(columns) == [*RAW_COLUMNS, "ingested_at", "ingest_txid"]
+        for field in envelope_schema()["properties"]:
+            assert columns[field] == f"{{{{ doc('envelope__{field}') }}}}"
+
+
+def test_payload_fields_get_their_contract_description() -> None:
+    rendered = contract_docs.render()
+    assert (
+        "{% docs stock_updated__operation %}\nDirection of the change.\n{% enddocs %}" in rendered
+    )
+    assert (
+        "| `amount` | integer >= 1 | yes | Units added or removed (always positive). |" in rendered
+    )
+    assert "Older versions (v1) are upcast to it on ingest." in rendered
