@@ -2,8 +2,8 @@
 -- of those orders: an invoice that arrived before its order, or a cancellation before an
 -- invoice, is found when the order is refreshed, whichever run brought each event in.
 {%- set horizon = watermark_horizon() %}
+{%- set folded_up_to = watermark_folded_up_to() %}
 {%- if is_incremental() %}
-    {%- set folded_up_to = '(select coalesce(max(changed_at_watermark), 0) from ' ~ this ~ ')' %}
     {#- An array, not `in (select ...)`: the planner then reads the order_id indexes once
         per changed order instead of hashing the whole history. #}
     {%- set changed = 'any(array(select changed_orders.order_id from changed_orders))' %}

@@ -3,11 +3,7 @@
 -- day and every later day of the product (a late operation shifts what follows it),
 -- starting from the stock at the end of the day before: no re-read of the log.
 {%- set horizon = watermark_horizon() %}
-{%- if is_incremental() %}
-    {%- set folded_up_to = '(select coalesce(max(changed_at_watermark), 0) from ' ~ this ~ ')' %}
-{%- else %}
-    {%- set folded_up_to = '0' %}
-{%- endif %}
+{%- set folded_up_to = watermark_folded_up_to() %}
 
 with
 

@@ -1,11 +1,7 @@
 -- Current stock folded incrementally: the previous row of a product plus the signed sum of
 -- its operations ingested since. A sum does not care in which order operations arrive.
 {%- set horizon = watermark_horizon() %}
-{%- if is_incremental() %}
-    {%- set folded_up_to = '(select coalesce(max(changed_at_watermark), 0) from ' ~ this ~ ')' %}
-{%- else %}
-    {%- set folded_up_to = '0' %}
-{%- endif %}
+{%- set folded_up_to = watermark_folded_up_to() %}
 
 with
 
