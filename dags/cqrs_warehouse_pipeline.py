@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
 from cqrsw import pipeline
 from cqrsw.alerts import on_task_failure
-from cqrsw.assets import SERVING_VIEWS, describe_publication
 from cqrsw.dbt_tasks import dbt_task_group
+from cqrsw.publish_tasks import check_and_publish
 from cqrsw.retries import retry_args
 from services.settings import Settings
 
@@ -38,25 +38,7 @@ def cqrs_warehouse_pipeline() -> None:
     def ingest() -> dict[str, Any]:
         return pipeline.ingest_step(Settings())
 
-    @task
-    def validate() -> dict[str, Any]:
-        return pipeline.validate_step(Settings())
-
-    @task(outlets=SERVING_VIEWS)
-    def publish() -> dict[str, int]:
-        published = pipeline.publish_step(Settings())
-        describe_publication(get_current_context()["outlet_events"], published)
-        return published
-
-    @task
-    def record_freshness() -> dict[str, Any]:
-        ti = get_current_context()["ti"]
-        published = ti.xcom_pull(task_ids="publish")
-        return pipeline.record_freshness_step(Settings(), published, ti.dag_id, ti.run_id)
-
-    published = publish()
-    ingest() >> dbt_task_group(SETTINGS, "dbt_build") >> validate() >> published
-    published >> record_freshness()
+    ingest() >> dbt_task_group(SETTINGS, "dbt_build") >> check_and_publish()
 
 
 cqrs_warehouse_pipeline()

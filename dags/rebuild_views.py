@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag
 
-from cqrsw import pipeline
 from cqrsw.alerts import on_task_failure
-from cqrsw.assets import SERVING_VIEWS, describe_publication
 from cqrsw.dbt_tasks import dbt_task_group
+from cqrsw.publish_tasks import check_and_publish
 from cqrsw.retries import retry_args
 from services.settings import Settings
 
@@ -45,31 +42,13 @@ def rebuild_views() -> None:
     change only if every check passes.
     """
 
-    @task
-    def validate() -> dict[str, Any]:
-        return pipeline.validate_step(Settings())
-
-    @task(outlets=SERVING_VIEWS)
-    def publish() -> dict[str, int]:
-        published = pipeline.publish_step(Settings())
-        describe_publication(get_current_context()["outlet_events"], published)
-        return published
-
-    @task
-    def record_freshness() -> dict[str, Any]:
-        ti = get_current_context()["ti"]
-        published = ti.xcom_pull(task_ids="publish")
-        return pipeline.record_freshness_step(Settings(), published, ti.dag_id, ti.run_id)
-
     rebuild = dbt_task_group(
         SETTINGS,
         "dbt_rebuild",
         full_refresh="{{ not params.from_date }}",
         dbt_vars={"rebuild_from": "{{ params.from_date or '' }}"},
     )
-    published = publish()
-    rebuild >> validate() >> published
-    published >> record_freshness()
+    rebuild >> check_and_publish()
 
 
 rebuild_views()

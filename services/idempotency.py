@@ -50,11 +50,19 @@ def run_once(
     request: Idempotency,
     action: Callable[[], Response],
 ) -> Response:
-    """Run ``action`` in the caller's transaction unless ``key`` was already used by ``user_id``.
+    """Run ``action`` and record the key in ONE transaction, unless the key was already used.
 
     The key row is inserted first: a concurrent retry blocks on it until the first request
-    commits, then reads the stored response instead of running the command twice.
+    commits, then reads the stored response instead of running the command twice. Inside an
+    open transaction this is a savepoint of it.
     """
+    with conn.transaction():
+        return _run_once(conn, user_id, request, action)
+
+
+def _run_once(
+    conn: psycopg.Connection, user_id: str, request: Idempotency, action: Callable[[], Response]
+) -> Response:
     key = request.key
     if key is None:
         return action()

@@ -72,3 +72,13 @@
     {%- endif -%}
     {{ return(recorded | int | string) }}
 {%- endmacro %}
+
+
+{#- Lower end of this run's window for an incremental mart: the horizon of the last run
+    that changed it, or 0 when the mart is built from scratch. -#}
+{% macro watermark_folded_up_to() -%}
+    {%- if is_incremental() -%}
+        {{ return('(select coalesce(max(changed_at_watermark), 0) from ' ~ this ~ ')') }}
+    {%- endif -%}
+    {{ return('0') }}
+{%- endmacro %}

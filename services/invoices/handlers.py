@@ -37,10 +37,4 @@ def issue_invoice(
         outbox.add(conn, envelope(event, meta))
         return 201, _view(invoice)
 
-    with conn.transaction():
-        return run_once(
-            conn,
-            user_id=cmd.issued_by,
-            request=idem,
-            action=action,
-        )
+    return run_once(conn, user_id=cmd.issued_by, request=idem, action=action)

@@ -42,13 +42,7 @@ def create_order(
         outbox.add(conn, envelope(event, meta))
         return 201, _view(order)
 
-    with conn.transaction():
-        return run_once(
-            conn,
-            user_id=cmd.user_id,
-            request=idem,
-            action=action,
-        )
+    return run_once(conn, user_id=cmd.user_id, request=idem, action=action)
 
 
 def _load_for_update(conn: psycopg.Connection, order_id: Any) -> domain.Order | None:
@@ -75,10 +69,4 @@ def cancel_order(
         outbox.add(conn, envelope(event, meta))
         return 200, _view(order)
 
-    with conn.transaction():
-        return run_once(
-            conn,
-            user_id=cmd.user_id,
-            request=idem,
-            action=action,
-        )
+    return run_once(conn, user_id=cmd.user_id, request=idem, action=action)

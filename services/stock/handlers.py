@@ -57,8 +57,7 @@ def change_stock(
 
     for attempt in range(max_attempts):
         try:
-            with conn.transaction():
-                return run_once(conn, user_id=user_id, request=idem, action=action)
+            return run_once(conn, user_id=user_id, request=idem, action=action)
         except errors.UniqueViolation as exc:
             if exc.diag.constraint_name != store.VERSION_CONFLICT:
                 raise

@@ -13,23 +13,14 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaProducer
 
 from bench.events import event_stream
 from cqrsw.stack import Stack
 from ingest.job import INGEST_LOCK, IngestBusy, run_ingest
 from services import db
 from services.contracts import EventMeta, make_event
+from services.outbox import make_producer
 from services.settings import WAREHOUSE_DATABASE, Settings
-
-
-def producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-    )
 
 
 def order_created(user: str = "ingest-test") -> dict[str, Any]:
@@ -46,7 +37,7 @@ def order_created(user: str = "ingest-test") -> dict[str, Any]:
 
 
 def send(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]) -> None:
-    p = producer(settings)
+    p = make_producer(settings)
     for topic, key, value in messages:
         p.send(topic, key=key, value=value)
     p.flush()
@@ -124,7 +115,7 @@ def produce_tracked(settings: Settings, count: int) -> dict[str, tuple[int, int]
         {**e, "event_id": str(uuid.uuid4())}
         for e in event_stream(count, namespace=uuid.uuid4().hex[:8])
     ]
-    p = producer(settings)
+    p = make_producer(settings)
     futures = [
         (
             e["event_id"],

@@ -3,9 +3,9 @@
 -- invoice, is found when the order is refreshed, whichever run brought each event in.
 -- Rebuilding from a date (var rebuild_from) refreshes the orders with an event on or after it.
 {%- set horizon = watermark_horizon() %}
+{%- set folded_up_to = watermark_folded_up_to() %}
 {%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
 {%- if is_incremental() %}
-    {%- set folded_up_to = '(select coalesce(max(changed_at_watermark), 0) from ' ~ this ~ ')' %}
     {#- An array, not `in (select ...)`: the planner then reads the order_id indexes once
         per changed order instead of hashing the whole history. #}
     {%- set changed = 'any(array(select changed_orders.order_id from changed_orders))' %}

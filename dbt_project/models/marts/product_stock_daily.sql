@@ -6,12 +6,8 @@
 -- an operation then are recomputed from the log's operations of those days, from the stock
 -- at the end of the day before.
 {%- set horizon = watermark_horizon() %}
+{%- set folded_up_to = watermark_folded_up_to() %}
 {%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
-{%- if is_incremental() %}
-    {%- set folded_up_to = '(select coalesce(max(changed_at_watermark), 0) from ' ~ this ~ ')' %}
-{%- else %}
-    {%- set folded_up_to = '0' %}
-{%- endif %}
 
 with
 

@@ -4,12 +4,8 @@
 -- folded again from its whole log, since adding its old operations to its stock would count
 -- them twice.
 {%- set horizon = watermark_horizon() %}
+{%- set folded_up_to = watermark_folded_up_to() %}
 {%- set rebuilding = rebuild_from() is not none and is_incremental() %}
-{%- if is_incremental() %}
-    {%- set folded_up_to = '(select coalesce(max(changed_at_watermark), 0) from ' ~ this ~ ')' %}
-{%- else %}
-    {%- set folded_up_to = '0' %}
-{%- endif %}
 
 with
 

@@ -1,0 +1,35 @@
+"""The tail every DAG that builds the marts ends with: gate, publish, record freshness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import get_current_context, task
+
+from cqrsw import pipeline
+from cqrsw.assets import SERVING_VIEWS, describe_publication
+from services.settings import Settings
+
+
+def check_and_publish() -> Any:
+    """validate >> publish >> record_freshness, inside a DAG; returns the first task."""
+
+    @task
+    def validate() -> dict[str, Any]:
+        return pipeline.validate_step(Settings())
+
+    @task(outlets=SERVING_VIEWS)
+    def publish() -> dict[str, int]:
+        published = pipeline.publish_step(Settings())
+        describe_publication(get_current_context()["outlet_events"], published)
+        return published
+
+    @task
+    def record_freshness() -> dict[str, Any]:
+        ti = get_current_context()["ti"]
+        published = ti.xcom_pull(task_ids="publish")
+        return pipeline.record_freshness_step(Settings(), published, ti.dag_id, ti.run_id)
+
+    gate = validate()
+    gate >> publish() >> record_freshness()
+    return gate
