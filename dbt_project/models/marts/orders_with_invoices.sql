@@ -1,8 +1,10 @@
 -- Refreshes only the orders that got an event since the last run, but re-reads every event
 -- of those orders: an invoice that arrived before its order, or a cancellation before an
 -- invoice, is found when the order is refreshed, whichever run brought each event in.
+-- Rebuilding from a date (var rebuild_from) refreshes the orders with an event on or after it.
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = watermark_folded_up_to() %}
+{%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
 {%- if is_incremental() %}
     {#- An array, not `in (select ...)`: the planner then reads the order_id indexes once
         per changed order instead of hashing the whole history. #}
@@ -16,19 +18,19 @@ changed_orders as (
 
     select created.order_id
     from {{ ref('stg_orders__created') }} as created
-    where created.ingest_txid >= {{ folded_up_to }} and created.ingest_txid < {{ horizon }}
+    where {{ events_to_fold('created', folded_up_to, horizon) }}
 
     union
 
     select cancelled.order_id
     from {{ ref('stg_orders__cancelled') }} as cancelled
-    where cancelled.ingest_txid >= {{ folded_up_to }} and cancelled.ingest_txid < {{ horizon }}
+    where {{ events_to_fold('cancelled', folded_up_to, horizon) }}
 
     union
 
     select invoiced.order_id
     from {{ ref('stg_invoices__created') }} as invoiced
-    where invoiced.ingest_txid >= {{ folded_up_to }} and invoiced.ingest_txid < {{ horizon }}
+    where {{ events_to_fold('invoiced', folded_up_to, horizon) }}
 
 ),
 {% endif %}

@@ -2,8 +2,12 @@
 -- row, the stock is that of the latest row before it. New operations of a day rewrite that
 -- day and every later day of the product (a late operation shifts what follows it),
 -- starting from the stock at the end of the day before: no re-read of the log.
+-- Rebuilding from a date (var rebuild_from): the days on or after it of every product with
+-- an operation then are recomputed from the log's operations of those days, from the stock
+-- at the end of the day before.
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = watermark_folded_up_to() %}
+{%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
 
 with
 
@@ -11,8 +15,7 @@ new_operations as (
 
     select operations.*
     from {{ ref('stg_stock__operations') }} as operations
-    where operations.ingest_txid >= {{ folded_up_to }}
-        and operations.ingest_txid < {{ horizon }}
+    where {{ events_to_fold('operations', folded_up_to, horizon) }}
 
 ),
 
@@ -63,6 +66,10 @@ rewritten_days as (
         from {{ this }} as product_days
         where product_days.product_id = first_changed_days.product_id
             and product_days.day >= first_changed_days.first_day
+            {%- if rebuild_from() is not none %}
+            -- from that date on, new_operations holds every operation of the day
+            and product_days.day < date '{{ rebuild_from() }}'
+            {%- endif %}
     ) as current_rows
 
 ),

@@ -1,16 +1,38 @@
 -- Current stock folded incrementally: the previous row of a product plus the signed sum of
 -- its operations ingested since. A sum does not care in which order operations arrive.
+-- Rebuilding from a date (var rebuild_from): a product with an operation on or after it is
+-- folded again from its whole log, since adding its old operations to its stock would count
+-- them twice.
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = watermark_folded_up_to() %}
+{%- set rebuilding = rebuild_from() is not none and is_incremental() %}
 
 with
+
+{% if rebuilding %}
+rebuilt_products as (
+
+    select distinct operations.product_id
+    from {{ ref('stg_stock__operations') }} as operations
+    where operations.ingest_txid < {{ horizon }}
+        and {{ occurred_since_rebuild_from('operations') }}
+
+),
+{% endif %}
 
 new_operations as (
 
     select operations.*
     from {{ ref('stg_stock__operations') }} as operations
-    where operations.ingest_txid >= {{ folded_up_to }}
-        and operations.ingest_txid < {{ horizon }}
+    where operations.ingest_txid < {{ horizon }}
+        and (
+            operations.ingest_txid >= {{ folded_up_to }}
+            {%- if rebuilding %}
+            or operations.product_id = any(array(
+                select rebuilt_products.product_id from rebuilt_products
+            ))
+            {%- endif %}
+        )
 
 ),
 
@@ -42,6 +64,12 @@ previous as (
     from {{ this }} as current_rows
 
     where current_rows.product_id = any(array(select folded.product_id from folded))
+    {%- if rebuilding %}
+        -- a rebuilt product starts from nothing: its whole log is in `folded`
+        and current_rows.product_id <> all(array(
+            select rebuilt_products.product_id from rebuilt_products
+        ))
+    {%- endif %}
     {% else %}
     -- A first build: every product starts from nothing.
     select folded.product_id, 0::bigint as stock, 0::bigint as operation_count,
