@@ -18,9 +18,9 @@ import statistics
 import time
 from collections.abc import Callable
 
-from bench.embedded import embedded_stack
 from cqrsw.dbt import InProcessDbt
 from cqrsw.publish import publish_views
+from cqrsw.throwaway_stack import throwaway_stack
 from services import db
 from services.settings import WAREHOUSE_DATABASE, Settings
 
@@ -169,7 +169,7 @@ class Size:
 def main() -> None:
     # Two servers side by side, runs alternating between them: the machine's background
     # load then weighs on both sizes alike.
-    with embedded_stack(kafka=False) as small_pg, embedded_stack(kafka=False) as large_pg:
+    with throwaway_stack(kafka=False) as small_pg, throwaway_stack(kafka=False) as large_pg:
         if not small_pg.embedded_postgres:
             raise SystemExit("needs two embedded PostgreSQL servers: unset CQRSW_DATABASE_URL")
         print(f"dbt incremental: +{NEW_EVENTS:,} events per run, median of {RUNS}", flush=True)

@@ -16,8 +16,8 @@ import time
 import orjson
 from kafka import KafkaProducer
 
-from bench.embedded import embedded_stack
 from bench.events import event_stream
+from cqrsw.throwaway_stack import throwaway_stack
 from ingest.job import run_ingest
 from ingest.warehouse import RAW_COLUMNS
 from services import db
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=None, help="default: the job's own choice")
     args = parser.parse_args()
-    with embedded_stack() as settings:
+    with throwaway_stack() as settings:
         # Produced by another process, so this one measures the ingest as `cqrsw ingest` runs
         # it: a fresh process, not one holding the producer's leftovers.
         producer = multiprocessing.get_context("spawn").Process(

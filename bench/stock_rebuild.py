@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.embedded import embedded_stack
+from cqrsw.throwaway_stack import throwaway_stack
 from services import db
 from services.settings import Settings
 from services.stock import store
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--snapshot-every", type=int, default=100)
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
-    with embedded_stack(kafka=False) as settings:
+    with throwaway_stack(kafka=False) as settings:
         db.ensure_database(settings, "stock")
         product = "bench-product"
         expected = fill(settings, product, args.operations, args.snapshot_every)

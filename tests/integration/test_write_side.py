@@ -15,6 +15,7 @@ from psycopg import errors
 
 from cqrsw.cli import main as cqrsw
 from cqrsw.stack import Stack
+from cqrsw.throwaway_stack import free_port
 from ingest.job import run_ingest
 from services import db
 from services.auth import issue_token
@@ -24,7 +25,6 @@ from services.orders.app import create_app as orders_app
 from services.outbox import Relay
 from services.settings import Settings
 from services.stock import domain, handlers, store
-from tests.integration.conftest import free_port
 from tests.integration.kafka_reader import find_events
 from tests.integration.test_walking_skeleton import relay_all
 
