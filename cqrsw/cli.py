@@ -7,14 +7,21 @@ import logging
 import shutil
 import sys
 from datetime import datetime
+from typing import Any
 
-from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cqrsw.processes import StackError
 from ingest.job import IngestBusy
-from services.settings import SERVICE_DATABASES, TOPICS, Settings
+from services.settings import (
+    SERVICE_DATABASES,
+    TOPICS,
+    ConfigurationError,
+    Settings,
+    load_settings,
+)
 
 # Wide enough for the demo's tables when output is not a terminal (make, CI logs).
 console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
@@ -22,9 +29,9 @@ console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as exc:
-        console.print(f"[red]configuration error[/red] (CQRSW_* environment):\n{exc}")
+        return load_settings()
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -92,10 +99,32 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(_: argparse.Namespace) -> int:
-    from cqrsw.publish import publish_views
+    from cqrsw.pipeline import gated_publish
 
-    for view, rows in publish_views(_settings()).items():
+    gate, published = gated_publish(_settings())
+    console.print(f"quality gate passed; Data Docs: {gate['data_docs']}")
+    for view, rows in published.items():
         console.print(f"serving.{view}: {rows} rows written")
+    return 0
+
+
+def cmd_pipeline(_: argparse.Namespace) -> int:
+    from cqrsw.pipeline import run_pipeline
+
+    def show(step: str, result: Any) -> None:
+        if step == "ingest":
+            console.print(f"ingest: {result['messages']} messages")
+        elif step == "validate":
+            console.print(f"validate: passed (Data Docs: {result['data_docs']})")
+        elif step == "publish":
+            rows = ", ".join(f"{view} {n}" for view, n in result.items())
+            console.print(f"publish: rows written: {rows}")
+        elif step == "record freshness":
+            console.print(f"freshness: newest event {result['lag_seconds']} s old")
+        else:
+            console.print(f"{step}: ok")
+
+    run_pipeline(_settings(), show)
     return 0
 
 
@@ -155,8 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_dbt)
 
-    p = sub.add_parser("publish", help="publish the marts that passed dbt build to `serving`")
+    p = sub.add_parser(
+        "publish", help="run the quality gate, then publish the marts to `serving` if it passed"
+    )
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("pipeline", help="one pass as the DAG runs it")
+    p.add_argument("action", choices=["run"], help="ingest, dbt build, gate, publish, freshness")
+    p.set_defaults(func=cmd_pipeline)
 
     p = sub.add_parser("token", help="issue a development JWT (HS256)")
     p.add_argument("subject")
@@ -183,9 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         from cqrsw.dbt import DbtFailed
+        from cqrsw.publish import PublishFailed
+        from quality.gate import DataQualityFailed
 
-        if isinstance(exc, DbtFailed):
-            console.print(f"[red]{exc}[/red]")
+        if isinstance(exc, DbtFailed | DataQualityFailed | PublishFailed):
+            console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", highlight=False)
+            console.print("[red]nothing was published[/red]")
             return 1
         raise
     return code

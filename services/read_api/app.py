@@ -6,13 +6,13 @@ from fastapi import FastAPI
 
 from services.app import create_service_app
 from services.read_api.api import orders, products
-from services.settings import WAREHOUSE_DATABASE, Settings
+from services.settings import WAREHOUSE_DATABASE, Settings, settings_or_exit
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         name="read_api",
-        settings=settings or Settings(),
+        settings=settings or settings_or_exit(),
         dbname=WAREHOUSE_DATABASE,
         routers=[orders, products],
         write_side=False,

@@ -7,14 +7,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.app import create_service_app
-from services.settings import Settings
+from services.settings import Settings, settings_or_exit
 from services.stock.api import router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         name="stock",
-        settings=settings or Settings(),
+        settings=settings or settings_or_exit(),
         dbname="stock",
         routers=[router],
         schema_file=Path(__file__).with_name("schema.sql"),
