@@ -18,11 +18,12 @@ import statistics
 import time
 from collections.abc import Callable
 
+from config.settings import Settings
 from cqrsw.dbt import InProcessDbt
 from cqrsw.publish import publish_views
 from cqrsw.throwaway_stack import throwaway_stack
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 
 NEW_EVENTS = 10_000
 PRODUCTS = 1_000
@@ -87,7 +88,7 @@ class Warehouse:
         """Add ``events`` events in ONE transaction, like one ingest batch."""
         share = sum(MIX.values())
         stops = {t: self.counts[t] + events * n // share for t, n in MIX.items()}
-        with db.connect(self.settings, WAREHOUSE_DATABASE) as conn:
+        with connections.connect(self.settings, WAREHOUSE_DATABASE) as conn:
             batch = conn.execute("select nextval('raw.ingest_batch_seq')").fetchone()
             for table in ("order_created", "invoice_created", "order_cancelled", "stock_updated"):
                 spec = EVENTS[table]
@@ -99,7 +100,7 @@ class Warehouse:
                 conn.execute(statement.encode(), params)
             conn.commit()
         self.counts = stops
-        with db.connect(self.settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        with connections.connect(self.settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
             conn.execute("analyze")  # what autovacuum would do after a large load
 
 
@@ -117,14 +118,14 @@ def mart_summary(settings: Settings) -> tuple[object, ...]:
         "select count(*), sum(stock), sum(version) from marts.products",
         "select count(*), sum(stock), sum(net_change) from marts.product_stock_daily",
     )
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         return tuple(value for query in queries for value in conn.execute(query).fetchall()[0])
 
 
 def reset(settings: Settings) -> None:
-    with db.connect(settings, "postgres", autocommit=True) as conn:
+    with connections.connect(settings, "postgres", autocommit=True) as conn:
         conn.execute(f"drop database if exists {WAREHOUSE_DATABASE} with (force)")
-    db.ensure_database(settings, WAREHOUSE_DATABASE)
+    connections.ensure_database(settings, WAREHOUSE_DATABASE)
     from ingest import warehouse
 
     warehouse.ensure_schema(settings)

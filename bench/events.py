@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.contracts import EventMeta, make_event
+from contracts.envelope import EventMeta, make_event
 
 MIX = (
     ("order.created", 0.4),

@@ -17,11 +17,13 @@ import orjson
 from kafka import KafkaProducer
 
 from bench.events import event_stream
+from config.settings import Settings
+from contracts.catalog import TOPICS
 from cqrsw.throwaway_stack import throwaway_stack
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from ingest.job import run_ingest
 from ingest.warehouse import RAW_COLUMNS
-from services import db
-from services.settings import TOPICS, WAREHOUSE_DATABASE, Settings
 
 
 def produce(settings: Settings, count: int) -> float:
@@ -48,7 +50,7 @@ def produce(settings: Settings, count: int) -> float:
 def copy_baseline(settings: Settings) -> float:
     """Rows/s of COPY of the ingested rows into an empty table with the same shape and key."""
     rates = []
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         union = " union all ".join(f"select * from raw.{t.replace('.', '_')}" for t in TOPICS)
         cols = ", ".join(RAW_COLUMNS)
         # The rows as the ingest hands them to PostgreSQL: JSON columns as text.

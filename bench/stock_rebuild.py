@@ -14,9 +14,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from config.settings import Settings
 from cqrsw.throwaway_stack import throwaway_stack
-from services import db
-from services.settings import Settings
+from database import connections
 from services.stock import store
 
 SCHEMA = Path(__file__).resolve().parents[1] / "services" / "stock" / "schema.sql"
@@ -25,7 +25,7 @@ SCHEMA = Path(__file__).resolve().parents[1] / "services" / "stock" / "schema.sq
 def fill(settings: Settings, product: str, operations: int, snapshot_every: int) -> int:
     """Write the log (and the snapshots the service would have taken) with COPY; return stock."""
     stock, now = 0, datetime.now(UTC)
-    with db.connect(settings, "stock") as conn:
+    with connections.connect(settings, "stock") as conn:
         conn.execute(SCHEMA.read_bytes())
         with conn.cursor() as cur:
             with cur.copy(
@@ -53,7 +53,7 @@ def median_ms(
     settings: Settings, product: str, use_snapshots: bool, runs: int
 ) -> tuple[float, int]:
     times, stock = [], -1
-    with db.connect(settings, "stock") as conn:
+    with connections.connect(settings, "stock") as conn:
         for _ in range(runs):
             t0 = time.perf_counter()
             state = store.load(conn, product, use_snapshots=use_snapshots)
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     with throwaway_stack(kafka=False) as settings:
-        db.ensure_database(settings, "stock")
+        connections.ensure_database(settings, "stock")
         product = "bench-product"
         expected = fill(settings, product, args.operations, args.snapshot_every)
         snap_ms, snap_stock = median_ms(settings, product, True, args.runs)

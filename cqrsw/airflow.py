@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
+from config.settings import REPO_ROOT, Settings
 from cqrsw.processes import PidFile, StackError, port_free, spawn, wait_until
-from services import db
-from services.settings import REPO_ROOT, Settings
+from database import connections
 
 AIRFLOW_DATABASE = "airflow"
 ADMIN_USER = "admin"
@@ -69,7 +69,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     """
     from cqrsw.dbt import dbt_env
 
-    url = db.sqlalchemy_url(settings, AIRFLOW_DATABASE)
+    url = connections.sqlalchemy_url(settings, AIRFLOW_DATABASE)
     home = airflow_home(settings)
     env = dbt_env(settings)  # os.environ plus the warehouse connection of profiles.yml
     env.update(settings.as_env())
@@ -133,7 +133,7 @@ def prepare_airflow(settings: Settings) -> None:
     from cqrsw.dbt_tasks import build_manifest
 
     password = admin_password(settings)
-    db.ensure_database(settings, AIRFLOW_DATABASE)
+    connections.ensure_database(settings, AIRFLOW_DATABASE)
     run_airflow(settings, "db", "migrate")
     passwords = airflow_home(settings) / "passwords.json"
     passwords.parent.mkdir(parents=True, exist_ok=True)

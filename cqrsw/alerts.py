@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from config.settings import Settings
 from cqrsw import ops
-from services.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from config.settings import ConfigurationError, Settings, load_settings
+from contracts.catalog import TOPICS
 from cqrsw.processes import StackError
+from database.names import SERVICE_DATABASES
 from ingest.job import IngestBusy
-from services.settings import (
-    SERVICE_DATABASES,
-    TOPICS,
-    ConfigurationError,
-    Settings,
-    load_settings,
-)
 
 # Wide enough for the demo's tables when output is not a terminal (make, CI logs).
 console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
@@ -74,15 +70,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from services import db, outbox
+    from database import connections
+    from services import outbox
 
     settings = _settings()
     if args.action == "replay":
-        with db.connect(settings, args.service) as conn:
+        with connections.connect(settings, args.service) as conn:
             n = outbox.replay(conn, args.since)
         console.print(f"{args.service}: {n} events marked for re-publication since {args.since}")
         return 0
-    pool = db.open_pool(settings, args.service, max_size=2)
+    pool = connections.open_pool(settings, args.service, max_size=2)
     try:
         published = outbox.Relay(settings, pool).drain()
     finally:

@@ -8,14 +8,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from contracts.catalog import CURRENT_SCHEMA_VERSION, EVENT_TYPES, raw_table
+from contracts.envelope import envelope_schema, payload_schema
 from cqrsw.dbt import DBT_PROJECT_DIR
-from services.contracts import (
-    CURRENT_SCHEMA_VERSION,
-    EVENT_TYPES,
-    envelope_schema,
-    payload_schema,
-    raw_table,
-)
 
 DOCS_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_contracts__docs.md"
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-from services.settings import REPO_ROOT, WAREHOUSE_DATABASE, Settings
+from config.settings import REPO_ROOT, Settings
+from database.names import WAREHOUSE_DATABASE
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROJECT_ARGS = ("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR))

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from config.settings import Settings
 from cqrsw.dbt import DBT_PROJECT_DIR, run_dbt
-from services.settings import Settings
 
 PROFILE = "cqrs_warehouse"
 TARGET = "dev"

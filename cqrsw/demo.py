@@ -10,11 +10,12 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from config.settings import Settings
 from cqrsw.airflow import prepare_airflow, run_airflow
 from cqrsw.stack import Stack
-from services import db, outbox
+from database import connections
+from services import outbox
 from services.auth import issue_token
-from services.settings import Settings
 
 PIPELINE_DAG = "cqrs_warehouse_pipeline"
 
@@ -27,7 +28,7 @@ def wait_published(settings: Settings, services: tuple[str, ...], timeout: float
     """Wait until the services' relays have published every outbox row."""
     deadline = time.monotonic() + timeout
     for name in services:
-        with db.connect(settings, name, autocommit=True) as conn:
+        with connections.connect(settings, name, autocommit=True) as conn:
             while outbox.pending(conn):
                 if time.monotonic() > deadline:
                     raise DemoFailed(f"{name}: outbox not published after {timeout:.0f}s")

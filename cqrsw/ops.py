@@ -8,8 +8,10 @@ from pathlib import Path
 
 from psycopg import sql
 
-from services import db
-from services.settings import TOPICS, WAREHOUSE_DATABASE, Settings
+from config.settings import Settings
+from contracts.catalog import TOPICS
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 
 SCHEMA_FILE = Path(__file__).with_name("ops.sql")
 
@@ -22,7 +24,7 @@ class Freshness:
 
 
 def ensure_schema(settings: Settings) -> None:
-    db.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE)
+    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE)
 
 
 def record_publication(
@@ -36,7 +38,7 @@ def record_publication(
         )
         for topic in TOPICS
     )
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         row = conn.execute(
             sql.SQL(
                 "select now(), max(at), extract(epoch from now() - max(at))::float8"
@@ -62,7 +64,7 @@ def record_alert(
     settings: Settings, dag_id: str, task_id: str, run_id: str, try_number: int | None, error: str
 ) -> None:
     ensure_schema(settings)
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         conn.execute(
             "insert into ops.pipeline_alerts (dag_id, task_id, run_id, try_number, error)"
             " values (%s, %s, %s, %s, %s)",

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from config.settings import Settings
 from cqrsw.dbt import run_dbt
 from cqrsw.publish import publish_views
 from ingest.job import run_ingest
-from services.settings import Settings
 
 
 def ingest_step(settings: Settings) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from config.settings import Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 
 SOURCE_SCHEMA = "marts"
 SERVING_SCHEMA = "serving"
@@ -61,7 +62,7 @@ def publish_views(settings: Settings) -> dict[str, int]:
     Cost is proportional to the rows changed since the last publication, except when a mart
     was rebuilt from scratch (full refresh), which is copied whole.
     """
-    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
         try:
             # One snapshot for all marts: the published views describe the same moment.

@@ -6,9 +6,9 @@ from typing import Any
 
 from airflow.sdk import get_current_context, task
 
+from config.settings import Settings
 from cqrsw import pipeline
 from cqrsw.assets import SERVING_VIEWS, describe_publication
-from services.settings import Settings
 
 
 def check_and_publish() -> Any:

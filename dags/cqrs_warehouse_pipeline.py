@@ -7,12 +7,12 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
+from config.settings import Settings
 from cqrsw import pipeline
 from cqrsw.alerts import on_task_failure
 from cqrsw.dbt_tasks import dbt_task_group
 from cqrsw.publish_tasks import check_and_publish
 from cqrsw.retries import retry_args
-from services.settings import Settings
 
 SETTINGS = Settings()
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag
 
+from config.settings import Settings
 from cqrsw.alerts import on_task_failure
 from cqrsw.dbt_tasks import dbt_task_group
 from cqrsw.publish_tasks import check_and_publish
 from cqrsw.retries import retry_args
-from services.settings import Settings
 
 SETTINGS = Settings()
 

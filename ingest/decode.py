@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
+from contracts.envelope import ContractViolation, validate
+from contracts.upcasting import upcast
 from ingest.warehouse import DeadLetter, RawEvent
-from services.contracts import ContractViolation, validate
-from services.upcasting import upcast
 
 
 def decode(

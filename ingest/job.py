@@ -23,13 +23,15 @@ from multiprocessing.queues import Queue
 
 from kafka import KafkaConsumer, TopicPartition
 
+from config.settings import Settings
+from contracts.catalog import TOPICS
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from ingest import metrics, warehouse
 from ingest.batches import PartitionRun
 from ingest.positions import partitions_of, start_positions
 from ingest.report import IngestReport
 from ingest.warehouse import Position
-from services import db
-from services.settings import TOPICS, WAREHOUSE_DATABASE, Settings
 
 Progress = Callable[[int, int], None]  # (messages read so far, messages to read)
 
@@ -83,7 +85,7 @@ def run_ingest(
     """Ingest every partition up to its end offset at start; return what was written and left."""
     started = time.monotonic()
     report = IngestReport()
-    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as lock:
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as lock:
         held = lock.execute("select pg_try_advisory_lock(%s)", (INGEST_LOCK,)).fetchone()
         if not held or not held[0]:
             raise IngestBusy("another ingest run is in progress on this warehouse; try again later")
@@ -116,7 +118,7 @@ def _plan(
         if not partitions:
             return [], 0
         consumer.assign(partitions)
-        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+        with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
             stored = warehouse.stored_offsets(conn)
         start, end, reset = start_positions(consumer, partitions, stored, report)
     finally:
@@ -154,7 +156,7 @@ def ingest_slice(
     consumer = make_consumer(settings)
     try:
         consumer.assign(partitions)
-        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+        with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
             run = PartitionRun(
                 conn, consumer, partitions, start, end, batch_size, report,
                 save_positions=piece.save_positions,

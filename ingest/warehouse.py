@@ -12,9 +12,10 @@ import psycopg
 from psycopg import sql
 from psycopg.errors import UniqueViolation
 
-from services import db
-from services.contracts import raw_table
-from services.settings import WAREHOUSE_DATABASE, Settings
+from config.settings import Settings
+from contracts.catalog import raw_table
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 
@@ -54,7 +55,7 @@ class DeadLetter:
 
 
 def ensure_schema(settings: Settings) -> None:
-    db.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE)
+    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from config.settings import Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 
 if TYPE_CHECKING:  # the suites import Great Expectations, which takes seconds to load
     from quality.suites import TableSuite
@@ -82,7 +83,7 @@ def data_docs_index(settings: Settings) -> Path:
 
 
 def existing_tables(settings: Settings, suites: Sequence[TableSuite]) -> set[str]:
-    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
         rows = conn.execute(
             "select name from unnest(%s::text[]) as name where to_regclass(name) is not null",
             ([s.name for s in suites],),
@@ -139,7 +140,9 @@ def _run_checkpoint(
         context = gx.get_context(
             mode="file",
             project_root_dir=context_dir(settings),
-            runtime_environment={URL_VARIABLE: db.sqlalchemy_url(settings, WAREHOUSE_DATABASE)},
+            runtime_environment={
+                URL_VARIABLE: connections.sqlalchemy_url(settings, WAREHOUSE_DATABASE)
+            },
         )
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         datasource = context.data_sources.add_or_update_postgres(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from great_expectations import expectations as gxe
 
-from services.settings import TOPICS
+from contracts.catalog import TOPICS
 
 # Envelope columns of every raw table (contracts/envelope.schema.json); request_id may be null.
 ENVELOPE_COLUMNS = (

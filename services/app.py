@@ -14,11 +14,11 @@ import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
-from services import db
+from config.settings import Settings
+from database import connections
 from services.errors import DomainError
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
-from services.settings import Settings
 from services.telemetry import instrument
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = db.open_pool(settings, dbname)
+        pool = connections.open_pool(settings, dbname)
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
         if write_side:

@@ -9,7 +9,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.settings import Settings
+from config.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False)
 

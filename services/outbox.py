@@ -20,7 +20,7 @@ from kafka import KafkaProducer
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from services.settings import Settings
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 

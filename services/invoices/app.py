@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from config.settings import Settings, settings_or_exit
 from services.app import create_service_app
 from services.invoices.api import router
-from services.settings import Settings, settings_or_exit
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from services.contracts import Recorded
+from contracts.envelope import Recorded
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Any
 
 import psycopg
 
+from contracts.envelope import EventMeta, envelope
 from services import outbox
-from services.contracts import EventMeta, envelope
 from services.idempotency import Idempotency, Response, run_once
 from services.invoices import domain
 

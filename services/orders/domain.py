@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 from uuid import UUID
 
-from services.contracts import Recorded
+from contracts.envelope import Recorded
 from services.errors import Conflict, NotFound
 
 Status = Literal["created", "cancelled"]

@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from contracts.envelope import EventMeta, envelope
 from services import outbox
-from services.contracts import EventMeta, envelope
 from services.errors import Conflict
 from services.idempotency import Idempotency, Response, run_once
 from services.orders import domain

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from config.settings import Settings, settings_or_exit
+from database.names import WAREHOUSE_DATABASE
 from services.app import create_service_app
 from services.read_api.api import orders, products
-from services.settings import WAREHOUSE_DATABASE, Settings, settings_or_exit
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from config.settings import Settings, settings_or_exit
 from services.app import create_service_app
-from services.settings import Settings, settings_or_exit
 from services.stock.api import router
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from services.contracts import Recorded
+from contracts.envelope import Recorded
 from services.errors import Conflict
 
 Operation = Literal["increase", "decrease"]

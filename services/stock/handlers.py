@@ -8,8 +8,8 @@ import time
 import psycopg
 from psycopg import errors
 
+from contracts.envelope import EventMeta, envelope
 from services import outbox
-from services.contracts import EventMeta, envelope
 from services.errors import DomainError
 from services.idempotency import Idempotency, Response, run_once
 from services.stock import domain, store

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from services.contracts import validate
-from services.settings import Settings
+from config.settings import Settings
+from contracts.envelope import validate
 
 
 def find_events(

@@ -16,11 +16,12 @@ from typing import Any
 import orjson
 import psycopg
 
+from config.settings import Settings
+from contracts.envelope import EventMeta, make_event
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter, RawEvent, write_batch
-from services import db
-from services.contracts import EventMeta, make_event
-from services.settings import WAREHOUSE_DATABASE, Settings
 
 Event = dict[str, Any]
 
@@ -80,5 +81,5 @@ def write_events(conn: psycopg.Connection, events: Sequence[Event]) -> None:
 
 def ingest_events(settings: Settings, events: Sequence[Event]) -> None:
     """Write the events in one committed transaction, as one ingest batch."""
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         write_events(conn, events)

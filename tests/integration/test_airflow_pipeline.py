@@ -18,13 +18,14 @@ from typing import Any
 import orjson
 from fastapi.testclient import TestClient
 
+from config.settings import Settings
+from contracts.envelope import EventMeta, make_event
 from cqrsw.airflow import AIRFLOW_DATABASE, run_airflow
 from cqrsw.dbt import InProcessDbt
 from cqrsw.publish import publish_views
-from services import db
-from services.contracts import EventMeta, make_event
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from services.outbox import Relay, make_producer
-from services.settings import WAREHOUSE_DATABASE, Settings
 from tests.integration.raw_events import ingest_events, order_created
 
 Auth = Callable[[str], dict[str, str]]
@@ -33,7 +34,7 @@ PIPELINE = "cqrs_warehouse_pipeline"
 
 def relay_all(settings: Settings, *services: str) -> None:
     for name in services:
-        pool = db.open_pool(settings, name, max_size=1)
+        pool = connections.open_pool(settings, name, max_size=1)
         try:
             Relay(settings, pool).drain()
         finally:
@@ -60,7 +61,7 @@ def run_dag(settings: Settings, dag_id: str, **params: str) -> DagRun:
     log = settings.state_dir / "logs" / f"dags-test-{dag_id}-{uuid.uuid4().hex[:8]}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(output)  # the whole run, for when an assertion below is not enough
-    with db.connect(settings, AIRFLOW_DATABASE) as conn:
+    with connections.connect(settings, AIRFLOW_DATABASE) as conn:
         row = conn.execute(
             "select run_id from dag_run where dag_id = %s order by id desc limit 1", (dag_id,)
         ).fetchone()
@@ -75,7 +76,7 @@ def run_dag(settings: Settings, dag_id: str, **params: str) -> DagRun:
 
 
 def warehouse(settings: Settings, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         return conn.execute(query, params).fetchall()
 
 
@@ -148,7 +149,7 @@ def test_pipeline_publishes_checked_views(
         run_id,
     )
     assert recorded == [(count, True, True)]
-    with db.connect(settings, AIRFLOW_DATABASE) as conn:
+    with connections.connect(settings, AIRFLOW_DATABASE) as conn:
         events = conn.execute(
             "select a.name, e.extra::text from asset_event e join asset a on a.id = e.asset_id"
             " where e.source_run_id = %s and e.source_task_id = 'publish'",

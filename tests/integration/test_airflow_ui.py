@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from config.settings import Settings
 from cqrsw.airflow import ADMIN_USER, COMPONENTS, run_airflow, start_airflow, stop_airflow
 from cqrsw.throwaway_stack import free_port
-from services.settings import Settings
 
 # No scheduler: nothing may run DAGs against the test session's warehouse behind its back.
 API_SERVER_AND_DAG_PROCESSOR = [c for c in COMPONENTS if c.command != "scheduler"]

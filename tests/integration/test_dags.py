@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from config.settings import Settings
 from cqrsw.airflow import airflow_env
 from cqrsw.dbt_tasks import manifest_path
-from services.settings import Settings
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
 PARSE = """

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from config.settings import Settings
 from cqrsw.dbt import DBT_PROJECT_DIR, run_dbt
-from services.settings import Settings
 from tests.integration.raw_events import (
     ingest_events,
     invoice_created,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 
+from config.settings import Settings
 from cqrsw.dbt import InProcessDbt
 from cqrsw.publish import publish_views
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from tests.integration.history import Shape, arrival_batches, events_of
 from tests.integration.raw_events import ingest_events
 
@@ -44,7 +45,7 @@ def varied_history(rng: random.Random) -> Shape:
 def mart_rows(settings: Settings, schema: str = "marts") -> Rows:
     """Every row of every mart, without the watermark (which a refresh rightly renews)."""
     found = {}
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         for view, key in KEYS.items():
             cur = conn.execute(f"select * from {schema}.{view} order by {', '.join(key)}")
             cut = [column.name for column in cur.description or []].index("changed_at_watermark")

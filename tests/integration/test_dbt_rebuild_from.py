@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from config.settings import Settings
 from cqrsw.dbt import DbtFailed, InProcessDbt
 from cqrsw.publish import publish_views
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from tests.integration.raw_events import (
     ingest_events,
     invoice_created,
@@ -35,7 +36,7 @@ def rebuild_vars(value: str) -> str:
 
 
 def warehouse(settings: Settings, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         cur = conn.execute(query, params)
         return cur.fetchall() if cur.description else []
 
@@ -110,7 +111,7 @@ def test_rebuild_from_a_date_repairs_the_rows_after_it_and_only_those(
         ),
         ("orders_with_invoices", "status = 'cancelled'", "order_id = %s", early_order),
     ]
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         for view, change, where, key in corrupt:
             params = (key, REBUILD_FROM) if "day" in where else (key,)
             changed = conn.execute(f"update marts.{view} set {change} where {where}", params)

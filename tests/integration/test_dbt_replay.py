@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
+from config.settings import Settings
 from cqrsw.dbt import InProcessDbt
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from tests import reference_fold
 from tests.integration.history import Shape, arrival_batches, events_of, shapes
 from tests.integration.raw_events import Event, ingest_events
@@ -29,7 +30,7 @@ def built(dbt: InProcessDbt) -> Iterator[None]:
 def marts_for(settings: Settings, events: list[Event]) -> tuple[Marts, Marts, Marts]:
     order_ids = sorted({e["payload"]["order_id"] for e in events if "order_id" in e["payload"]})
     product_ids = sorted({e["aggregate_id"] for e in events if e["event_type"] == "stock.updated"})
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         orders = conn.execute(
             "select order_id, user_id, customer_name, created_at, status, invoice_id,"
             " invoice_url, cancelled_at from marts.orders_with_invoices"

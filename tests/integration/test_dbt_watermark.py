@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from config.settings import Settings
 from cqrsw.dbt import InProcessDbt
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from tests.integration.raw_events import ingest_events, order_created, stock_updated, write_events
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 
 
 def stock_of(settings: Settings, product: str) -> int | None:
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         row = conn.execute(
             "select stock from marts.products where product_id = %s", (product,)
         ).fetchone()
@@ -22,7 +23,7 @@ def stock_of(settings: Settings, product: str) -> int | None:
 
 
 def has_order(settings: Settings, order_id: str) -> bool:
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         found = conn.execute(
             "select 1 from marts.orders_with_invoices where order_id = %s", (order_id,)
         ).fetchone()
@@ -30,7 +31,7 @@ def has_order(settings: Settings, order_id: str) -> bool:
 
 
 def batch_of(settings: Settings, table: str, aggregate_id: str) -> tuple[int, int]:
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         row = conn.execute(
             f"select ingest_batch_id, ingest_txid from raw.{table} where aggregate_id = %s",
             (aggregate_id,),
@@ -46,7 +47,7 @@ def test_rows_of_a_transaction_that_commits_late_are_folded_by_the_next_run(
     slow_product, fast_product = f"sku-{uuid.uuid4().hex[:8]}", f"sku-{uuid.uuid4().hex[:8]}"
     order_id = str(uuid.uuid4())
 
-    with db.connect(settings, WAREHOUSE_DATABASE) as slow, slow.transaction():
+    with connections.connect(settings, WAREHOUSE_DATABASE) as slow, slow.transaction():
         # The slow ingest transaction writes first, so it draws the lower batch id and
         # transaction id, and stays open while a faster one commits and dbt runs.
         write_events(slow, [stock_updated(slow_product, 1, 5, T0)])
@@ -78,7 +79,7 @@ def test_an_open_transaction_in_another_database_does_not_hold_the_views_back(
     settings: Settings, dbt: InProcessDbt
 ) -> None:
     product = f"sku-{uuid.uuid4().hex[:8]}"
-    with db.connect(settings, "orders") as other, other.transaction():
+    with connections.connect(settings, "orders") as other, other.transaction():
         other.execute("select pg_current_xact_id()")  # holds a transaction id, elsewhere
         ingest_events(settings, [stock_updated(product, 1, 3, T0)])
         dbt("run")

@@ -13,10 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from config.settings import Settings
 from cqrsw.stack import Stack
 from cqrsw.throwaway_stack import throwaway_stack
-from services import db
-from services.settings import Settings
+from database import connections
 
 pytestmark = [
     pytest.mark.integration,
@@ -38,7 +38,7 @@ def _server_user(settings: Settings) -> str:
 
 
 def _answers(settings: Settings) -> bool:
-    with db.connect(settings, "warehouse") as conn:
+    with connections.connect(settings, "warehouse") as conn:
         return conn.execute("select 1").fetchone() == (1,)
 
 

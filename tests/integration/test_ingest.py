@@ -15,12 +15,13 @@ import orjson
 import pytest
 
 from bench.events import event_stream
+from config.settings import Settings
+from contracts.envelope import EventMeta, make_event
 from cqrsw.stack import Stack
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from ingest.job import INGEST_LOCK, IngestBusy, run_ingest
-from services import db
-from services.contracts import EventMeta, make_event
 from services.outbox import make_producer
-from services.settings import WAREHOUSE_DATABASE, Settings
 
 
 def order_created(user: str = "ingest-test") -> dict[str, Any]:
@@ -45,7 +46,7 @@ def send(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]) ->
 
 
 def count_rows(settings: Settings, table: str, event_ids: list[str]) -> int:
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         row = conn.execute(
             f"select count(*) from raw.{table} where event_id = any(%s::uuid[])",
             (event_ids,),
@@ -86,7 +87,7 @@ def test_poison_messages_become_dead_letters_with_their_reason(settings: Setting
     send(settings, list(poison.values()))
     report = run_ingest(settings)
     assert report.topics["order.created"].dead_letters >= 4
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         rows = conn.execute(
             "select kafka_topic, message_key, message_value, reason from raw.dead_letter_events"
             " where position(%s::bytea in message_value) > 0",
@@ -102,7 +103,7 @@ def test_poison_messages_become_dead_letters_with_their_reason(settings: Setting
 
 
 def committed_offsets(settings: Settings) -> int:
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         row = conn.execute(
             "select coalesce(sum(next_offset), 0) from raw.ingest_offsets"
         ).fetchone()
@@ -152,7 +153,7 @@ def test_sigkill_at_random_points_then_rerun_gives_the_same_raw_tables(settings:
     assert done.returncode == 0, done.stderr
     assert kills >= 2, f"only {kills} of 4 runs were still going when killed"
 
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         found: dict[str, tuple[int, int]] = {}
         for table in ("order_created", "order_cancelled", "invoice_created", "stock_updated"):
             for event_id, partition, offset in conn.execute(
@@ -196,7 +197,7 @@ def _no_leftover_lag(settings: Settings) -> None:
 
 
 def test_a_second_concurrent_run_is_refused_clearly(settings: Settings) -> None:
-    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", (INGEST_LOCK,))
         with pytest.raises(IngestBusy, match="another ingest run is in progress"):
             run_ingest(settings)

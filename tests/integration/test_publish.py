@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from config.settings import Settings
 from cqrsw.dbt import DbtFailed, InProcessDbt, run_dbt
 from cqrsw.pipeline import dbt_build_step, publish_step
 from cqrsw.publish import VIEWS, publish_views
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from tests.integration.raw_events import (
     ingest_events,
     invoice_created,
@@ -29,7 +30,7 @@ Row = tuple[object, ...]
 def rows(settings: Settings, schema: str, keys: dict[str, list[str]]) -> dict[str, list[Row]]:
     """Rows of each view in ``schema`` whose first key column is in ``keys[view]``."""
     found = {}
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         for view in VIEWS:
             found[view.name] = conn.execute(
                 f"select * from {schema}.{view.name} where {view.key[0]}::text = any(%s)"
@@ -43,7 +44,7 @@ def serving_state(settings: Settings) -> list[list[Row]]:
     """Every row served, and the publication log."""
     queries = [f"select * from serving.{v.name} order by {', '.join(v.key)}" for v in VIEWS]
     queries.append("select * from serving.publications order by id")
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         return [conn.execute(query).fetchall() for query in queries]
 
 
@@ -102,7 +103,7 @@ def test_a_failed_check_fails_the_run_and_leaves_the_served_views_unchanged(
         assert read_api.get(url, headers=headers).json()["stock"] == 5
     finally:
         # Repair as the runbook says: take the bad event out, rebuild the marts from raw.
-        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+        with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
             conn.execute(
                 "delete from raw.stock_updated where event_id = %s", (oversell["event_id"],)
             )

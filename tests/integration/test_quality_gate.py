@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from config.settings import Settings
+from database import connections
+from database.names import WAREHOUSE_DATABASE
 from quality.gate import DataQualityFailed, data_docs_index, run_gate
 from quality.suites import (
     TableSuite,
@@ -15,14 +18,12 @@ from quality.suites import (
     products_suite,
     raw_suites,
 )
-from services import db
-from services.settings import WAREHOUSE_DATABASE, Settings
 
 
 @pytest.fixture
 def scratch(settings: Settings) -> Iterator[psycopg.Connection]:
     """A throwaway schema for tables shaped like the marts, with bad rows in them."""
-    with db.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
         conn.execute("drop schema if exists gx_scratch cascade")
         conn.execute("create schema gx_scratch")
         try:
@@ -56,7 +57,7 @@ def test_a_table_that_does_not_exist_yet_is_skipped(settings: Settings) -> None:
 
 def test_an_event_from_the_future_fails_the_gate(settings: Settings) -> None:
     event_id = uuid.uuid4()
-    with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         conn.execute(
             "insert into raw.order_created (event_id, event_type, schema_version, aggregate_id,"
             " aggregate_version, occurred_at, producer, trace, payload, kafka_topic,"
@@ -68,7 +69,7 @@ def test_an_event_from_the_future_fails_the_gate(settings: Settings) -> None:
         with pytest.raises(DataQualityFailed) as failed:
             run_gate(settings, raw_suites(), checkpoint_name="test_future")
     finally:
-        with db.connect(settings, WAREHOUSE_DATABASE) as conn:
+        with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
             conn.execute("delete from raw.order_created where event_id = %s", (event_id,))
 
     message = str(failed.value)

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from config.settings import Settings
 from cqrsw.dbt import InProcessDbt
 from cqrsw.pipeline import dbt_build_step, ingest_step, publish_step
 from cqrsw.publish import publish_views
-from services import db
+from database import connections
 from services.read_api import queries
-from services.settings import Settings
 from tests.integration.raw_events import ingest_events, order_created, stock_updated
 from tests.integration.test_walking_skeleton import relay_all
 
@@ -119,5 +119,5 @@ def test_orders_are_read_from_the_published_views_only(
 
 def test_nothing_published_yet_is_a_503_not_a_crash(settings: Settings) -> None:
     # The orders database has no serving schema: as a fresh warehouse before its first run.
-    with db.connect(settings, "orders") as conn, pytest.raises(queries.NotPublished):
+    with connections.connect(settings, "orders") as conn, pytest.raises(queries.NotPublished):
         queries.product_stock(conn, "sku-1")

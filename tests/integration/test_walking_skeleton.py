@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from config.settings import Settings
 from cqrsw.pipeline import dbt_build_step, ingest_step, publish_step
-from services import db
+from database import connections
 from services.outbox import Relay
-from services.settings import Settings
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -18,7 +18,7 @@ Auth = Callable[[str], dict[str, str]]
 def relay_all(settings: Settings, *services: str) -> int:
     published = 0
     for name in services:
-        pool = db.open_pool(settings, name, max_size=1)
+        pool = connections.open_pool(settings, name, max_size=1)
         try:
             published += Relay(settings, pool).drain()
         finally:

@@ -13,17 +13,17 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import errors
 
+from config.settings import Settings
+from contracts.envelope import EventMeta
 from cqrsw.cli import main as cqrsw
 from cqrsw.stack import Stack
 from cqrsw.throwaway_stack import free_port
+from database import connections
 from ingest.job import run_ingest
-from services import db
 from services.auth import issue_token
-from services.contracts import EventMeta
 from services.idempotency import Idempotency
 from services.orders.app import create_app as orders_app
 from services.outbox import Relay
-from services.settings import Settings
 from services.stock import domain, handlers, store
 from tests.integration.kafka_reader import find_events
 from tests.integration.test_walking_skeleton import relay_all
@@ -74,7 +74,7 @@ def test_idempotency_key_creates_one_entity(
     again = orders.post("/orders", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    with db.connect(settings, "orders") as conn:
+    with connections.connect(settings, "orders") as conn:
         rows = conn.execute(
             "select count(*) from outbox where message_key = %s", (first.json()["order_id"],)
         ).fetchone()
@@ -145,7 +145,7 @@ def test_concurrent_decreases_never_oversell(
         codes = list(pool.map(decrease, range(50)))
     assert codes.count(201) == 20
     assert codes.count(409) == 30
-    with db.connect(settings, "stock") as conn:
+    with connections.connect(settings, "stock") as conn:
         assert store.load(conn, product).stock == 0
         versions = [v for (v,) in conn.execute(
             "select version from product_stock_operations where product_id = %s order by version",
@@ -163,7 +163,7 @@ def test_concurrent_decreases_never_oversell(
 def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> None:
     product = f"sku-{uuid.uuid4().hex[:8]}"
     meta = EventMeta(producer="stock")
-    with db.connect(settings, "stock") as conn:
+    with connections.connect(settings, "stock") as conn:
         changes: list[tuple[domain.Operation, int]] = [
             ("increase", 3),
             ("decrease", 1),
@@ -191,7 +191,7 @@ def test_log_is_append_only(settings: Settings, stock: TestClient, auth: Auth) -
     url = f"/products/{product}/stock-operations"
     stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w"))
     with (
-        db.connect(settings, "stock") as conn,
+        connections.connect(settings, "stock") as conn,
         pytest.raises(errors.RaiseException, match="append-only"),
     ):
         conn.execute(
@@ -210,13 +210,13 @@ def test_commands_succeed_while_the_broker_is_down(settings: Settings, tmp_path:
             client.post("/orders", json={"customer_name": "Hank"}, headers=token).json()["order_id"]
             for _ in range(3)
         ]
-    pool = db.open_pool(down, "orders", max_size=2)
+    pool = connections.open_pool(down, "orders", max_size=2)
     stop = threading.Event()
     relay = threading.Thread(target=Relay(down, pool).run_forever, args=(stop,), daemon=True)
     relay.start()
     broker = Stack(down)
     try:
-        with db.connect(down, "orders") as conn:
+        with connections.connect(down, "orders") as conn:
             waiting = conn.execute(
                 "select count(*) from outbox where published_at is null and message_key = any(%s)",
                 (ids,),
@@ -256,7 +256,7 @@ def test_outbox_replay_republishes_and_the_warehouse_keeps_one_copy(
     )
     assert len(copies) == 2  # on the broker twice ...
     run_ingest(settings)
-    with db.connect(settings, "warehouse") as conn:
+    with connections.connect(settings, "warehouse") as conn:
         rows = conn.execute(
             "select count(*) from raw.invoice_created where aggregate_id = %s", (invoice_id,)
         ).fetchone()

@@ -6,10 +6,11 @@ from typing import Any
 
 import yaml
 
+from contracts.catalog import EVENT_TYPES, raw_table
+from contracts.envelope import envelope_schema
 from cqrsw import contract_docs
 from cqrsw.dbt import DBT_PROJECT_DIR
 from ingest.warehouse import RAW_COLUMNS
-from services.contracts import EVENT_TYPES, envelope_schema, raw_table
 
 SOURCES = DBT_PROJECT_DIR / "models" / "staging" / "_staging__sources.yml"
 

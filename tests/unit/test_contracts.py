@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.contracts import ContractViolation, EventMeta, make_event, raw_table, validate
+from contracts.catalog import raw_table
+from contracts.envelope import ContractViolation, EventMeta, make_event, validate
 
 META = EventMeta(producer="orders", request_id="req-1")
 

@@ -7,9 +7,9 @@ import uuid
 import orjson
 import pytest
 
+from contracts.envelope import EventMeta, make_event
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter, RawEvent
-from services.contracts import EventMeta, make_event
 
 
 def event_bytes(**overrides: object) -> tuple[bytes, bytes]:

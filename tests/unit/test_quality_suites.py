@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from contracts.catalog import TOPICS
 from quality.suites import (
     ENVELOPE_COLUMNS,
     URL_PATTERN,
@@ -15,7 +16,6 @@ from quality.suites import (
     raw_suites,
     warehouse_suites,
 )
-from services.settings import TOPICS
 
 
 def checks(suite: TableSuite) -> list[tuple[str, dict[str, Any]]]:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from services.contracts import EventMeta, make_event
+from contracts.envelope import EventMeta, make_event
 from tests import reference_fold
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
+from config.settings import Settings
 from services.auth import issue_token, verify_token
-from services.settings import Settings
 
 
 def test_embedded_dsn_points_at_loopback(tmp_path: object) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 
+from contracts.envelope import rfc3339, utc_now, validate
+from contracts.upcasting import upcast
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter
-from services.contracts import rfc3339, utc_now, validate
-from services.upcasting import upcast
 
 
 def v1_event() -> dict[str, Any]:

@@ -11,10 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-TOPICS: tuple[str, ...] = ("order.created", "order.cancelled", "invoice.created", "stock.updated")
-SERVICE_DATABASES: tuple[str, ...] = ("orders", "invoices", "stock")
-WAREHOUSE_DATABASE = "warehouse"
-
 
 class Settings(BaseSettings):
     """One settings model for every deployable; build it at start-up, not at import time."""

@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from services.settings import Settings
+from config.settings import Settings
 
 
 def connect(settings: Settings, dbname: str, *, autocommit: bool = False) -> psycopg.Connection:

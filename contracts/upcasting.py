@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from services.contracts import CURRENT_SCHEMA_VERSION
+from contracts.catalog import CURRENT_SCHEMA_VERSION
 
 Payload = dict[str, Any]
 

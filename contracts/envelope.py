@@ -1,4 +1,4 @@
-"""The event contracts under ``contracts/``: building, validating and reading envelopes."""
+"""The envelope every event travels in: built, validated against the JSON Schemas here."""
 
 from __future__ import annotations
 
@@ -13,17 +13,9 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from services.settings import REPO_ROOT
+from contracts.catalog import CURRENT_SCHEMA_VERSION
 
-CONTRACTS_DIR = REPO_ROOT / "contracts"
-EVENT_TYPES: tuple[str, ...] = (
-    "order.created",
-    "order.cancelled",
-    "invoice.created",
-    "stock.updated",
-)
-# What producers write now; older versions are still accepted and upcast on ingest.
-CURRENT_SCHEMA_VERSION: dict[str, int] = {**dict.fromkeys(EVENT_TYPES, 1), "order.created": 2}
+CONTRACTS_DIR = Path(__file__).resolve().parent
 
 Validator = jsonschema_rs.Validator
 
@@ -147,8 +139,3 @@ def envelope(recorded: Recorded, meta: EventMeta) -> dict[str, Any]:
         payload=recorded.payload,
         meta=meta,
     )
-
-
-def raw_table(event_type: str) -> str:
-    """Name of the raw warehouse table of a topic: ``order.created`` -> ``order_created``."""
-    return event_type.replace(".", "_")

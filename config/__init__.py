@@ -1,0 +1,1 @@
+"""Configuration of every deployable, read from ``CQRSW_*`` environment variables."""

@@ -1,0 +1,19 @@
+"""The catalogue of events: each event type, its current version, its topic and raw table."""
+
+from __future__ import annotations
+
+EVENT_TYPES: tuple[str, ...] = (
+    "order.created",
+    "order.cancelled",
+    "invoice.created",
+    "stock.updated",
+)
+# Each event type travels on a topic of the same name.
+TOPICS: tuple[str, ...] = EVENT_TYPES
+# What producers write now; older versions are still accepted and upcast on ingest.
+CURRENT_SCHEMA_VERSION: dict[str, int] = {**dict.fromkeys(EVENT_TYPES, 1), "order.created": 2}
+
+
+def raw_table(event_type: str) -> str:
+    """Name of the raw warehouse table of a topic: ``order.created`` -> ``order_created``."""
+    return event_type.replace(".", "_")

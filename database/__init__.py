@@ -1,0 +1,1 @@
+"""PostgreSQL access shared by every package: connections, databases, schema files."""
