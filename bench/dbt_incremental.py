@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 
 from config.settings import Settings
-from cqrsw.dbt import InProcessDbt
-from cqrsw.publish import publish_views
-from cqrsw.throwaway_stack import throwaway_stack
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from pipeline.publish import publish_views
+from tests.support.dbt_in_process import InProcessDbt
+from tests.support.throwaway_stack import throwaway_stack
 
 NEW_EVENTS = 10_000
 PRODUCTS = 1_000

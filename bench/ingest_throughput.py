@@ -19,11 +19,11 @@ from kafka import KafkaProducer
 from bench.events import event_stream
 from config.settings import Settings
 from contracts.catalog import TOPICS
-from cqrsw.throwaway_stack import throwaway_stack
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest.job import run_ingest
 from ingest.warehouse import RAW_COLUMNS
+from tests.support.throwaway_stack import throwaway_stack
 
 
 def produce(settings: Settings, count: int) -> float:

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from config.settings import Settings
-from cqrsw.throwaway_stack import throwaway_stack
 from database import connections
 from services.stock import store
+from tests.support.throwaway_stack import throwaway_stack
 
 SCHEMA = Path(__file__).resolve().parents[1] / "services" / "stock" / "schema.sql"
 

@@ -67,7 +67,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     The project's own settings are passed on as ``CQRSW_*`` so that the DAGs and their tasks
     see the same stack as the command that started Airflow.
     """
-    from cqrsw.dbt import dbt_env
+    from pipeline.dbt import dbt_env
 
     url = connections.sqlalchemy_url(settings, AIRFLOW_DATABASE)
     home = airflow_home(settings)
@@ -130,7 +130,7 @@ def prepare_airflow(settings: Settings) -> None:
 
     Idempotent; run again after changing the dbt project so Cosmos renders the new models.
     """
-    from cqrsw.dbt_tasks import build_manifest
+    from pipeline.tasks.dbt import build_manifest
 
     password = admin_password(settings)
     connections.ensure_database(settings, AIRFLOW_DATABASE)

@@ -89,14 +89,14 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
-    from cqrsw.dbt import run_dbt
+    from pipeline.dbt import run_dbt
 
     run_dbt(_settings(), *args.dbt_args)
     return 0
 
 
 def cmd_publish(_: argparse.Namespace) -> int:
-    from cqrsw.pipeline import gated_publish
+    from pipeline.steps import gated_publish
 
     gate, published = gated_publish(_settings())
     console.print(f"quality gate passed; Data Docs: {gate['data_docs']}")
@@ -106,7 +106,7 @@ def cmd_publish(_: argparse.Namespace) -> int:
 
 
 def cmd_pipeline(_: argparse.Namespace) -> int:
-    from cqrsw.pipeline import run_pipeline
+    from pipeline.steps import run_pipeline
 
     def show(step: str, result: Any) -> None:
         if step == "ingest":
@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]{exc}[/red]")
         return 1
     except Exception as exc:
-        from cqrsw.dbt import DbtFailed
-        from cqrsw.publish import PublishFailed
+        from pipeline.dbt import DbtFailed
+        from pipeline.publish import PublishFailed
         from quality.gate import DataQualityFailed
 
         if isinstance(exc, DbtFailed | DataQualityFailed | PublishFailed):

@@ -8,11 +8,11 @@ import pendulum
 from airflow.sdk import dag, task
 
 from config.settings import Settings
-from cqrsw import pipeline
-from cqrsw.alerts import on_task_failure
-from cqrsw.dbt_tasks import dbt_task_group
-from cqrsw.publish_tasks import check_and_publish
-from cqrsw.retries import retry_args
+from pipeline import steps as pipeline
+from pipeline.tasks.alerts import on_task_failure
+from pipeline.tasks.dbt import dbt_task_group
+from pipeline.tasks.gate_and_publish import check_and_publish
+from pipeline.tasks.retries import retry_args
 
 SETTINGS = Settings()
 

@@ -6,10 +6,10 @@ import pendulum
 from airflow.sdk import Param, dag
 
 from config.settings import Settings
-from cqrsw.alerts import on_task_failure
-from cqrsw.dbt_tasks import dbt_task_group
-from cqrsw.publish_tasks import check_and_publish
-from cqrsw.retries import retry_args
+from pipeline.tasks.alerts import on_task_failure
+from pipeline.tasks.dbt import dbt_task_group
+from pipeline.tasks.gate_and_publish import check_and_publish
+from pipeline.tasks.retries import retry_args
 
 SETTINGS = Settings()
 

@@ -6,11 +6,13 @@ Great Expectations file context each time the gate runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from great_expectations import expectations as gxe
 
-from contracts.catalog import TOPICS
+from contracts.catalog import TOPICS, raw_table
+from database.warehouse import MARTS
 
 # Envelope columns of every raw table (contracts/envelope.schema.json); request_id may be null.
 ENVELOPE_COLUMNS = (
@@ -48,11 +50,6 @@ class TableSuite:
     @property
     def name(self) -> str:
         return f"{self.schema}.{self.table}"
-
-
-def raw_table(topic: str) -> str:
-    """``order.created`` -> ``order_created``: the raw table a topic is sunk into."""
-    return topic.replace(".", "_")
 
 
 def raw_suite(topic: str) -> TableSuite:
@@ -132,8 +129,16 @@ def raw_suites() -> list[TableSuite]:
     return [raw_suite(topic) for topic in TOPICS]
 
 
+MART_SUITES: dict[str, Callable[[], TableSuite]] = {
+    "orders_with_invoices": orders_with_invoices_suite,
+    "products": products_suite,
+    "product_stock_daily": product_stock_daily_suite,
+}
+
+
 def mart_suites() -> list[TableSuite]:
-    return [orders_with_invoices_suite(), products_suite(), product_stock_daily_suite()]
+    """A suite for every mart the warehouse declares (a mart without one is a KeyError)."""
+    return [MART_SUITES[mart.name]() for mart in MARTS]
 
 
 def warehouse_suites() -> list[TableSuite]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cqrsw.throwaway_stack import free_port
+from tests.support.throwaway_stack import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

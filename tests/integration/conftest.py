@@ -8,13 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from cqrsw.dbt import InProcessDbt
-from cqrsw.throwaway_stack import throwaway_stack
 from services.auth import issue_token
 from services.invoices.app import create_app as invoices_app
 from services.orders.app import create_app as orders_app
 from services.read_api.app import create_app as read_api_app
 from services.stock.app import create_app as stock_app
+from tests.support.dbt_in_process import InProcessDbt
+from tests.support.throwaway_stack import throwaway_stack
 
 
 @pytest.fixture(scope="session")

@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from config.settings import Settings
 from contracts.envelope import EventMeta, make_event
 from cqrsw.airflow import AIRFLOW_DATABASE, run_airflow
-from cqrsw.dbt import InProcessDbt
-from cqrsw.publish import publish_views
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from pipeline.publish import publish_views
 from services.outbox import Relay, make_producer
 from tests.integration.raw_events import ingest_events, order_created
+from tests.support.dbt_in_process import InProcessDbt
 
 Auth = Callable[[str], dict[str, str]]
 PIPELINE = "cqrs_warehouse_pipeline"

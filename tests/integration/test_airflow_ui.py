@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import Settings
 from cqrsw.airflow import ADMIN_USER, COMPONENTS, run_airflow, start_airflow, stop_airflow
-from cqrsw.throwaway_stack import free_port
+from tests.support.throwaway_stack import free_port
 
 # No scheduler: nothing may run DAGs against the test session's warehouse behind its back.
 API_SERVER_AND_DAG_PROCESSOR = [c for c in COMPONENTS if c.command != "scheduler"]

@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import Settings
 from cqrsw.airflow import airflow_env
-from cqrsw.dbt_tasks import manifest_path
+from pipeline.tasks.dbt import manifest_path
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
 PARSE = """

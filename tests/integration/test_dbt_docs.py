@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from config.settings import Settings
-from cqrsw.dbt import DBT_PROJECT_DIR, run_dbt
+from config.settings import DBT_PROJECT_DIR, Settings
+from pipeline.dbt import run_dbt
 from tests.integration.raw_events import (
     ingest_events,
     invoice_created,

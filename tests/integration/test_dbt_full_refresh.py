@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 
 from config.settings import Settings
-from cqrsw.dbt import InProcessDbt
-from cqrsw.publish import publish_views
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from pipeline.publish import publish_views
 from tests.integration.history import Shape, arrival_batches, events_of
 from tests.integration.raw_events import ingest_events
+from tests.support.dbt_in_process import InProcessDbt
 
 Rows = dict[str, list[tuple[object, ...]]]
 KEYS = {

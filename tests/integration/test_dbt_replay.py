@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
 from config.settings import Settings
-from cqrsw.dbt import InProcessDbt
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from tests import reference_fold
 from tests.integration.history import Shape, arrival_batches, events_of, shapes
 from tests.integration.raw_events import Event, ingest_events
+from tests.support.dbt_in_process import InProcessDbt
 
 Marts = dict[object, tuple[object, ...]]
 

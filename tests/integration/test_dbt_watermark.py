@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime
 
 from config.settings import Settings
-from cqrsw.dbt import InProcessDbt
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from tests.integration.raw_events import ingest_events, order_created, stock_updated, write_events
+from tests.support.dbt_in_process import InProcessDbt
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ import pytest
 
 from config.settings import Settings
 from cqrsw.stack import Stack
-from cqrsw.throwaway_stack import throwaway_stack
 from database import connections
+from tests.support.throwaway_stack import throwaway_stack
 
 pytestmark = [
     pytest.mark.integration,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from cqrsw.pipeline import dbt_build_step, ingest_step, publish_step
 from database import connections
+from pipeline.steps import dbt_build_step, ingest_step, publish_step
 from services.outbox import Relay
 
 Auth = Callable[[str], dict[str, str]]

@@ -17,7 +17,6 @@ from config.settings import Settings
 from contracts.envelope import EventMeta
 from cqrsw.cli import main as cqrsw
 from cqrsw.stack import Stack
-from cqrsw.throwaway_stack import free_port
 from database import connections
 from ingest.job import run_ingest
 from services.auth import issue_token
@@ -27,6 +26,7 @@ from services.outbox import Relay
 from services.stock import domain, handlers, store
 from tests.integration.kafka_reader import find_events
 from tests.integration.test_walking_skeleton import relay_all
+from tests.support.throwaway_stack import free_port
 
 Auth = Callable[[str], dict[str, str]]
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import yaml
 
+from config.settings import DBT_PROJECT_DIR
+from contracts import docs as contract_docs
 from contracts.catalog import EVENT_TYPES, raw_table
 from contracts.envelope import envelope_schema
-from cqrsw import contract_docs
-from cqrsw.dbt import DBT_PROJECT_DIR
 from ingest.warehouse import RAW_COLUMNS
 
 SOURCES = DBT_PROJECT_DIR / "models" / "staging" / "_staging__sources.yml"
@@ -21,7 +21,7 @@ def source_tables() -> dict[str, dict[str, Any]]:
 
 
 def test_generated_docs_are_current_with_the_contracts() -> None:
-    # Stale: run `python -m cqrsw.contract_docs` and commit the result.
+    # Stale: run `python -m contracts.docs` and commit the result.
     assert contract_docs.DOCS_FILE.read_text() == contract_docs.render()
 
 

@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from kafka.errors import KafkaTimeoutError
 
-from cqrsw.dbt import DbtFailed
-from cqrsw.failures import is_transient
+from pipeline.dbt import DbtFailed
+from pipeline.failures import is_transient
 from quality.gate import DataQualityFailed
 
 

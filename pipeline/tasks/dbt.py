@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from config.settings import Settings
-from cqrsw.dbt import DBT_PROJECT_DIR, run_dbt
+from config.settings import DBT_PROJECT_DIR, Settings
+from pipeline.dbt import run_dbt
 
 PROFILE = "cqrs_warehouse"
 TARGET = "dev"
@@ -72,7 +72,7 @@ def dbt_task_group(
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
-            # The views people consume are the published ones (cqrsw.assets), not the marts.
+            # People consume the published views (pipeline.tasks.assets), not the marts.
             emit_datasets=False,
             source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
             # A test on two models (relationships) runs once both are built, in its own task.

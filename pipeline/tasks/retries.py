@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import RetryDecision, RetryPolicy
 
-from cqrsw.failures import is_transient
+from pipeline.failures import is_transient
 
 RETRIES = 4
 RETRY_DELAY = timedelta(seconds=15)

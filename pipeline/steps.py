@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from config.settings import Settings
-from cqrsw.dbt import run_dbt
-from cqrsw.publish import publish_views
 from ingest.job import run_ingest
+from pipeline.dbt import run_dbt
+from pipeline.publish import publish_views
 
 
 def ingest_step(settings: Settings) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def record_freshness_step(
     settings: Settings, published: dict[str, int], dag_id: str, run_id: str
 ) -> dict[str, Any]:
     """Record what was published and how old its newest event is (``ops.view_publications``)."""
-    from cqrsw import ops
+    from pipeline import ops
 
     freshness = ops.record_publication(settings, published, dag_id, run_id)
     return {

@@ -1,6 +1,6 @@
 """dbt docs blocks generated from ``contracts/``, so the warehouse docs cannot drift from them.
 
-``python -m cqrsw.contract_docs`` rewrites the file; a unit test fails while it is stale.
+``python -m contracts.docs`` rewrites the file; a unit test fails while it is stale.
 """
 
 from __future__ import annotations
@@ -8,15 +8,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from config.settings import DBT_PROJECT_DIR
 from contracts.catalog import CURRENT_SCHEMA_VERSION, EVENT_TYPES, raw_table
 from contracts.envelope import envelope_schema, payload_schema
-from cqrsw.dbt import DBT_PROJECT_DIR
 
 DOCS_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_contracts__docs.md"
 
-HEADER = (
-    "{# Generated from contracts/ by `python -m cqrsw.contract_docs`: do not edit by hand. #}\n"
-)
+HEADER = "{# Generated from contracts/ by `python -m contracts.docs`: do not edit by hand. #}\n"
 
 
 def json_type(spec: dict[str, Any]) -> str:

@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 from config.settings import Settings
-from cqrsw import ops
+from pipeline import ops
 
 log = logging.getLogger(__name__)
 
-FAILURE_METRIC = "cqrsw.pipeline.task_failures"
+FAILURE_METRIC = "pipeline.steps.task_failures"
 
 
 def on_task_failure(context: Any) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 from airflow.sdk import get_current_context, task
 
 from config.settings import Settings
-from cqrsw import pipeline
-from cqrsw.assets import SERVING_VIEWS, describe_publication
+from pipeline import steps as pipeline
+from pipeline.tasks.assets import SERVING_VIEWS, describe_publication
 
 
 def check_and_publish() -> Any:
@@ -18,7 +18,7 @@ def check_and_publish() -> Any:
     def validate() -> dict[str, Any]:
         return pipeline.validate_step(Settings())
 
-    @task(outlets=SERVING_VIEWS)
+    @task(outlets=list(SERVING_VIEWS.values()))
     def publish() -> dict[str, int]:
         published = pipeline.publish_step(Settings())
         describe_publication(get_current_context()["outlet_events"], published)

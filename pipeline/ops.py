@@ -9,9 +9,9 @@ from pathlib import Path
 from psycopg import sql
 
 from config.settings import Settings
-from contracts.catalog import TOPICS
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from pipeline.registry import RAW_TABLES
 
 SCHEMA_FILE = Path(__file__).with_name("ops.sql")
 
@@ -33,10 +33,8 @@ def record_publication(
     """Store one row per published view with the age of the newest event behind it."""
     ensure_schema(settings)
     newest = sql.SQL(" union all ").join(
-        sql.SQL("select max(occurred_at) as at from {}").format(
-            sql.Identifier("raw", topic.replace(".", "_"))
-        )
-        for topic in TOPICS
+        sql.SQL("select max(occurred_at) as at from {}").format(sql.Identifier(*table.split(".")))
+        for table in RAW_TABLES.values()
     )
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         row = conn.execute(

@@ -10,32 +10,18 @@ Why and how: docs/adr/write-audit-publish.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import psycopg
 from psycopg import sql
 
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from database.warehouse import MARTS, MARTS_SCHEMA, SERVING_SCHEMA, Mart
 
-SOURCE_SCHEMA = "marts"
-SERVING_SCHEMA = "serving"
+SOURCE_SCHEMA = MARTS_SCHEMA
 # Two publishers at once would each copy and record; one waits for the other instead.
 PUBLISH_LOCK = 0x63717273_70756221  # "cqrspub!"
 
-
-@dataclass(frozen=True)
-class View:
-    name: str
-    key: tuple[str, ...]
-
-
-VIEWS = (
-    View("orders_with_invoices", ("order_id",)),
-    View("products", ("product_id",)),
-    View("product_stock_daily", ("product_id", "day")),
-)
 
 PUBLICATIONS_DDL = """
 create schema if not exists serving;
@@ -69,13 +55,13 @@ def publish_views(settings: Settings) -> dict[str, int]:
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 conn.execute(PUBLICATIONS_DDL.encode())
-                return {view.name: _publish(conn, view) for view in VIEWS}
+                return {view.name: _publish(conn, view) for view in MARTS}
         finally:
             conn.isolation_level = None
             conn.execute("select pg_advisory_unlock(%s)", (PUBLISH_LOCK,))
 
 
-def _publish(conn: psycopg.Connection, view: View) -> int:
+def _publish(conn: psycopg.Connection, view: Mart) -> int:
     source = sql.Identifier(SOURCE_SCHEMA, view.name)
     target = sql.Identifier(SERVING_SCHEMA, view.name)
     columns = _columns(conn, SOURCE_SCHEMA, view.name)
@@ -111,7 +97,7 @@ def _publish(conn: psycopg.Connection, view: View) -> int:
     return written
 
 
-def _upsert(conn: psycopg.Connection, view: View, columns: list[str], *, since: int) -> int:
+def _upsert(conn: psycopg.Connection, view: Mart, columns: list[str], *, since: int) -> int:
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))

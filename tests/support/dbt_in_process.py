@@ -1,62 +1,14 @@
-"""Run dbt against the warehouse the settings point at."""
+"""dbt in the test process, parsed once: for tests and benchmarks that run it many times."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict
-
-from config.settings import REPO_ROOT, Settings
-from database.names import WAREHOUSE_DATABASE
-
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-PROJECT_ARGS = ("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR))
-
-
-class DbtFailed(RuntimeError):
-    """dbt exited non-zero: a model failed to build or a test failed."""
-
-
-def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment for ``dbt_project/profiles.yml``: the warehouse connection, nothing else."""
-    params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE))
-    env = dict(os.environ)
-    env.update(
-        CQRSW_DBT_HOST=str(params.get("host", "127.0.0.1")),
-        CQRSW_DBT_PORT=str(params.get("port", "5432")),
-        CQRSW_DBT_USER=str(params.get("user", "postgres")),
-        CQRSW_DBT_PASSWORD=str(params.get("password", "")),
-        CQRSW_DBT_DBNAME=str(params.get("dbname", WAREHOUSE_DATABASE)),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
-        DO_NOT_TRACK="1",
-    )
-    return env
-
-
-def run_dbt(settings: Settings, *args: str, quiet: bool = False) -> str:
-    """Run one dbt command in a subprocess; raise ``DbtFailed`` with its output on failure."""
-    dbt = Path(sys.executable).with_name("dbt")
-    argv = [str(dbt), *args, *PROJECT_ARGS]
-    done = subprocess.run(
-        argv,
-        env=dbt_env(settings),
-        cwd=DBT_PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    if not quiet:
-        print(output)
-    if done.returncode != 0:
-        raise DbtFailed(f"dbt {' '.join(args)} failed (exit {done.returncode}):\n{output[-4000:]}")
-    return output
+from config.settings import Settings
+from pipeline.dbt import PROJECT_ARGS, DbtFailed, dbt_env
 
 
 class InProcessDbt:

@@ -1,0 +1,1 @@
+"""Airflow task builders: the DAG files wire these, the work lives in ``pipeline.steps``."""

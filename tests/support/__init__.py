@@ -1,0 +1,1 @@
+"""Test and benchmark support: throwaway engines, dbt in-process. Not shipped."""
