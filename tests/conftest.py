@@ -1,11 +1,16 @@
-"""Shared pytest configuration: every test under tests/integration is marked ``integration``."""
+"""Shared pytest configuration: markers by directory, and the session's engines and clients."""
 
 from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["tests.support.fixtures"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/integration" in str(item.path):
+        path = str(item.path)
+        if "tests/integration" in path:
             item.add_marker(pytest.mark.integration)
+        elif "tests/e2e" in path:
+            item.add_marker(pytest.mark.e2e)

@@ -9,7 +9,7 @@ from typing import Any
 
 from config.settings import DBT_PROJECT_DIR, Settings
 from pipeline.dbt import run_dbt
-from tests.integration.raw_events import (
+from tests.support.raw_events import (
     ingest_events,
     invoice_created,
     order_cancelled,

@@ -8,9 +8,9 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.publish import publish_views
-from tests.integration.history import Shape, arrival_batches, events_of
-from tests.integration.raw_events import ingest_events
 from tests.support.dbt_in_process import InProcessDbt
+from tests.support.history import Shape, arrival_batches, events_of
+from tests.support.raw_events import ingest_events
 
 Rows = dict[str, list[tuple[object, ...]]]
 KEYS = {

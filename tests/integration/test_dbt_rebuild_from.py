@@ -14,15 +14,15 @@ from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.dbt import DbtFailed
 from pipeline.publish import publish_views
-from tests.integration.raw_events import (
+from tests.integration.test_dbt_full_refresh import KEYS, Rows, mart_rows
+from tests.support.dbt_in_process import InProcessDbt
+from tests.support.raw_events import (
     ingest_events,
     invoice_created,
     order_cancelled,
     order_created,
     stock_updated,
 )
-from tests.integration.test_dbt_full_refresh import KEYS, Rows, mart_rows
-from tests.support.dbt_in_process import InProcessDbt
 
 REBUILD_FROM = date(2026, 5, 10)
 Controls = dict[str, set[tuple[object, ...]]]

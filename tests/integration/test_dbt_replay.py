@@ -14,9 +14,9 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from tests import reference_fold
-from tests.integration.history import Shape, arrival_batches, events_of, shapes
-from tests.integration.raw_events import Event, ingest_events
 from tests.support.dbt_in_process import InProcessDbt
+from tests.support.history import Shape, arrival_batches, events_of, shapes
+from tests.support.raw_events import Event, ingest_events
 
 Marts = dict[object, tuple[object, ...]]
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
-from tests.integration.raw_events import ingest_events, order_created, stock_updated, write_events
 from tests.support.dbt_in_process import InProcessDbt
+from tests.support.raw_events import ingest_events, order_created, stock_updated, write_events
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 

@@ -16,13 +16,13 @@ from database.warehouse import MARTS as VIEWS
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.publish import publish_views
 from pipeline.steps import dbt_build_step, publish_step
-from tests.integration.raw_events import (
+from tests.support.dbt_in_process import InProcessDbt
+from tests.support.raw_events import (
     ingest_events,
     invoice_created,
     order_created,
     stock_updated,
 )
-from tests.support.dbt_in_process import InProcessDbt
 
 Auth = Callable[[str], dict[str, str]]
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

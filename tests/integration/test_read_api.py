@@ -14,9 +14,9 @@ from database import connections
 from pipeline.publish import publish_views
 from pipeline.steps import dbt_build_step, ingest_step, publish_step
 from services.read_api import queries
-from tests.integration.raw_events import ingest_events, order_created, stock_updated
-from tests.integration.test_walking_skeleton import relay_all
 from tests.support.dbt_in_process import InProcessDbt
+from tests.support.raw_events import ingest_events, order_created, stock_updated
+from tests.support.relay import relay_all
 
 Auth = Callable[[str], dict[str, str]]
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from services.idempotency import Idempotency
 from services.orders.app import create_app as orders_app
 from services.outbox import Relay
 from services.stock import domain, handlers, store
-from tests.integration.kafka_reader import find_events
-from tests.integration.test_walking_skeleton import relay_all
+from tests.support.kafka_reader import find_events
+from tests.support.relay import relay_all
 from tests.support.throwaway_stack import free_port
 
 Auth = Callable[[str], dict[str, str]]

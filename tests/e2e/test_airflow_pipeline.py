@@ -25,8 +25,8 @@ from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.publish import publish_views
 from services.outbox import Relay, make_producer
-from tests.integration.raw_events import ingest_events, order_created
 from tests.support.dbt_in_process import InProcessDbt
+from tests.support.raw_events import ingest_events, order_created
 
 Auth = Callable[[str], dict[str, str]]
 PIPELINE = "cqrs_warehouse_pipeline"

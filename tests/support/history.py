@@ -13,7 +13,7 @@ from itertools import pairwise
 
 from hypothesis import strategies as st
 
-from tests.integration.raw_events import (
+from tests.support.raw_events import (
     Event,
     invoice_created,
     order_cancelled,

@@ -8,22 +8,10 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from database import connections
 from pipeline.steps import dbt_build_step, ingest_step, publish_step
-from services.outbox import Relay
+from tests.support.relay import relay_all
 
 Auth = Callable[[str], dict[str, str]]
-
-
-def relay_all(settings: Settings, *services: str) -> int:
-    published = 0
-    for name in services:
-        pool = connections.open_pool(settings, name, max_size=1)
-        try:
-            published += Relay(settings, pool).drain()
-        finally:
-            pool.close()
-    return published
 
 
 def test_command_to_read_api(

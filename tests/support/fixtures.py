@@ -1,4 +1,4 @@
-"""One embedded PostgreSQL and one Tansu broker for the whole test session, on free ports."""
+"""Session fixtures: one embedded PostgreSQL and one Tansu broker for all tests, on free ports."""
 
 from __future__ import annotations
 
