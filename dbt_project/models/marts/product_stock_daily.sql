@@ -14,7 +14,7 @@ with
 new_operations as (
 
     select operations.*
-    from {{ ref('stg_stock__operations') }} as operations
+    from {{ ref('stg_stock__updated') }} as operations
     where {{ events_to_fold('operations', folded_up_to, horizon) }}
 
 ),

@@ -13,7 +13,7 @@ with
 rebuilt_products as (
 
     select distinct operations.product_id
-    from {{ ref('stg_stock__operations') }} as operations
+    from {{ ref('stg_stock__updated') }} as operations
     where operations.ingest_txid < {{ horizon }}
         and {{ occurred_since_rebuild_from('operations') }}
 
@@ -23,7 +23,7 @@ rebuilt_products as (
 new_operations as (
 
     select operations.*
-    from {{ ref('stg_stock__operations') }} as operations
+    from {{ ref('stg_stock__updated') }} as operations
     where operations.ingest_txid < {{ horizon }}
         and (
             operations.ingest_txid >= {{ folded_up_to }}
