@@ -5,33 +5,15 @@
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = watermark_folded_up_to() %}
 {%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
-{%- if is_incremental() %}
-    {#- An array, not `in (select ...)`: the planner then reads the order_id indexes once
-        per changed order instead of hashing the whole history. #}
-    {%- set changed = 'any(array(select changed_orders.order_id from changed_orders))' %}
-{%- endif %}
+{%- set changed = 'select changed_orders.order_id from changed_orders' %}
 
 with
 
 {% if is_incremental() %}
 changed_orders as (
-
-    select created.order_id
-    from {{ ref('stg_orders__created') }} as created
-    where {{ events_to_fold('created', folded_up_to, horizon) }}
-
-    union
-
-    select cancelled.order_id
-    from {{ ref('stg_orders__cancelled') }} as cancelled
-    where {{ events_to_fold('cancelled', folded_up_to, horizon) }}
-
-    union
-
-    select invoiced.order_id
-    from {{ ref('stg_invoices__created') }} as invoiced
-    where {{ events_to_fold('invoiced', folded_up_to, horizon) }}
-
+    {{ keys_with_events_to_fold('order_id', [
+        ref('stg_orders__created'), ref('stg_orders__cancelled'), ref('stg_invoices__created')
+    ], folded_up_to, horizon) }}
 ),
 {% endif %}
 
@@ -39,8 +21,7 @@ orders as (
 
     select created.*
     from {{ ref('stg_orders__created') }} as created
-    where created.ingest_txid < {{ horizon }}
-    {%- if is_incremental() %} and created.order_id = {{ changed }}{% endif %}
+    where {{ below_horizon_of_changed('created', 'order_id', horizon, changed) }}
 
 ),
 
@@ -52,8 +33,7 @@ cancellations as (
 
     from {{ ref('stg_orders__cancelled') }} as cancelled
 
-    where cancelled.ingest_txid < {{ horizon }}
-    {%- if is_incremental() %} and cancelled.order_id = {{ changed }}{% endif %}
+    where {{ below_horizon_of_changed('cancelled', 'order_id', horizon, changed) }}
 
     group by cancelled.order_id
 
@@ -73,8 +53,7 @@ invoices_ranked as (
 
     from {{ ref('stg_invoices__created') }} as invoices
 
-    where invoices.ingest_txid < {{ horizon }}
-    {%- if is_incremental() %} and invoices.order_id = {{ changed }}{% endif %}
+    where {{ below_horizon_of_changed('invoices', 'order_id', horizon, changed) }}
 
 ),
 

@@ -1,10 +1,8 @@
 -- Stock at the end of each day (UTC) on which a product had operations; on a day without a
 -- row, the stock is that of the latest row before it. New operations of a day rewrite that
--- day and every later day of the product (a late operation shifts what follows it),
--- starting from the stock at the end of the day before: no re-read of the log.
--- Rebuilding from a date (var rebuild_from): the days on or after it of every product with
--- an operation then are recomputed from the log's operations of those days, from the stock
--- at the end of the day before.
+-- day and every later day of the product (a late operation shifts what follows it), from the
+-- stock at the end of the day before: no re-read of the log. Rebuilding from a date (var
+-- rebuild_from) recomputes every product's days from it on from the log's operations.
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = watermark_folded_up_to() %}
 {%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
@@ -14,7 +12,7 @@ with
 new_operations as (
 
     select operations.*
-    from {{ ref('stg_stock__operations') }} as operations
+    from {{ ref('stg_stock__updated') }} as operations
     where {{ events_to_fold('operations', folded_up_to, horizon) }}
 
 ),
@@ -37,75 +35,19 @@ new_days as (
 
 first_changed_days as (
 
-    select
-        new_days.product_id,
-        min(new_days.day) as first_day
-
+    select new_days.product_id, min(new_days.day) as first_day
     from new_days
-
     group by new_days.product_id
 
 ),
 
-{% if is_incremental() %}
--- Index range scans per changed product: cost follows the days rewritten, not the history.
 rewritten_days as (
-
-    select
-        first_changed_days.product_id,
-        current_rows.day,
-        current_rows.net_change,
-        current_rows.operation_count,
-        current_rows.version,
-        current_rows.last_operation_at
-
-    from first_changed_days
-
-    cross join lateral (
-        select *
-        from {{ this }} as product_days
-        where product_days.product_id = first_changed_days.product_id
-            and product_days.day >= first_changed_days.first_day
-            {%- if rebuild_from() is not none %}
-            -- from that date on, new_operations holds every operation of the day
-            and product_days.day < date '{{ rebuild_from() }}'
-            {%- endif %}
-    ) as current_rows
-
+    {{ stored_days_to_rewrite('first_changed_days', 'new_days') }}
 ),
 
 opening as (
-
-    select
-        first_changed_days.product_id,
-        closing.stock,
-        closing.version,
-        closing.last_operation_at
-
-    from first_changed_days
-
-    cross join lateral (
-        select *
-        from {{ this }} as product_days
-        where product_days.product_id = first_changed_days.product_id
-            and product_days.day < first_changed_days.first_day
-        order by product_days.day desc
-        limit 1
-    ) as closing
-
+    {{ stock_before_first_day('first_changed_days', 'new_days') }}
 ),
-{% else %}
--- A first build: nothing to rewrite, every product opens at zero.
-rewritten_days as (select new_days.* from new_days where false),
-
-opening as (
-
-    select new_days.product_id, 0::bigint as stock, new_days.version, new_days.last_operation_at
-    from new_days
-    where false
-
-),
-{% endif %}
 
 days as (
 

@@ -11,19 +11,14 @@ with
 
 {% if rebuilding %}
 rebuilt_products as (
-
-    select distinct operations.product_id
-    from {{ ref('stg_stock__operations') }} as operations
-    where operations.ingest_txid < {{ horizon }}
-        and {{ occurred_since_rebuild_from('operations') }}
-
+    {{ keys_rebuilt_from('product_id', ref('stg_stock__updated'), horizon) }}
 ),
 {% endif %}
 
 new_operations as (
 
     select operations.*
-    from {{ ref('stg_stock__operations') }} as operations
+    from {{ ref('stg_stock__updated') }} as operations
     where operations.ingest_txid < {{ horizon }}
         and (
             operations.ingest_txid >= {{ folded_up_to }}
