@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from services import db
-from services.errors import DomainError
+from services.errors import DomainError, http_status
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
 from services.settings import Settings
@@ -71,7 +71,7 @@ def create_service_app(
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status_code)
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=http_status(exc))
 
     instrument(app, name)
     for router in routers:

@@ -24,7 +24,9 @@ from services.idempotency import Idempotency
 from services.orders.app import create_app as orders_app
 from services.outbox import Relay
 from services.settings import Settings
-from services.stock import domain, handlers, store
+from services.stock import domain, handlers
+from services.stock.repository import PostgresStockRepository
+from services.stock.unit_of_work import PostgresStockUnitOfWork
 from tests.integration.kafka_reader import find_events
 from tests.integration.test_walking_skeleton import relay_all
 
@@ -146,7 +148,7 @@ def test_concurrent_decreases_never_oversell(
     assert codes.count(201) == 20
     assert codes.count(409) == 30
     with db.connect(settings, "stock") as conn:
-        assert store.load(conn, product).stock == 0
+        assert PostgresStockRepository(conn).load(product).stock == 0
         versions = [v for (v,) in conn.execute(
             "select version from product_stock_operations where product_id = %s order by version",
             (product,),
@@ -163,7 +165,7 @@ def test_concurrent_decreases_never_oversell(
 def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> None:
     product = f"sku-{uuid.uuid4().hex[:8]}"
     meta = EventMeta(producer="stock")
-    with db.connect(settings, "stock") as conn:
+    with db.connect(settings, "stock", autocommit=True) as conn:
         changes: list[tuple[domain.Operation, int]] = [
             ("increase", 3),
             ("decrease", 1),
@@ -172,16 +174,22 @@ def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> No
         for operation, amount in changes * 8:
             cmd = domain.ChangeStock(product, operation, amount)
             handlers.change_stock(
-                conn, cmd, meta, Idempotency(None, ""), user_id="t", snapshot_every=5
+                PostgresStockUnitOfWork(conn),
+                cmd,
+                meta,
+                Idempotency(None, ""),
+                user_id="t",
+                snapshot_every=5,
             )
         snapshots = conn.execute(
             "select count(*) from product_stock_snapshots where product_id = %s", (product,)
         ).fetchone()
-        with_snapshots = store.load(conn, product)
-        replayed = store.load(conn, product, use_snapshots=False)
-        conn.execute("delete from product_stock_snapshots where product_id = %s", (product,))
-        after_delete = store.load(conn, product)
-        conn.rollback()
+        store = PostgresStockRepository(conn)
+        with conn.transaction(force_rollback=True):
+            with_snapshots = store.load(product)
+            replayed = store.load(product, use_snapshots=False)
+            conn.execute("delete from product_stock_snapshots where product_id = %s", (product,))
+            after_delete = store.load(product)
     assert snapshots == (4,)  # versions 5, 10, 15 and 20
     assert with_snapshots == replayed == after_delete == domain.ProductStock(product, 8, 24)
 
