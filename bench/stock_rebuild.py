@@ -16,7 +16,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from database import connections
-from services.stock import store
+from services.stock.repository import PostgresStockRepository
 from tests.support.throwaway_stack import throwaway_stack
 
 SCHEMA = Path(__file__).resolve().parents[1] / "services" / "stock" / "schema.sql"
@@ -56,7 +56,7 @@ def median_ms(
     with connections.connect(settings, "stock") as conn:
         for _ in range(runs):
             t0 = time.perf_counter()
-            state = store.load(conn, product, use_snapshots=use_snapshots)
+            state = PostgresStockRepository(conn).load(product, use_snapshots=use_snapshots)
             times.append((time.perf_counter() - t0) * 1000)
             stock = state.stock
             conn.rollback()

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from config.settings import Settings
 from database import connections
-from services.errors import DomainError
+from services.errors import DomainError, http_status
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
 from services.telemetry import instrument
@@ -71,7 +71,7 @@ def create_service_app(
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status_code)
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=http_status(exc))
 
     instrument(app, name)
     for router in routers:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from services.errors import DomainError
+from services.errors import InvalidCommand
+
+if TYPE_CHECKING:
+    from services.unit_of_work import UnitOfWork
 
 IDEMPOTENCY_DDL = """
 create table if not exists idempotency_keys (
@@ -27,8 +31,8 @@ create table if not exists idempotency_keys (
 Response = tuple[int, dict[str, Any]]
 
 
-class KeyReused(DomainError):
-    status_code = 422
+class KeyReused(InvalidCommand):
+    """The key was already used by this user for a different request."""
 
 
 @dataclass(frozen=True)
@@ -39,52 +43,81 @@ class Idempotency:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class FirstRequest:
+    """What the first request with a key sent (its fingerprint) and got back."""
+
+    fingerprint: str
+    response: Response
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), body)).hexdigest()
 
 
-def run_once(
-    conn: psycopg.Connection,
-    *,
-    user_id: str,
-    request: Idempotency,
-    action: Callable[[], Response],
-) -> Response:
-    """Run ``action`` and record the key in ONE transaction, unless the key was already used.
+class IdempotencyKeys(ABC):
+    """The keys a unit of work claims and the responses it records, in its transaction."""
 
-    The key row is inserted first: a concurrent retry blocks on it until the first request
-    commits, then reads the stored response instead of running the command twice. Inside an
-    open transaction this is a savepoint of it.
-    """
-    with conn.transaction():
-        return _run_once(conn, user_id, request, action)
+    @abstractmethod
+    def claim(self, user_id: str, key: str, fingerprint: str) -> FirstRequest | None:
+        """Reserve ``key`` for this request, or return the request that already holds it."""
+
+    @abstractmethod
+    def record(self, user_id: str, key: str, response: Response) -> None:
+        """Store the response of the request that claimed ``key``."""
 
 
-def _run_once(
-    conn: psycopg.Connection, user_id: str, request: Idempotency, action: Callable[[], Response]
-) -> Response:
-    key = request.key
-    if key is None:
-        return action()
-    claimed = conn.execute(
-        "insert into idempotency_keys (user_id, key, request_hash, status_code, response)"
-        " values (%s, %s, %s, 0, '{}') on conflict do nothing returning 1",
-        (user_id, key, request.fingerprint),
-    ).fetchone()
-    if claimed is None:
-        row = conn.execute(
+class PostgresIdempotencyKeys(IdempotencyKeys):
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def claim(self, user_id: str, key: str, fingerprint: str) -> FirstRequest | None:
+        # The key row is inserted first: a concurrent retry blocks on it until the first
+        # request commits, then reads the stored response instead of running the command twice.
+        claimed = self.conn.execute(
+            "insert into idempotency_keys (user_id, key, request_hash, status_code, response)"
+            " values (%s, %s, %s, 0, '{}') on conflict do nothing returning 1",
+            (user_id, key, fingerprint),
+        ).fetchone()
+        if claimed is not None:
+            return None
+        row = self.conn.execute(
             "select request_hash, status_code, response from idempotency_keys"
             " where user_id = %s and key = %s",
             (user_id, key),
         ).fetchone()
         assert row is not None
-        if row[0] != request.fingerprint:
-            raise KeyReused("Idempotency-Key was already used for a different request", key=key)
-        return int(row[1]), dict(row[2])
-    status_code, body = action()
-    conn.execute(
-        "update idempotency_keys set status_code = %s, response = %s"
-        " where user_id = %s and key = %s",
-        (status_code, Jsonb(body), user_id, key),
-    )
-    return status_code, body
+        return FirstRequest(row[0], (int(row[1]), dict(row[2])))
+
+    def record(self, user_id: str, key: str, response: Response) -> None:
+        status_code, body = response
+        self.conn.execute(
+            "update idempotency_keys set status_code = %s, response = %s"
+            " where user_id = %s and key = %s",
+            (status_code, Jsonb(body), user_id, key),
+        )
+
+
+def run_once(
+    uow: UnitOfWork, *, user_id: str, request: Idempotency, action: Callable[[], Response]
+) -> Response:
+    """Run ``action`` and record the key in ONE unit of work, unless the key was already used.
+
+    A refused or failed action rolls the claim back with everything else, so the same key
+    may be sent again.
+    """
+    with uow:
+        key = request.key
+        if key is not None:
+            first = uow.idempotency.claim(user_id, key, request.fingerprint)
+            if first is not None:
+                if first.fingerprint != request.fingerprint:
+                    raise KeyReused(
+                        "Idempotency-Key was already used for a different request", key=key
+                    )
+                return first.response
+        response = action()
+        if key is not None:
+            uow.idempotency.record(user_id, key, response)
+        uow.commit()
+        return response

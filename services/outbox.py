@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any
 
@@ -38,12 +39,23 @@ create index if not exists outbox_unpublished on outbox (id) where published_at 
 """
 
 
-def add(conn: psycopg.Connection, event: dict[str, Any]) -> None:
-    """Record an already-validated event in the caller's transaction."""
-    conn.execute(
-        "insert into outbox (event_id, topic, message_key, event) values (%s, %s, %s, %s)",
-        (event["event_id"], event["event_type"], event["aggregate_id"], Jsonb(event)),
-    )
+class Outbox(ABC):
+    """Where a unit of work records the envelopes of the events it caused."""
+
+    @abstractmethod
+    def add(self, event: dict[str, Any]) -> None:
+        """Record an already-validated envelope; it is kept only if the unit of work commits."""
+
+
+class PostgresOutbox(Outbox):
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.conn.execute(
+            "insert into outbox (event_id, topic, message_key, event) values (%s, %s, %s, %s)",
+            (event["event_id"], event["event_type"], event["aggregate_id"], Jsonb(event)),
+        )
 
 
 def replay(conn: psycopg.Connection, since: datetime) -> int:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from services.app import Conn, IdempotentRequest
 from services.auth import CurrentUser
 from services.invoices import domain, handlers
+from services.invoices.unit_of_work import InvoicesUnitOfWork, PostgresInvoicesUnitOfWork
 from services.telemetry import Meta
 
 router = APIRouter(tags=["invoices"])
+
+
+def _unit_of_work(conn: Conn) -> InvoicesUnitOfWork:
+    return PostgresInvoicesUnitOfWork(conn)
+
+
+UnitOfWork = Annotated[InvoicesUnitOfWork, Depends(_unit_of_work)]
 
 
 class IssueInvoiceIn(BaseModel):
@@ -32,7 +41,7 @@ def issue_invoice(
     body: IssueInvoiceIn,
     request: Request,
     user: CurrentUser,
-    conn: Conn,
+    uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
 ) -> JSONResponse:
@@ -43,5 +52,5 @@ def issue_invoice(
         invoice_url=str(body.invoice_url) if body.invoice_url else None,
     )
     url_base = request.app.state.settings.invoice_url_base
-    status, out = handlers.issue_invoice(conn, cmd, meta, idem, url_base)
+    status, out = handlers.issue_invoice(uow, cmd, meta, idem, url_base)
     return JSONResponse(out, status_code=status)

@@ -1,11 +1,11 @@
-"""Invoice aggregate: pure decisions, no IO."""
+"""Invoice aggregate: the command, the event it records and the decision, no IO."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from uuid import UUID
 
-from contracts.envelope import Recorded
+from services.events import DomainEvent
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,17 @@ class IssueInvoice:
 
 
 @dataclass(frozen=True)
+class InvoiceCreated(DomainEvent, event_type="invoice.created", schema_version=1):
+    invoice_id: UUID
+    order_id: UUID
+    invoice_url: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.invoice_id)
+
+
+@dataclass(frozen=True)
 class Invoice:
     invoice_id: UUID
     order_id: UUID
@@ -24,7 +35,7 @@ class Invoice:
     issued_by: str
 
 
-def issue_invoice(cmd: IssueInvoice, url_base: str) -> tuple[Invoice, Recorded]:
+def issue_invoice(cmd: IssueInvoice, url_base: str) -> tuple[Invoice, InvoiceCreated]:
     """Issue an invoice; without a URL it gets one under ``url_base``.
 
     The invoices service does not see the orders database, so it cannot check the order
@@ -32,14 +43,10 @@ def issue_invoice(cmd: IssueInvoice, url_base: str) -> tuple[Invoice, Recorded]:
     """
     url = cmd.invoice_url or f"{url_base.rstrip('/')}/{cmd.invoice_id}.pdf"
     invoice = Invoice(cmd.invoice_id, cmd.order_id, url, cmd.issued_by)
-    event = Recorded(
-        "invoice.created",
-        str(invoice.invoice_id),
-        1,
-        {
-            "invoice_id": str(invoice.invoice_id),
-            "order_id": str(invoice.order_id),
-            "invoice_url": invoice.invoice_url,
-        },
+    event = InvoiceCreated(
+        aggregate_version=1,
+        invoice_id=invoice.invoice_id,
+        order_id=invoice.order_id,
+        invoice_url=invoice.invoice_url,
     )
     return invoice, event

@@ -1,15 +1,14 @@
-"""Invoices service layer: save the invoice and its outbox row in one transaction."""
+"""Invoices service layer: save the invoice and its outbox row in one unit of work."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import psycopg
-
-from contracts.envelope import EventMeta, envelope
-from services import outbox
+from contracts.envelope import EventMeta
+from services.events import envelope
 from services.idempotency import Idempotency, Response, run_once
 from services.invoices import domain
+from services.invoices.unit_of_work import InvoicesUnitOfWork
 
 
 def _view(invoice: domain.Invoice) -> dict[str, Any]:
@@ -21,7 +20,7 @@ def _view(invoice: domain.Invoice) -> dict[str, Any]:
 
 
 def issue_invoice(
-    conn: psycopg.Connection,
+    uow: InvoicesUnitOfWork,
     cmd: domain.IssueInvoice,
     meta: EventMeta,
     idem: Idempotency,
@@ -29,12 +28,8 @@ def issue_invoice(
 ) -> Response:
     def action() -> Response:
         invoice, event = domain.issue_invoice(cmd, url_base)
-        conn.execute(
-            "insert into invoices (invoice_id, order_id, invoice_url, issued_by, created_at)"
-            " values (%s, %s, %s, %s, now())",
-            (invoice.invoice_id, invoice.order_id, invoice.invoice_url, invoice.issued_by),
-        )
-        outbox.add(conn, envelope(event, meta))
+        uow.invoices.add(invoice)
+        uow.outbox.add(envelope(event, meta))
         return 201, _view(invoice)
 
-    return run_once(conn, user_id=cmd.issued_by, request=idem, action=action)
+    return run_once(uow, user_id=cmd.issued_by, request=idem, action=action)

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.app import Conn, IdempotentRequest
 from services.auth import CurrentUser
 from services.orders import domain, handlers
+from services.orders.unit_of_work import OrdersUnitOfWork, PostgresOrdersUnitOfWork
 from services.telemetry import Meta
 
 router = APIRouter(tags=["orders"])
+
+
+def _unit_of_work(conn: Conn) -> OrdersUnitOfWork:
+    return PostgresOrdersUnitOfWork(conn)
+
+
+UnitOfWork = Annotated[OrdersUnitOfWork, Depends(_unit_of_work)]
 
 
 class OrderLineIn(BaseModel):
@@ -41,7 +50,7 @@ class OrderOut(BaseModel):
 
 @router.post("/orders", status_code=201, response_model=OrderOut)
 def create_order(
-    body: CreateOrderIn, user: CurrentUser, conn: Conn, meta: Meta, idem: IdempotentRequest
+    body: CreateOrderIn, user: CurrentUser, uow: UnitOfWork, meta: Meta, idem: IdempotentRequest
 ) -> JSONResponse:
     cmd = domain.CreateOrder(
         order_id=body.order_id or uuid.uuid4(),
@@ -49,7 +58,7 @@ def create_order(
         customer_name=body.customer_name,
         items=tuple(domain.OrderLine(i.product_id, i.quantity) for i in body.items),
     )
-    status, out = handlers.create_order(conn, cmd, meta, idem)
+    status, out = handlers.create_order(uow, cmd, meta, idem)
     return JSONResponse(out, status_code=status)
 
 
@@ -57,11 +66,11 @@ def create_order(
 def cancel_order(
     order_id: uuid.UUID,
     user: CurrentUser,
-    conn: Conn,
+    uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
     body: CancelOrderIn | None = None,
 ) -> JSONResponse:
     cmd = domain.CancelOrder(order_id, user, body.reason if body else None)
-    status, out = handlers.cancel_order(conn, cmd, meta, idem)
+    status, out = handlers.cancel_order(uow, cmd, meta, idem)
     return JSONResponse(out, status_code=status)

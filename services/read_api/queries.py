@@ -13,13 +13,11 @@ from psycopg.rows import class_row
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from services.errors import DomainError
+from services.errors import Unavailable
 
 
-class NotPublished(DomainError):
+class NotPublished(Unavailable):
     """No view has been published to the serving schema yet."""
-
-    status_code = 503
 
 
 class CamelModel(BaseModel):

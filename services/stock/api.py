@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.app import Conn, IdempotentRequest
 from services.auth import CurrentUser
 from services.stock import domain, handlers
+from services.stock.unit_of_work import PostgresStockUnitOfWork, StockUnitOfWork
 from services.telemetry import Meta
 
 router = APIRouter(tags=["stock"])
+
+
+def _unit_of_work(conn: Conn) -> StockUnitOfWork:
+    return PostgresStockUnitOfWork(conn)
+
+
+UnitOfWork = Annotated[StockUnitOfWork, Depends(_unit_of_work)]
 
 ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
 
@@ -42,11 +50,11 @@ def change_stock(
     body: StockOperationIn,
     request: Request,
     user: CurrentUser,
-    conn: Conn,
+    uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
 ) -> JSONResponse:
     cmd = domain.ChangeStock(product_id, body.operation, body.amount)
     every = request.app.state.settings.snapshot_every
-    status, out = handlers.change_stock(conn, cmd, meta, idem, user_id=user, snapshot_every=every)
+    status, out = handlers.change_stock(uow, cmd, meta, idem, user_id=user, snapshot_every=every)
     return JSONResponse(out, status_code=status)

@@ -1,4 +1,4 @@
-"""Product stock aggregate: fold operations into state, decide on new ones (pure, no IO)."""
+"""Product stock aggregate: its event, the fold of operations into state, decisions (no IO)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from contracts.envelope import Recorded
 from services.errors import Conflict
+from services.events import DomainEvent
 
 Operation = Literal["increase", "decrease"]
 
@@ -30,6 +30,17 @@ class StockOperation:
     @property
     def delta(self) -> int:
         return self.amount if self.operation == "increase" else -self.amount
+
+
+@dataclass(frozen=True)
+class StockUpdated(DomainEvent, event_type="stock.updated", schema_version=1):
+    product_id: str
+    operation: Operation
+    amount: int
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.product_id
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ def fold(state: ProductStock, ops: Iterable[StockOperation]) -> ProductStock:
     return state
 
 
-def decide(state: ProductStock, cmd: ChangeStock) -> tuple[StockOperation, Recorded]:
+def decide(state: ProductStock, cmd: ChangeStock) -> tuple[StockOperation, StockUpdated]:
     """The next operation for ``cmd``, or ``InsufficientStock`` with the current stock."""
     if cmd.operation == "decrease" and cmd.amount > state.stock:
         raise InsufficientStock(
@@ -70,10 +81,10 @@ def decide(state: ProductStock, cmd: ChangeStock) -> tuple[StockOperation, Recor
             requested=cmd.amount,
         )
     op = StockOperation(state.version + 1, cmd.operation, cmd.amount)
-    event = Recorded(
-        "stock.updated",
-        state.product_id,
-        op.version,
-        {"product_id": state.product_id, "operation": op.operation, "amount": op.amount},
+    event = StockUpdated(
+        aggregate_version=op.version,
+        product_id=state.product_id,
+        operation=op.operation,
+        amount=op.amount,
     )
     return op, event

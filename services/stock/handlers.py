@@ -5,22 +5,21 @@ from __future__ import annotations
 import random
 import time
 
-import psycopg
-from psycopg import errors
-
-from contracts.envelope import EventMeta, envelope
-from services import outbox
-from services.errors import DomainError
+from contracts.envelope import EventMeta
+from services.errors import Unavailable
+from services.events import envelope
 from services.idempotency import Idempotency, Response, run_once
-from services.stock import domain, store
+from services.stock import domain
+from services.stock.repository import VersionConflict
+from services.stock.unit_of_work import StockUnitOfWork
 
 
-class TooMuchContention(DomainError):
-    status_code = 503
+class TooMuchContention(Unavailable):
+    """Every attempt lost the race for the product's next version."""
 
 
 def change_stock(
-    conn: psycopg.Connection,
+    uow: StockUnitOfWork,
     cmd: domain.ChangeStock,
     meta: EventMeta,
     idem: Idempotency,
@@ -32,21 +31,20 @@ def change_stock(
     """Append one operation; on a version race, reload and decide again (up to ``max_attempts``)."""
 
     def action() -> Response:
-        state = store.load(conn, cmd.product_id)
-        op, recorded = domain.decide(state, cmd)
-        event = envelope(recorded, meta)
-        store.append(
-            conn,
+        state = uow.stock.load(cmd.product_id)
+        op, event = domain.decide(state, cmd)
+        recorded = envelope(event, meta)
+        uow.stock.append(
             cmd.product_id,
             op,
-            event_id=event["event_id"],
-            occurred_at=event["occurred_at"],
+            event_id=recorded["event_id"],
+            occurred_at=recorded["occurred_at"],
             request_id=meta.request_id,
         )
-        outbox.add(conn, event)
+        uow.outbox.add(recorded)
         new_state = domain.apply(state, op)
         if new_state.version % snapshot_every == 0:
-            store.save_snapshot(conn, new_state)
+            uow.stock.save_snapshot(new_state)
         return 201, {
             "product_id": cmd.product_id,
             "operation": op.operation,
@@ -57,10 +55,8 @@ def change_stock(
 
     for attempt in range(max_attempts):
         try:
-            return run_once(conn, user_id=user_id, request=idem, action=action)
-        except errors.UniqueViolation as exc:
-            if exc.diag.constraint_name != store.VERSION_CONFLICT:
-                raise
+            return run_once(uow, user_id=user_id, request=idem, action=action)
+        except VersionConflict:
             # Someone else appended this version first: back off a little and decide again.
             time.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
     raise TooMuchContention(

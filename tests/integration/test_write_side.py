@@ -11,19 +11,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import errors
 
 from config.settings import Settings
-from contracts.envelope import EventMeta
 from cqrsw.cli import main as cqrsw
 from cqrsw.stack import Stack
 from database import connections
 from ingest.job import run_ingest
 from services.auth import issue_token
-from services.idempotency import Idempotency
 from services.orders.app import create_app as orders_app
 from services.outbox import Relay
-from services.stock import domain, handlers, store
+from services.stock.repository import PostgresStockRepository
 from tests.support.kafka_reader import find_events
 from tests.support.relay import relay_all
 from tests.support.throwaway_stack import free_port
@@ -146,7 +143,7 @@ def test_concurrent_decreases_never_oversell(
     assert codes.count(201) == 20
     assert codes.count(409) == 30
     with connections.connect(settings, "stock") as conn:
-        assert store.load(conn, product).stock == 0
+        assert PostgresStockRepository(conn).load(product).stock == 0
         versions = [v for (v,) in conn.execute(
             "select version from product_stock_operations where product_id = %s order by version",
             (product,),
@@ -158,45 +155,6 @@ def test_concurrent_decreases_never_oversell(
     )
     # One key, one partition: the relay published the log in version order.
     assert [e["aggregate_version"] for _, e, _ in published] == list(range(1, 22))
-
-
-def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> None:
-    product = f"sku-{uuid.uuid4().hex[:8]}"
-    meta = EventMeta(producer="stock")
-    with connections.connect(settings, "stock") as conn:
-        changes: list[tuple[domain.Operation, int]] = [
-            ("increase", 3),
-            ("decrease", 1),
-            ("decrease", 1),
-        ]
-        for operation, amount in changes * 8:
-            cmd = domain.ChangeStock(product, operation, amount)
-            handlers.change_stock(
-                conn, cmd, meta, Idempotency(None, ""), user_id="t", snapshot_every=5
-            )
-        snapshots = conn.execute(
-            "select count(*) from product_stock_snapshots where product_id = %s", (product,)
-        ).fetchone()
-        with_snapshots = store.load(conn, product)
-        replayed = store.load(conn, product, use_snapshots=False)
-        conn.execute("delete from product_stock_snapshots where product_id = %s", (product,))
-        after_delete = store.load(conn, product)
-        conn.rollback()
-    assert snapshots == (4,)  # versions 5, 10, 15 and 20
-    assert with_snapshots == replayed == after_delete == domain.ProductStock(product, 8, 24)
-
-
-def test_log_is_append_only(settings: Settings, stock: TestClient, auth: Auth) -> None:
-    product = f"sku-{uuid.uuid4().hex[:8]}"
-    url = f"/products/{product}/stock-operations"
-    stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w"))
-    with (
-        connections.connect(settings, "stock") as conn,
-        pytest.raises(errors.RaiseException, match="append-only"),
-    ):
-        conn.execute(
-            "update product_stock_operations set amount = 9 where product_id = %s", (product,)
-        )
 
 
 def test_commands_succeed_while_the_broker_is_down(settings: Settings, tmp_path: Path) -> None:

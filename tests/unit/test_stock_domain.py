@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.errors import Conflict
 from services.stock import domain
 from services.stock.domain import ChangeStock, ProductStock, StockOperation
 
@@ -37,7 +38,7 @@ def test_decrease_below_zero_is_refused_with_current_stock() -> None:
     state = ProductStock("p", 3, 7)
     with pytest.raises(domain.InsufficientStock) as refused:
         domain.decide(state, ChangeStock("p", "decrease", 4))
-    assert refused.value.status_code == 409
+    assert isinstance(refused.value, Conflict)
     assert refused.value.details["stock"] == 3
 
 
