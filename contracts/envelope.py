@@ -25,16 +25,6 @@ class ContractViolation(ValueError):
 
 
 @dataclass(frozen=True)
-class Recorded:
-    """An event an aggregate recorded, before it gets its envelope."""
-
-    event_type: str
-    aggregate_id: str
-    aggregate_version: int
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class EventMeta:
     """What a command adds to every event it causes."""
 
@@ -128,14 +118,3 @@ def make_event(
         "payload": dict(payload),
     }
     return validate(event)
-
-
-def envelope(recorded: Recorded, meta: EventMeta) -> dict[str, Any]:
-    """The validated envelope of an event an aggregate recorded."""
-    return make_event(
-        recorded.event_type,
-        aggregate_id=recorded.aggregate_id,
-        aggregate_version=recorded.aggregate_version,
-        payload=recorded.payload,
-        meta=meta,
-    )
