@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     invoices_port: int = Field(default=8002, ge=1, le=65535)
     stock_port: int = Field(default=8003, ge=1, le=65535)
     read_api_port: int = Field(default=8000, ge=1, le=65535)
+    gateway_port: int = Field(
+        default=8090, ge=1, le=65535, description="nginx API gateway in front of the services."
+    )
 
     env: Literal["dev", "prod"] = "dev"
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"

@@ -12,23 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import Settings, settings_or_exit
+from cqrsw.http_services import HTTP_SERVICES
 
-SERVICES = {
-    "orders": "services.orders.app:create_app",
-    "invoices": "services.invoices.app:create_app",
-    "stock": "services.stock.app:create_app",
-    "read-api": "services.read_api.app:create_app",
-}
+SERVICES = {service.role: service for service in HTTP_SERVICES}
 USAGE = f"roles: {', '.join(SERVICES)}, init, airflow ARGS..., or any command"
-
-
-def service_argv(role: str, settings: Settings) -> list[str]:
-    """uvicorn for one HTTP service, on all interfaces, on the port its setting names."""
-    port: int = getattr(settings, f"{role.replace('-', '_')}_port")
-    return [
-        sys.executable, "-m", "uvicorn", SERVICES[role], "--factory",
-        "--host", "0.0.0.0", "--port", str(port), "--proxy-headers",  # noqa: S104 in a container
-    ]  # fmt: skip
 
 
 def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, str]:
@@ -68,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 2
     role, rest = args[0], args[1:]
     if role in SERVICES:
-        command = service_argv(role, settings_or_exit())
+        # On all interfaces: in a container the port is reached from other containers.
+        command = SERVICES[role].uvicorn_argv(settings_or_exit(), host="0.0.0.0")  # noqa: S104
+        command.append("--proxy-headers")
         os.execv(command[0], command)  # noqa: S606 the container's main process is the service
     if role == "init":
         initialise(settings_or_exit())

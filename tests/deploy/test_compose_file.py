@@ -12,17 +12,13 @@ import yaml
 
 from config.settings import REPO_ROOT, Settings
 from contracts.catalog import TOPICS
+from cqrsw.http_services import HTTP_SERVICES as SERVICES
 from tests.support.deploy_settings import check, interpolate, read_env_file
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 APP_IMAGE = "cqrs-warehouse"
-HTTP_SERVICES = {
-    "orders": "orders",
-    "invoices": "invoices",
-    "stock": "stock",
-    "read-api": "read_api",
-}
+HTTP_SERVICES = {service.role: service.name for service in SERVICES}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from config.settings import REPO_ROOT
+from cqrsw.http_services import HTTP_SERVICES
 from tests.support.deploy_settings import check
 
 K8S = REPO_ROOT / "deploy" / "k8s"
@@ -20,7 +21,7 @@ OVERLAYS = ("local", "prod")
 # The oldest Kubernetes still supported upstream when this was written, and the newest the
 # validator knows: a manifest must be valid on both.
 KUBERNETES_VERSIONS = ("1.31.0", kubernetes_validate.utils.latest_version())
-SERVICES = ("orders", "invoices", "stock", "read-api")
+SERVICES = tuple(service.role for service in HTTP_SERVICES)
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
