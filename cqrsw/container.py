@@ -67,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         env = airflow_environment(settings_or_exit(), dict(os.environ))
         os.execve(AIRFLOW, [str(AIRFLOW), *rest], env)  # noqa: S606 replaced by Airflow
-    os.execvp(role, args)  # noqa: S606 any other command, as `docker run IMAGE cmd` means
+    try:
+        os.execvp(role, args)  # noqa: S606 any other command, as `docker run IMAGE cmd` means
+    except FileNotFoundError:
+        print(f"no such role or command: {role!r}; {USAGE}", file=sys.stderr)
+        return 2
     return 0  # not reached: exec replaces this process
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Settings
-from cqrsw.container import SERVICES, airflow_environment
+from cqrsw.container import SERVICES, airflow_environment, initialise, main
 from cqrsw.gateway import TEMPLATE, local_values, render
 from cqrsw.processes import StackError
 
@@ -39,3 +39,16 @@ def test_airflow_settings_given_to_a_container_win_over_the_local_ones() -> None
     assert env["AIRFLOW__API__HOST"] == "0.0.0.0"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
     assert "@db:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+def test_an_unknown_role_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-role-xyz"]) == 2
+    assert "no such role or command: 'no-such-role-xyz'" in capsys.readouterr().err
+    assert main([]) == 2
+    assert main(["--help"]) == 0
+    assert "read-api" in capsys.readouterr().out
+
+
+def test_init_refuses_to_run_on_embedded_engines() -> None:
+    with pytest.raises(SystemExit, match="CQRSW_DATABASE_URL and CQRSW_KAFKA_BOOTSTRAP_SERVERS"):
+        initialise(Settings(kafka_bootstrap_servers="kafka:9092"))
