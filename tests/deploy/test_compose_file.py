@@ -12,6 +12,8 @@ import yaml
 
 from config.settings import REPO_ROOT, Settings
 from contracts.catalog import TOPICS
+from cqrsw.container import SERVICES as CONTAINER_ROLES
+from cqrsw.gateway import TEMPLATE, render
 from cqrsw.http_services import HTTP_SERVICES as SERVICES
 from tests.support.deploy_settings import check, interpolate, read_env_file
 
@@ -153,3 +155,18 @@ def test_secrets_come_from_an_uncommitted_env_file() -> None:
     assert "CQRSW_JWT_SECRET" in read_env_file(ENV_EXAMPLE)
     with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
         interpolate(COMPOSE.read_text(), {})
+
+
+def test_app_containers_start_roles_the_image_knows(compose: dict[str, Any]) -> None:
+    roles = {*CONTAINER_ROLES, "init", "airflow"}
+    for name, service in app_services(compose).items():
+        assert service["command"][0] in roles, name
+
+
+def test_the_gateway_gets_a_value_for_every_placeholder_of_its_routes(
+    compose: dict[str, Any],
+) -> None:
+    gateway = compose["services"]["gateway"]
+    assert "./deploy/gateway/templates:/etc/nginx/templates:ro" in gateway["volumes"]
+    routes = render(TEMPLATE.read_text(), gateway["environment"])
+    assert "server read-api:8000;" in routes

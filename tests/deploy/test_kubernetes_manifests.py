@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from config.settings import REPO_ROOT
+from config.settings import REPO_ROOT, Settings
 from cqrsw.http_services import HTTP_SERVICES
 from tests.support.deploy_settings import check
 
@@ -81,6 +81,9 @@ def test_services_have_probes_resources_autoscaling_and_disruption_budgets(
             assert container["readinessProbe"]["httpGet"]["path"] == "/health", name
             assert container["livenessProbe"]["httpGet"]["path"] == "/health", name
             assert container["args"] == [name]
+    for service in HTTP_SERVICES:
+        (container,) = deployments[service.role]["spec"]["template"]["spec"]["containers"]
+        assert container["ports"] == [{"name": "http", "containerPort": service.port(Settings())}]
     for name in SERVICES:
         assert hpas[name]["spec"]["scaleTargetRef"]["name"] == name
         assert hpas[name]["spec"]["minReplicas"] <= hpas[name]["spec"]["maxReplicas"]
