@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from config.settings import Settings
+from cqrsw import gateway
 from cqrsw.container import SERVICES, airflow_environment, initialise, main
 from cqrsw.gateway import TEMPLATE, local_values, render
 from cqrsw.processes import StackError
+from cqrsw.stack import Stack
 
 
 def test_local_routes_point_at_the_local_ports() -> None:
@@ -52,3 +56,13 @@ def test_an_unknown_role_is_a_clear_error(capsys: pytest.CaptureFixture[str]) ->
 def test_init_refuses_to_run_on_embedded_engines() -> None:
     with pytest.raises(SystemExit, match="CQRSW_DATABASE_URL and CQRSW_KAFKA_BOOTSTRAP_SERVERS"):
         initialise(Settings(kafka_bootstrap_servers="kafka:9092"))
+
+
+def test_without_nginx_the_stack_says_the_gateway_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(gateway, "nginx_binary", lambda: None)
+    started: list[str] = []
+    where = Stack(Settings(state_dir=tmp_path)).start_gateway(started)
+    assert where.startswith("gateway skipped: nginx is not installed")
+    assert started == []
