@@ -220,7 +220,11 @@ class Stack:
         try:
             existing = set(admin.list_topics())
             missing = [
-                NewTopic(t, num_partitions=self.settings.topic_partitions, replication_factor=1)
+                NewTopic(
+                    t,
+                    num_partitions=self.settings.topic_partitions,
+                    replication_factor=self.settings.topic_replication_factor,
+                )
                 for t in TOPICS
                 if t not in existing
             ]

@@ -130,8 +130,12 @@ def test_topics_created_are_the_contract_topics(compose: dict[str, Any]) -> None
     script = compose["services"]["kafka-init"]["command"][0]
     listed = script.split("; do ")[0].removeprefix("for topic in ").split()
     assert tuple(listed) == TOPICS
-    partitions = script.split("--partitions ")[1].split()[0]
-    assert partitions == environment_of(compose["services"]["orders"])["CQRSW_TOPIC_PARTITIONS"]
+    env = environment_of(compose["services"]["init"])
+    assert script.split("--partitions ")[1].split()[0] == env["CQRSW_TOPIC_PARTITIONS"]
+    replicas = script.split("--replication-factor ")[1].split()[0]
+    assert replicas == env["CQRSW_TOPIC_REPLICATION_FACTOR"]
+    brokers = [s for s in compose["services"] if s.startswith("kafka-") and s != "kafka-init"]
+    assert int(replicas) <= len(brokers)
 
 
 def test_gateway_and_healthchecks_use_the_ports_the_services_listen_on(
