@@ -165,3 +165,10 @@ def test_airflow_helm_values_use_a_real_executor_and_the_project_image() -> None
     image = f"{values['images']['airflow']['repository']}:{values['images']['airflow']['tag']}"
     assert prod_images == {image}
     assert values["postgresql"]["enabled"] is False
+
+
+def test_airflow_version_of_the_helm_values_is_the_one_installed() -> None:
+    from importlib.metadata import version
+
+    values = yaml.safe_load((K8S / "airflow" / "values.yaml").read_text())
+    assert values["airflowVersion"] == version("apache-airflow")
