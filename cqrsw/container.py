@@ -1,0 +1,79 @@
+"""Entry point of the container image: one image, the role is chosen when it is started.
+
+``python -m cqrsw.container ROLE [ARGS...]``: a service name starts that service on all
+interfaces, ``init`` prepares the external PostgreSQL, Kafka and Airflow's database,
+``airflow ARGS`` runs Airflow with this project's configuration, anything else is executed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from config.settings import Settings, settings_or_exit
+from cqrsw.http_services import HTTP_SERVICES
+
+SERVICES = {service.role: service for service in HTTP_SERVICES}
+USAGE = f"roles: {', '.join(SERVICES)}, init, airflow ARGS..., or any command"
+
+
+def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, str]:
+    """The local stack's Airflow configuration; ``AIRFLOW__*`` given to the container win.
+
+    Compose and Kubernetes set what differs across containers (API host, execution API URL,
+    executor, shared JWT secret); everything else is written once, in ``cqrsw.airflow``.
+    """
+    from cqrsw.airflow import airflow_env
+
+    env = airflow_env(settings)
+    env.update({k: v for k, v in given.items() if k.startswith("AIRFLOW")})
+    return env
+
+
+def initialise(settings: Settings) -> None:
+    """Databases, raw schema, topics and Airflow's metadata: idempotent, run before the rest."""
+    from cqrsw.airflow import prepare_airflow
+    from cqrsw.stack import Stack
+
+    if settings.embedded_postgres or settings.embedded_kafka:
+        raise SystemExit(
+            "init: set CQRSW_DATABASE_URL and CQRSW_KAFKA_BOOTSTRAP_SERVERS (a container "
+            "starts no embedded engine)"
+        )
+    stack = Stack(settings)
+    stack.prepare_databases()
+    stack.create_topics()
+    prepare_airflow(settings)
+    print("init: databases, raw schema, topics and Airflow metadata are ready", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print(USAGE)
+        return 0 if args else 2
+    role, rest = args[0], args[1:]
+    if role in SERVICES:
+        # On all interfaces: in a container the port is reached from other containers.
+        command = SERVICES[role].uvicorn_argv(settings_or_exit(), host="0.0.0.0")  # noqa: S104
+        command.append("--proxy-headers")
+        os.execv(command[0], command)  # noqa: S606 the container's main process is the service
+    if role == "init":
+        initialise(settings_or_exit())
+        return 0
+    if role == "airflow":
+        from cqrsw.airflow import AIRFLOW
+
+        env = airflow_environment(settings_or_exit(), dict(os.environ))
+        os.execve(AIRFLOW, [str(AIRFLOW), *rest], env)  # noqa: S606 replaced by Airflow
+    try:
+        os.execvp(role, args)  # noqa: S606 any other command, as `docker run IMAGE cmd` means
+    except FileNotFoundError:
+        print(f"no such role or command: {role!r}; {USAGE}", file=sys.stderr)
+        return 2
+    return 0  # not reached: exec replaces this process
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The HTTP services of the stack: which app each one is, and starting one with uvicorn."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import httpx
+
+from config.settings import Settings
+from cqrsw.processes import PidFile, StackError, port_free, spawn, wait_until
+
+
+@dataclass(frozen=True)
+class HttpService:
+    name: str
+    app: str
+
+    @property
+    def role(self) -> str:
+        """Its name as a container role or a Kubernetes object (``read-api``)."""
+        return self.name.replace("_", "-")
+
+    def port(self, settings: Settings) -> int:
+        port: int = getattr(settings, f"{self.name}_port")
+        return port
+
+    def pid_file(self, settings: Settings) -> PidFile:
+        return PidFile(settings.state_dir, self.name, self.app)
+
+    def uvicorn_argv(self, settings: Settings, host: str = "127.0.0.1") -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", self.app, "--factory",
+            "--host", host, "--port", str(self.port(settings)),
+        ]  # fmt: skip
+
+
+HTTP_SERVICES = (
+    HttpService("orders", "services.orders.app:create_app"),
+    HttpService("invoices", "services.invoices.app:create_app"),
+    HttpService("stock", "services.stock.app:create_app"),
+    HttpService("read_api", "services.read_api.app:create_app"),
+)
+
+
+def start_service(settings: Settings, service: HttpService) -> str:
+    """Start one service on loopback unless it runs; wait until ``/health`` answers."""
+    port = service.port(settings)
+    url = f"http://127.0.0.1:{port}"
+    pid_file = service.pid_file(settings)
+    if pid_file.process() is not None:
+        return f"{url} (already running)"
+    if not port_free(port):
+        raise StackError(f"{service.name}: port {port} on 127.0.0.1 is already in use")
+    log = settings.state_dir / "logs" / f"{service.name}.log"
+    env = {**os.environ, **settings.as_env()}
+    proc = spawn(pid_file, service.uvicorn_argv(settings), log, env=env)
+    wait_until(service.name, lambda: _healthy(f"{url}/health"), proc, log, timeout=60)
+    return url
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -1,0 +1,193 @@
+"""docker-compose.yml checked offline: the compose-spec schema, settings, pins and health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config.settings import REPO_ROOT, Settings
+from contracts.catalog import TOPICS
+from cqrsw.container import SERVICES as CONTAINER_ROLES
+from cqrsw.gateway import TEMPLATE, render
+from cqrsw.http_services import HTTP_SERVICES as SERVICES
+from tests.support.deploy_settings import check, interpolate, read_env_file
+
+COMPOSE = REPO_ROOT / "docker-compose.yml"
+ENV_EXAMPLE = REPO_ROOT / ".env.example"
+APP_IMAGE = "cqrs-warehouse"
+HTTP_SERVICES = {service.role: service.name for service in SERVICES}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """The file as docker compose sees it with .env copied from .env.example."""
+    text = interpolate(COMPOSE.read_text(), read_env_file(ENV_EXAMPLE))
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def environment_of(service: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    files = service.get("env_file", [])
+    for name in [files] if isinstance(files, str) else files:
+        assert name == ".env", f"env files are .env (from .env.example), not {name}"
+        env.update(read_env_file(ENV_EXAMPLE))
+    given = service.get("environment", {})
+    if isinstance(given, list):
+        given = dict(item.split("=", 1) for item in given)
+    env.update({k: str(v) for k, v in given.items()})
+    return env
+
+
+def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if str(service.get("image", "")).startswith(APP_IMAGE + ":")
+    }
+
+
+def test_file_is_valid_against_the_compose_spec() -> None:
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    done = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_cqrsw_variable_is_a_setting_and_every_container_can_start(
+    compose: dict[str, Any],
+) -> None:
+    services = app_services(compose)
+    assert set(HTTP_SERVICES) | {"init", "airflow-scheduler"} <= set(services)
+    problems = {name: check(environment_of(s)) for name, s in services.items()}
+    assert problems == {name: [] for name in services}
+
+
+def test_the_check_finds_a_misspelt_or_missing_setting() -> None:
+    env = read_env_file(ENV_EXAMPLE)
+    assert check({**env, "CQRSW_ENV": "prod", "CQRSW_JWT_SECERT": "x" * 32}) == [
+        "CQRSW_JWT_SECERT is not a setting the code reads"
+    ]
+    without_secret = {k: v for k, v in env.items() if k != "CQRSW_JWT_SECRET"}
+    assert any("CQRSW_JWT_SECRET" in p for p in check({**without_secret, "CQRSW_ENV": "prod"}))
+
+
+def test_services_run_as_prod_on_the_compose_engines(compose: dict[str, Any]) -> None:
+    for name in HTTP_SERVICES:
+        env = environment_of(compose["services"][name])
+        assert env["CQRSW_ENV"] == "prod", name
+        assert env["CQRSW_DATABASE_URL"].startswith("postgresql://"), name
+        brokers = env["CQRSW_KAFKA_BOOTSTRAP_SERVERS"].split(",")
+        assert all(b.split(":")[0] in compose["services"] for b in brokers), brokers
+
+
+def test_every_image_is_pinned_to_a_version(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = str(service["image"])
+        _, _, tag = image.rpartition(":")
+        assert "/" not in tag and tag not in {"", "latest"}, f"{name}: {image} is not pinned"
+        assert any(ch.isdigit() for ch in tag), f"{name}: {image} has no version in its tag"
+
+
+def test_long_running_services_have_healthchecks_and_dependencies_wait_for_them(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        one_shot = service.get("restart") == "no"
+        assert one_shot or "healthcheck" in service, f"{name} has no healthcheck"
+        for target, rule in service.get("depends_on", {}).items():
+            condition = rule["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in services[target], f"{name} waits on {target}'s health"
+            else:
+                assert condition == "service_completed_successfully", (name, target)
+                assert services[target].get("restart") == "no", f"{target} is not a one-shot"
+
+
+def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    used = set()
+    for service in compose["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                used.add(source)
+    assert used == declared
+    assert {"postgres-data", "kafka-1-data", "cqrsw-state"} <= declared
+
+
+def test_topics_created_are_the_contract_topics(compose: dict[str, Any]) -> None:
+    script = compose["services"]["kafka-init"]["command"][0]
+    listed = script.split("; do ")[0].removeprefix("for topic in ").split()
+    assert tuple(listed) == TOPICS
+    env = environment_of(compose["services"]["init"])
+    assert script.split("--partitions ")[1].split()[0] == env["CQRSW_TOPIC_PARTITIONS"]
+    replicas = script.split("--replication-factor ")[1].split()[0]
+    assert replicas == env["CQRSW_TOPIC_REPLICATION_FACTOR"]
+    brokers = [s for s in compose["services"] if s.startswith("kafka-") and s != "kafka-init"]
+    assert int(replicas) <= len(brokers)
+
+
+def test_gateway_and_healthchecks_use_the_ports_the_services_listen_on(
+    compose: dict[str, Any],
+) -> None:
+    gateway = compose["services"]["gateway"]["environment"]
+    for name, field in HTTP_SERVICES.items():
+        port = Settings.model_fields[f"{field}_port"].default
+        upstream = gateway[f"{field.upper()}_UPSTREAM"]
+        assert upstream == f"{name}:{port}"
+        assert f"127.0.0.1:{port}/health" in " ".join(
+            compose["services"][name]["healthcheck"]["test"]
+        )
+
+
+def test_secrets_come_from_an_uncommitted_env_file() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".env"], cwd=REPO_ROOT, check=False
+    ).returncode
+    assert ignored == 0, ".env must be git-ignored"
+    assert "CQRSW_JWT_SECRET" in read_env_file(ENV_EXAMPLE)
+    with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
+        interpolate(COMPOSE.read_text(), {})
+
+
+def test_app_containers_start_roles_the_image_knows(compose: dict[str, Any]) -> None:
+    roles = {*CONTAINER_ROLES, "init", "airflow"}
+    for name, service in app_services(compose).items():
+        assert service["command"][0] in roles, name
+
+
+def test_the_gateway_gets_a_value_for_every_placeholder_of_its_routes(
+    compose: dict[str, Any],
+) -> None:
+    gateway = compose["services"]["gateway"]
+    assert "./deploy/gateway/templates:/etc/nginx/templates:ro" in gateway["volumes"]
+    routes = render(TEMPLATE.read_text(), gateway["environment"])
+    assert "server read-api:8000;" in routes
+
+
+def test_prometheus_scrapes_every_service_where_compose_runs_it(compose: dict[str, Any]) -> None:
+    """deploy/prometheus/ comes from the observability work; once there, it must fit compose."""
+    config_dir = REPO_ROOT / "deploy" / "prometheus"
+    assert "./deploy/prometheus:/etc/prometheus:ro" in compose["services"]["prometheus"]["volumes"]
+    if not (config_dir / "prometheus.yml").exists():
+        pytest.skip("deploy/prometheus/prometheus.yml is not in this branch yet")
+    config = yaml.safe_load((config_dir / "prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config.get("scrape_configs", [])
+        for static in job.get("static_configs", [])
+        for target in static.get("targets", [])
+    }
+    for name, field in HTTP_SERVICES.items():
+        assert f"{name}:{Settings.model_fields[f'{field}_port'].default}" in targets, name

@@ -1,0 +1,185 @@
+"""deploy/k8s rendered with kustomize and every manifest validated offline."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from config.settings import REPO_ROOT, Settings
+from cqrsw.http_services import HTTP_SERVICES
+from tests.support.deploy_settings import check
+
+K8S = REPO_ROOT / "deploy" / "k8s"
+OVERLAYS = ("local", "prod")
+# The oldest Kubernetes still supported upstream when this was written, and the newest the
+# validator knows: a manifest must be valid on both.
+KUBERNETES_VERSIONS = ("1.31.0", kubernetes_validate.utils.latest_version())
+SERVICES = tuple(service.role for service in HTTP_SERVICES)
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl (with its built-in kustomize) is missing: `make kubectl` installs it")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def manifests(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return render(request.param)
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "Job"}:
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                yield doc["metadata"]["name"], container
+
+
+def test_every_manifest_is_valid_for_kubernetes(manifests: list[dict[str, Any]]) -> None:
+    for version in KUBERNETES_VERSIONS:
+        for doc in manifests:
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_validator_rejects_a_broken_manifest(manifests: list[dict[str, Any]]) -> None:
+    deployment = dict(of_kind(manifests, "Deployment")["orders"])
+    broken = {**deployment, "spec": {**deployment["spec"], "replicas": "two"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[0], strict=True)
+
+
+def test_services_have_probes_resources_autoscaling_and_disruption_budgets(
+    manifests: list[dict[str, Any]],
+) -> None:
+    deployments = of_kind(manifests, "Deployment")
+    assert set(deployments) == set(SERVICES)
+    assert set(of_kind(manifests, "Service")) == set(SERVICES)
+    hpas = of_kind(manifests, "HorizontalPodAutoscaler")
+    pdbs = of_kind(manifests, "PodDisruptionBudget")
+    for name, container in containers(manifests):
+        assert set(container["resources"]) == {"requests", "limits"}, name
+        if name in deployments:
+            assert container["readinessProbe"]["httpGet"]["path"] == "/health", name
+            assert container["livenessProbe"]["httpGet"]["path"] == "/health", name
+            assert container["args"] == [name]
+    for service in HTTP_SERVICES:
+        (container,) = deployments[service.role]["spec"]["template"]["spec"]["containers"]
+        assert container["ports"] == [{"name": "http", "containerPort": service.port(Settings())}]
+    for name in SERVICES:
+        assert hpas[name]["spec"]["scaleTargetRef"]["name"] == name
+        assert hpas[name]["spec"]["minReplicas"] <= hpas[name]["spec"]["maxReplicas"]
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        selector = pdbs[name]["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= labels.items(), name
+
+
+def test_every_image_is_pinned(manifests: list[dict[str, Any]]) -> None:
+    for name, container in containers(manifests):
+        tag = container["image"].rpartition(":")[2]
+        assert tag and "/" not in tag and tag != "latest", f"{name}: {container['image']}"
+
+
+def test_ingress_routes_reads_to_the_read_api_and_checks_the_token_first(
+    manifests: list[dict[str, Any]],
+) -> None:
+    ingress = of_kind(manifests, "Ingress")["api-gateway"]
+    annotations = ingress["metadata"]["annotations"]
+    namespace = ingress["metadata"]["namespace"]
+    assert annotations["nginx.ingress.kubernetes.io/auth-url"] == (
+        f"http://read-api.{namespace}.svc.cluster.local:8000/auth/verify"
+    )
+    routes = {
+        p["path"]: p["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    assert routes["/orders-with-invoices$"] == "read-api"
+    assert routes["/products/[^/]+/stock$"] == "read-api"
+    assert routes["/products/[^/]+/stock-operations$"] == "stock"
+    assert set(routes.values()) == set(SERVICES)
+
+
+def test_only_the_gateway_reaches_the_services(manifests: list[dict[str, Any]]) -> None:
+    policies = of_kind(manifests, "NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    sources = policies["services-from-gateway"]["spec"]["ingress"][0]["from"]
+    namespaces = {
+        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in sources
+    }
+    assert namespaces == {"ingress-nginx", "monitoring"}
+    read_egress = policies["read-api-egress"]["spec"]["egress"]
+    assert 9092 not in {p["port"] for rule in read_egress for p in rule["ports"]}
+
+
+def secret_values(docs: list[dict[str, Any]]) -> dict[str, str]:
+    secrets = of_kind(docs, "Secret")
+    if "cqrsw-secrets" in secrets:  # generated by the local overlay
+        data = secrets["cqrsw-secrets"]["data"]
+        return {k: base64.b64decode(v).decode() for k, v in data.items()}
+    template = yaml.safe_load((K8S / "secret.template.yaml").read_text())
+    values: dict[str, str] = template["stringData"]
+    return values
+
+
+def test_every_cqrsw_variable_is_a_setting_and_the_services_can_start(
+    manifests: list[dict[str, Any]],
+) -> None:
+    env = {**of_kind(manifests, "ConfigMap")["cqrsw-config"]["data"], **secret_values(manifests)}
+    assert check(env) == []
+    for name, container in containers(manifests):
+        extra = {e["name"]: e["value"] for e in container.get("env", [])}
+        assert check({**env, **extra}) == [], name
+
+
+def test_prod_overlay_keeps_secrets_out_of_the_repository() -> None:
+    docs = render("prod")
+    assert "Secret" not in {d["kind"] for d in docs}
+    assert of_kind(docs, "ConfigMap")["cqrsw-config"]["data"]["CQRSW_ENV"] == "prod"
+
+
+def test_airflow_helm_values_use_a_real_executor_and_the_project_image() -> None:
+    values = yaml.safe_load((K8S / "airflow" / "values.yaml").read_text())
+    assert values["executor"] in {"KubernetesExecutor", "CeleryExecutor"}
+    assert values["config"]["core"]["dags_folder"] == "/app/dags"
+    prod_images = {c["image"] for _, c in containers(render("prod"))}
+    image = f"{values['images']['airflow']['repository']}:{values['images']['airflow']['tag']}"
+    assert prod_images == {image}
+    assert values["postgresql"]["enabled"] is False
+
+
+def test_airflow_version_of_the_helm_values_is_the_one_installed() -> None:
+    from importlib.metadata import version
+
+    values = yaml.safe_load((K8S / "airflow" / "values.yaml").read_text())
+    assert values["airflowVersion"] == version("apache-airflow")
+
+
+def test_the_four_service_files_differ_only_in_name_port_and_component() -> None:
+    """Kustomize 2 has no templates, so the shape is written four times: keep it one shape."""
+    shapes = set()
+    for service in HTTP_SERVICES:
+        text = (K8S / "base" / f"{service.role}.yaml").read_text()
+        component = "read-service" if service.name == "read_api" else "write-service"
+        port = str(service.port(Settings()))
+        shapes.add(text.replace(service.role, "NAME").replace(port, "PORT").replace(component, "C"))
+    assert len(shapes) == 1
