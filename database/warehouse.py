@@ -11,14 +11,20 @@ SERVING_SCHEMA = "serving"  # what passed every check, published for the read AP
 
 @dataclass(frozen=True)
 class Mart:
-    """A view table dbt builds and the pipeline publishes, with its primary key."""
+    """A view table dbt builds and the pipeline publishes: its key and the topics it folds."""
 
     name: str
     key: tuple[str, ...]
+    topics: tuple[str, ...]
 
 
 MARTS: tuple[Mart, ...] = (
-    Mart("orders_with_invoices", ("order_id",)),
-    Mart("products", ("product_id",)),
-    Mart("product_stock_daily", ("product_id", "day")),
+    Mart(
+        "orders_with_invoices",
+        ("order_id",),
+        ("order.created", "order.cancelled", "invoice.created"),
+    ),
+    Mart("products", ("product_id",), ("stock.updated",)),
+    Mart("product_stock_daily", ("product_id", "day"), ("stock.updated",)),
 )
+MARTS_BY_NAME: dict[str, Mart] = {mart.name: mart for mart in MARTS}

@@ -10,13 +10,16 @@ Why and how: docs/adr/write-audit-publish.md.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import psycopg
 from psycopg import sql
 
 from config.settings import Settings
+from contracts.catalog import raw_table
 from database import connections
 from database.names import WAREHOUSE_DATABASE
-from database.warehouse import MARTS, MARTS_SCHEMA, SERVING_SCHEMA, Mart
+from database.warehouse import MARTS, MARTS_SCHEMA, RAW_SCHEMA, SERVING_SCHEMA, Mart
 
 SOURCE_SCHEMA = MARTS_SCHEMA
 # Two publishers at once would each copy and record; one waits for the other instead.
@@ -34,6 +37,8 @@ create table if not exists serving.publications (
     published_at timestamptz not null default now()
 );
 create index if not exists publications_view_name_id on serving.publications (view_name, id);
+-- occurred_at of the newest event the published view includes (null: none yet).
+alter table serving.publications add column if not exists newest_event_at timestamptz;
 """
 
 
@@ -88,13 +93,43 @@ def _publish(conn: psycopg.Connection, view: Mart) -> int:
         mode, written = "replace", conn.execute(insert).rowcount
     else:
         mode, written = "upsert", _upsert(conn, view, [name for name, _ in columns], since=last)
-    if written or last is None:
-        conn.execute(
-            "insert into serving.publications (view_name, watermark, mode, rows_written)"
-            " values (%s, %s, %s, %s)",
-            (view.name, newest if newest is not None else 0, mode, written),
-        )
+    # A row per publication, changed or not: readers learn when each view was last published
+    # and how new the newest event it includes is (what its watermark covers).
+    watermark = newest if newest is not None else (last or 0)
+    conn.execute(
+        "insert into serving.publications"
+        " (view_name, watermark, mode, rows_written, newest_event_at)"
+        " values (%s, %s, %s, %s, %s)",
+        (view.name, watermark, mode, written, _newest_event_at(conn, view, last, watermark)),
+    )
     return written
+
+
+def _newest_event_at(
+    conn: psycopg.Connection, view: Mart, last: int | None, watermark: int
+) -> datetime | None:
+    """Newest ``occurred_at`` of the view's events below ``watermark``: the last publication's
+    value and the raw rows in [last watermark, watermark), an index range on ``ingest_txid``."""
+    previous = conn.execute(
+        "select newest_event_at from serving.publications where view_name = %s"
+        " order by id desc limit 1",
+        (view.name,),
+    ).fetchone()
+    since = last if last is not None and previous is not None else 0
+    window = sql.SQL(" union all ").join(
+        sql.SQL(
+            "select max(occurred_at) as at from {} where ingest_txid >= %(since)s"
+            " and ingest_txid < %(until)s"
+        ).format(sql.Identifier(RAW_SCHEMA, raw_table(topic)))
+        for topic in view.topics
+    )
+    row = conn.execute(
+        sql.SQL("select greatest(max(at), %(previous)s::timestamptz) from ({}) as newest").format(
+            window
+        ),
+        {"since": since, "until": watermark, "previous": previous[0] if previous else None},
+    ).fetchone()
+    return None if row is None else row[0]
 
 
 def _upsert(conn: psycopg.Connection, view: Mart, columns: list[str], *, since: int) -> int:

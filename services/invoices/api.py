@@ -13,6 +13,7 @@ from services.app import Conn, IdempotentRequest
 from services.auth import CurrentUser
 from services.invoices import domain, handlers
 from services.invoices.unit_of_work import InvoicesUnitOfWork, PostgresInvoicesUnitOfWork
+from services.position import PositionToken
 from services.telemetry import Meta
 
 router = APIRouter(tags=["invoices"])
@@ -34,6 +35,7 @@ class InvoiceOut(BaseModel):
     invoice_id: uuid.UUID
     order_id: uuid.UUID
     invoice_url: str
+    position_token: PositionToken
 
 
 @router.post("/invoices", status_code=201, response_model=InvoiceOut)

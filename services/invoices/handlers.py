@@ -9,13 +9,15 @@ from services.events import envelope
 from services.idempotency import Idempotency, Response, run_once
 from services.invoices import domain
 from services.invoices.unit_of_work import InvoicesUnitOfWork
+from services.position import token_of
 
 
-def _view(invoice: domain.Invoice) -> dict[str, Any]:
+def _view(invoice: domain.Invoice, recorded: dict[str, Any]) -> dict[str, Any]:
     return {
         "invoice_id": str(invoice.invoice_id),
         "order_id": str(invoice.order_id),
         "invoice_url": invoice.invoice_url,
+        "position_token": token_of(recorded),
     }
 
 
@@ -29,7 +31,8 @@ def issue_invoice(
     def action() -> Response:
         invoice, event = domain.issue_invoice(cmd, url_base)
         uow.invoices.add(invoice)
-        uow.outbox.add(envelope(event, meta))
-        return 201, _view(invoice)
+        recorded = envelope(event, meta)
+        uow.outbox.add(recorded)
+        return 201, _view(invoice, recorded)
 
     return run_once(uow, user_id=cmd.issued_by, request=idem, action=action)

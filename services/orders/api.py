@@ -13,6 +13,7 @@ from services.app import Conn, IdempotentRequest
 from services.auth import CurrentUser
 from services.orders import domain, handlers
 from services.orders.unit_of_work import OrdersUnitOfWork, PostgresOrdersUnitOfWork
+from services.position import PositionToken
 from services.telemetry import Meta
 
 router = APIRouter(tags=["orders"])
@@ -46,6 +47,7 @@ class OrderOut(BaseModel):
     order_id: uuid.UUID
     status: domain.Status
     version: int
+    position_token: PositionToken
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut)

@@ -10,10 +10,16 @@ from services.events import envelope
 from services.idempotency import Idempotency, Response, run_once
 from services.orders import domain
 from services.orders.unit_of_work import OrdersUnitOfWork
+from services.position import token_of
 
 
-def _view(order: domain.Order) -> dict[str, Any]:
-    return {"order_id": str(order.order_id), "status": order.status, "version": order.version}
+def _view(order: domain.Order, recorded: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "order_id": str(order.order_id),
+        "status": order.status,
+        "version": order.version,
+        "position_token": token_of(recorded),
+    }
 
 
 def create_order(
@@ -23,8 +29,9 @@ def create_order(
         order, event = domain.create_order(cmd)
         if not uow.orders.add(order):
             raise Conflict("an order with this id already exists", order_id=str(order.order_id))
-        uow.outbox.add(envelope(event, meta))
-        return 201, _view(order)
+        recorded = envelope(event, meta)
+        uow.outbox.add(recorded)
+        return 201, _view(order, recorded)
 
     return run_once(uow, user_id=cmd.user_id, request=idem, action=action)
 
@@ -35,7 +42,8 @@ def cancel_order(
     def action() -> Response:
         order, event = domain.cancel_order(uow.orders.get(cmd.order_id), cmd)
         uow.orders.save(order)
-        uow.outbox.add(envelope(event, meta))
-        return 200, _view(order)
+        recorded = envelope(event, meta)
+        uow.outbox.add(recorded)
+        return 200, _view(order, recorded)
 
     return run_once(uow, user_id=cmd.user_id, request=idem, action=action)

@@ -1,36 +1,106 @@
-"""Read API routes (GET only), one router per resource."""
+"""Read API routes (GET only), one router per resource.
+
+Every answer carries the freshness of the view it serves (``X-View-Published-At``,
+``X-View-Newest-Event-At``) and, given ``X-Position-Token``, whether that write is in it.
+Lists are keyset pages: ``X-Next-Cursor`` is set when there is a next page.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic import AwareDatetime
 
 from services.app import Conn
 from services.auth import CurrentUser
-from services.read_api import queries
+from services.read_api import cursors, freshness, product_queries, queries
+from services.read_api.consistency import PositionToken, describe
 
 orders = APIRouter(tags=["orders"])
 products = APIRouter(tags=["products"])
+views = APIRouter(tags=["freshness"])
 
 ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=cursors.CURSOR_MAX_LENGTH, description="X-Next-Cursor of the last page"),
+]
+NEXT_CURSOR = "X-Next-Cursor"
+_PAGED = {"headers": {NEXT_CURSOR: {"description": "Cursor of the next page, if any"}}}
 
 
 @orders.get(
     "/orders-with-invoices",
     response_model=list[queries.OrderWithInvoice],
     response_model_by_alias=True,
+    responses={200: _PAGED},
 )
 def orders_with_invoices(
     user: CurrentUser,
     conn: Conn,
+    response: Response,
+    position: PositionToken,
     user_id: Annotated[str, Query(alias="userId", min_length=1, max_length=200)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    order_status: Annotated[queries.OrderStatus | None, Query(alias="status")] = None,
+    created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[
+        AwareDatetime | None, Query(alias="createdTo", description="exclusive")
+    ] = None,
+    cursor: Cursor = None,
 ) -> list[queries.OrderWithInvoice]:
     if user_id != user:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "userId must be the token's subject")
-    return queries.orders_with_invoices(conn, user_id, limit)
+    if created_from and created_to and created_from >= created_to:
+        raise HTTPException(422, "createdFrom must be before createdTo")
+    filters = queries.OrderFilters(user_id, order_status, created_from, created_to)
+    digest = cursors.filters_digest(**vars(filters))
+    after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
+    describe(conn, response, "orders_with_invoices", position)
+    rows = queries.orders_with_invoices(conn, filters, limit + 1, after)
+    if len(rows) > limit:
+        rows, last = rows[:limit], rows[limit - 1]
+        response.headers[NEXT_CURSOR] = cursors.encode(
+            digest, [last.created_at.isoformat(), str(last.order_id)]
+        )
+    return rows
+
+
+def _order_key(key: list[object]) -> tuple[datetime, UUID]:
+    try:
+        at, order_id = datetime.fromisoformat(str(key[0])), UUID(str(key[1]))
+    except ValueError:
+        raise cursors.BadCursor("cursor is not one this API issued") from None
+    if at.tzinfo is None:
+        raise cursors.BadCursor("cursor is not one this API issued")
+    return at, order_id
+
+
+@products.get(
+    "/products",
+    response_model=list[queries.ProductStock],
+    response_model_by_alias=True,
+    responses={200: _PAGED},
+)
+def list_products(
+    user: CurrentUser,
+    conn: Conn,
+    response: Response,
+    position: PositionToken,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
+) -> list[queries.ProductStock]:
+    digest = cursors.filters_digest()
+    after = None if cursor is None else str(cursors.decode(cursor, digest, 1)[0])
+    describe(conn, response, "products", position)
+    rows = product_queries.products(conn, limit + 1, after)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        response.headers[NEXT_CURSOR] = cursors.encode(digest, [rows[-1].product_id])
+    return rows
 
 
 @products.get(
@@ -43,11 +113,14 @@ def product_stock(
     product_id: ProductId,
     user: CurrentUser,
     conn: Conn,
+    response: Response,
+    position: PositionToken,
     as_of: Annotated[
         date | None,
         Query(alias="asOf", description="Stock at the end of this day (UTC), YYYY-MM-DD"),
     ] = None,
 ) -> queries.ProductStock:
+    describe(conn, response, "products" if as_of is None else "product_stock_daily", position)
     found = (
         queries.product_stock(conn, product_id)
         if as_of is None
@@ -56,3 +129,49 @@ def product_stock(
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
     return found
+
+
+@products.get(
+    "/products/{product_id}/stock/history",
+    response_model=list[product_queries.StockDay],
+    response_model_by_alias=True,
+    responses={200: _PAGED, 404: {"description": "No stock operation of this product"}},
+)
+def stock_history(
+    product_id: ProductId,
+    user: CurrentUser,
+    conn: Conn,
+    response: Response,
+    position: PositionToken,
+    since: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
+    until: Annotated[date | None, Query(alias="to", description="last day (UTC)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 366,
+    cursor: Cursor = None,
+) -> list[product_queries.StockDay]:
+    if since and until and since > until:
+        raise HTTPException(422, "from must not be after to")
+    digest = cursors.filters_digest(product_id=product_id, since=since, until=until)
+    after = None if cursor is None else _day(cursors.decode(cursor, digest, 1)[0])
+    describe(conn, response, "product_stock_daily", position)
+    days = product_queries.stock_history(
+        conn, product_id, since=since, until=until, limit=limit + 1, after=after
+    )
+    if not days and after is None and not product_queries.product_exists(conn, product_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
+    if len(days) > limit:
+        days = days[:limit]
+        response.headers[NEXT_CURSOR] = cursors.encode(digest, [days[-1].day.isoformat()])
+    return days
+
+
+def _day(value: object) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise cursors.BadCursor("cursor is not one this API issued") from None
+
+
+@views.get("/freshness", response_model=list[freshness.ViewFreshness], response_model_by_alias=True)
+def view_freshness(user: CurrentUser, conn: Conn) -> list[freshness.ViewFreshness]:
+    """Each published view: when it was published and how far behind its events it is."""
+    return freshness.latest(conn)

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from config.settings import Settings, settings_or_exit
 from database.names import WAREHOUSE_DATABASE
 from services.app import create_service_app
-from services.read_api.api import orders, products
+from services.read_api.api import orders, products, views
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,6 +15,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="read_api",
         settings=settings or settings_or_exit(),
         dbname=WAREHOUSE_DATABASE,
-        routers=[orders, products],
+        routers=[orders, products, views],
         write_side=False,
     )

@@ -1,27 +1,23 @@
-"""Queries of the read side: parameterized SQL against the published views (schema serving)."""
+"""Queries of the read side: parameterized SQL against the published views (schema serving).
+
+Lists are keyset pages: each query reads at most ``limit + 1`` rows along an index, starting
+after the sort key of the previous page's last row, so page 1,000 costs what page 1 does.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 from uuid import UUID
 
 import psycopg
-from psycopg import errors
+from psycopg import sql
 from psycopg.rows import class_row
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
-from services.errors import Unavailable
+from services.read_api.serving import CamelModel, NotPublished, published
 
-
-class NotPublished(Unavailable):
-    """No view has been published to the serving schema yet."""
-
-
-class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+OrderStatus = Literal["created", "invoiced", "cancelled"]
 
 
 class OrderWithInvoice(CamelModel):
@@ -31,6 +27,7 @@ class OrderWithInvoice(CamelModel):
     created_at: datetime
     status: str
     invoice_url: str | None
+    updated_at: datetime
 
 
 class ProductStock(CamelModel):
@@ -41,30 +38,59 @@ class ProductStock(CamelModel):
     as_of: date | None = None
 
 
-@contextmanager
-def _published() -> Iterator[None]:
-    try:
-        yield
-    except errors.UndefinedTable:
-        raise NotPublished("no views published yet: the pipeline has not run") from None
+@dataclass(frozen=True)
+class OrderFilters:
+    user_id: str
+    status: OrderStatus | None = None
+    created_from: datetime | None = None  # inclusive
+    created_to: datetime | None = None  # exclusive
 
 
 def orders_with_invoices(
-    conn: psycopg.Connection, user_id: str, limit: int
+    conn: psycopg.Connection,
+    filters: OrderFilters,
+    limit: int,
+    after: tuple[datetime, UUID] | None = None,
 ) -> list[OrderWithInvoice]:
-    # Newest first, matching the (user_id, created_at, order_id) index read backwards.
-    with _published(), conn.cursor(row_factory=class_row(OrderWithInvoice)) as cur:
-        cur.execute(
-            "select order_id, user_id, customer_name, created_at, status, invoice_url"
-            " from serving.orders_with_invoices where user_id = %s"
-            " order by created_at desc, order_id desc limit %s",
-            (user_id, limit),
-        )
+    """Newest first, read backwards along (user_id[, status], created_at, order_id)."""
+    query, params = orders_query(filters, limit, after)
+    with published(), conn.cursor(row_factory=class_row(OrderWithInvoice)) as cur:
+        cur.execute(query, params)
         return cur.fetchall()
 
 
+def orders_query(
+    filters: OrderFilters, limit: int, after: tuple[datetime, UUID] | None
+) -> tuple[sql.Composed, dict[str, object]]:
+    """The page's SQL, with only the conditions in use: each shape gets a plan of its own."""
+    where = [sql.SQL("user_id = %(user_id)s")]
+    if filters.status is not None:
+        where.append(sql.SQL("status = %(status)s"))
+    if filters.created_from is not None:
+        where.append(sql.SQL("created_at >= %(created_from)s"))
+    if filters.created_to is not None:
+        where.append(sql.SQL("created_at < %(created_to)s"))
+    if after is not None:
+        where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
+    query = sql.SQL(
+        "select order_id, user_id, customer_name, created_at, status, invoice_url, updated_at"
+        " from serving.orders_with_invoices where {}"
+        " order by created_at desc, order_id desc limit %(limit)s"
+    ).format(sql.SQL(" and ").join(where))
+    params: dict[str, object] = {
+        "user_id": filters.user_id,
+        "status": filters.status,
+        "created_from": filters.created_from,
+        "created_to": filters.created_to,
+        "after_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        "limit": limit,
+    }
+    return query, params
+
+
 def product_stock(conn: psycopg.Connection, product_id: str) -> ProductStock | None:
-    with _published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
+    with published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
         cur.execute(
             "select product_id, stock, version, last_operation_at"
             " from serving.products where product_id = %s",
@@ -77,7 +103,7 @@ def product_stock_as_of(
     conn: psycopg.Connection, product_id: str, day: date
 ) -> ProductStock | None:
     """Stock at the end of ``day`` (UTC): the latest daily row up to it, 0 before the first."""
-    with _published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
+    with published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
         cur.execute(
             "select products.product_id, coalesce(closing.stock, 0) as stock,"
             " coalesce(closing.version, 0) as version, closing.last_operation_at,"
@@ -93,3 +119,6 @@ def product_stock_as_of(
             {"product_id": product_id, "day": day},
         )
         return cur.fetchone()
+
+
+__all__ = ["NotPublished"]

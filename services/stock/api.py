@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.app import Conn, IdempotentRequest
 from services.auth import CurrentUser
+from services.position import PositionToken
 from services.stock import domain, handlers
 from services.stock.unit_of_work import PostgresStockUnitOfWork, StockUnitOfWork
 from services.telemetry import Meta
@@ -37,6 +38,7 @@ class StockOperationOut(BaseModel):
     amount: int
     stock: int
     version: int
+    position_token: PositionToken
 
 
 @router.post(

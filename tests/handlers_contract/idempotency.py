@@ -9,6 +9,7 @@ import pytest
 from services.idempotency import Idempotency, KeyReused
 from services.orders import domain as orders
 from services.orders import handlers as order_handlers
+from services.position import token_of
 from services.stock import domain as stock
 from tests.handlers_contract.backend import META, Backend
 
@@ -24,8 +25,16 @@ class IdempotencyContract(Backend):
         # The API gives a retried POST a new order id; the key still finds the first order.
         retry = orders.CreateOrder(uuid.uuid4(), "alice", "Alice")
         again = order_handlers.create_order(self.orders_uow(), retry, META, key)
-        assert again == (201, {"order_id": str(first.order_id), "status": "created", "version": 1})
-        assert len(self.outbox("orders", str(first.order_id))) == 1
+        [event] = self.outbox("orders", str(first.order_id))
+        assert again == (
+            201,
+            {
+                "order_id": str(first.order_id),
+                "status": "created",
+                "version": 1,
+                "position_token": token_of(event),
+            },
+        )
         assert self.outbox("orders", str(retry.order_id)) == []
 
     def test_a_key_used_for_another_request_is_refused(self) -> None:

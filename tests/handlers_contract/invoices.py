@@ -6,6 +6,7 @@ import uuid
 
 from services.invoices import domain as invoices
 from services.invoices import handlers as invoice_handlers
+from services.position import token_of
 from tests.handlers_contract.backend import META, NO_KEY, Backend
 
 
@@ -16,10 +17,12 @@ class InvoiceHandlersContract(Backend):
             self.invoices_uow(), cmd, META, NO_KEY, "https://billing.example.com/"
         )
         url = f"https://billing.example.com/{cmd.invoice_id}.pdf"
-        assert (status, body) == (
-            201,
-            {"invoice_id": str(cmd.invoice_id), "order_id": str(cmd.order_id), "invoice_url": url},
-        )
         [event] = self.outbox("invoices", str(cmd.invoice_id))
+        payload = {
+            "invoice_id": str(cmd.invoice_id),
+            "order_id": str(cmd.order_id),
+            "invoice_url": url,
+        }
+        assert (status, body) == (201, {**payload, "position_token": token_of(event)})
         assert (event["event_type"], event["aggregate_version"]) == ("invoice.created", 1)
-        assert event["payload"] == body
+        assert event["payload"] == payload

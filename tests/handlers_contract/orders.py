@@ -11,6 +11,7 @@ from services.errors import Conflict, NotFound
 from services.events import envelope
 from services.orders import domain as orders
 from services.orders import handlers as order_handlers
+from services.position import token_of
 from tests.handlers_contract.backend import META, NO_KEY, Backend
 
 
@@ -19,8 +20,13 @@ class OrderHandlersContract(Backend):
         cmd = orders.CreateOrder(uuid.uuid4(), "alice", "Alice", (orders.OrderLine("sku-1", 2),))
         response = order_handlers.create_order(self.orders_uow(), cmd, META, NO_KEY)
         order_id = str(cmd.order_id)
-        assert response == (201, {"order_id": order_id, "status": "created", "version": 1})
         [event] = self.outbox("orders", order_id)
+        # The token names the event the outbox holds: where it will be in the log.
+        token = token_of(event)
+        assert response == (
+            201,
+            {"order_id": order_id, "status": "created", "version": 1, "position_token": token},
+        )
         assert validate(event) == event
         assert (event["event_type"], event["schema_version"]) == ("order.created", 2)
         assert (event["aggregate_version"], event["producer"]) == (1, "tests")
@@ -47,13 +53,18 @@ class OrderHandlersContract(Backend):
                 self.orders_uow(), orders.CancelOrder(cmd.order_id, "mallory"), META, NO_KEY
             )
         response = order_handlers.cancel_order(self.orders_uow(), cancel, META, NO_KEY)
-        assert response == (
-            200,
-            {"order_id": str(cmd.order_id), "status": "cancelled", "version": 2},
-        )
         with pytest.raises(Conflict):
             order_handlers.cancel_order(self.orders_uow(), cancel, META, NO_KEY)
         created, cancelled = self.outbox("orders", str(cmd.order_id))
+        assert response == (
+            200,
+            {
+                "order_id": str(cmd.order_id),
+                "status": "cancelled",
+                "version": 2,
+                "position_token": token_of(cancelled),
+            },
+        )
         assert created["event_type"] == "order.created"
         assert (cancelled["event_type"], cancelled["aggregate_version"]) == ("order.cancelled", 2)
         assert cancelled["payload"] == {"order_id": str(cmd.order_id), "reason": "late"}

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from services.position import token_of
 from services.stock import domain as stock
 from services.stock.handlers import TooMuchContention
 from tests.handlers_contract.backend import Backend
@@ -18,9 +19,17 @@ def new_product() -> str:
 class StockHandlersContract(Backend):
     def test_increase_and_decrease_append_to_the_log(self) -> None:
         product = new_product()
-        assert self.change(product, "increase", 5) == (
+        status, body = self.change(product, "increase", 5)
+        assert (status, body) == (
             201,
-            {"product_id": product, "operation": "increase", "amount": 5, "stock": 5, "version": 1},
+            {
+                "product_id": product,
+                "operation": "increase",
+                "amount": 5,
+                "stock": 5,
+                "version": 1,
+                "position_token": token_of(self.outbox("stock", product)[0]),
+            },
         )
         status, body = self.change(product, "decrease", 2)
         assert (status, body["stock"], body["version"]) == (201, 3, 2)

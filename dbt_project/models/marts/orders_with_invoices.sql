@@ -45,6 +45,7 @@ invoices_ranked as (
         invoices.order_id,
         invoices.invoice_id,
         invoices.invoice_url,
+        max(invoices.occurred_at) over (partition by invoices.order_id) as last_invoiced_at,
         row_number() over (
             partition by invoices.order_id
             order by invoices.aggregate_version desc, invoices.occurred_at desc,
@@ -72,6 +73,9 @@ final as (
         invoices_ranked.invoice_id,
         invoices_ranked.invoice_url,
         cancellations.cancelled_at,
+        greatest(
+            orders.occurred_at, invoices_ranked.last_invoiced_at, cancellations.cancelled_at
+        ) as updated_at,
         {{ horizon }}::bigint as changed_at_watermark
 
     from orders

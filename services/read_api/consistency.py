@@ -1,0 +1,98 @@
+"""Read-your-writes: is the write a position token names in the view being served?
+
+A write is included once its raw row was written by a transaction below the watermark of
+the view's latest publication (docs/adr/incremental-watermark.md): every such row was
+folded into the mart that was checked and published. Until then it is either not ingested
+yet (still in the write service's outbox or in Kafka: the warehouse cannot tell which) or
+ingested and waiting for the next build and publication.
+
+Freshness is read before the rows it describes, so a publication that lands in between makes
+the answer newer than its headers say, never older: "included" is never claimed too early.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Header, Response
+from psycopg import sql
+
+from contracts.catalog import raw_table
+from database.warehouse import MARTS_BY_NAME, RAW_SCHEMA
+from services import position
+from services.read_api import freshness
+from services.read_api.retry import retry_after_seconds
+
+
+class Stage(StrEnum):
+    INCLUDED = "included"
+    NOT_INGESTED = "not-ingested"  # in the outbox or in Kafka
+    INGESTED = "ingested"  # in raw, waiting for the next build and publication
+    UNRELATED = "unrelated"  # the event's topic does not feed this view
+
+
+def stage_of(
+    conn: psycopg.Connection, where: position.Position, view: freshness.ViewFreshness
+) -> Stage:
+    if where.topic not in MARTS_BY_NAME[view.view].topics:
+        return Stage.UNRELATED
+    row = conn.execute(
+        sql.SQL("select ingest_txid from {} where event_id = %s").format(
+            sql.Identifier(RAW_SCHEMA, raw_table(where.topic))
+        ),
+        (where.event_id,),
+    ).fetchone()
+    if row is None:
+        return Stage.NOT_INGESTED
+    return Stage.INCLUDED if int(row[0]) < view.watermark else Stage.INGESTED
+
+
+def _token(
+    token: Annotated[
+        str | None,
+        Header(
+            alias="X-Position-Token",
+            max_length=512,
+            description="position_token of a command response: the answer says whether that"
+            " write is included (X-Position-Included) and, if not, when to retry (Retry-After)",
+        ),
+    ] = None,
+) -> position.Position | None:
+    return None if token is None else position.decode(token)
+
+
+PositionToken = Annotated[position.Position | None, Depends(_token)]
+
+
+def describe(
+    conn: psycopg.Connection, response: Response, view: str, where: position.Position | None
+) -> None:
+    """Set the freshness headers of ``view`` and, given a token, whether its write is in."""
+    fresh = freshness.of_view(conn, view)
+    response.headers["X-View"] = view
+    response.headers["X-View-Published-At"] = fresh.published_at.isoformat()
+    if fresh.newest_event_at is not None:
+        response.headers["X-View-Newest-Event-At"] = fresh.newest_event_at.isoformat()
+    if where is None:
+        return
+    stage = stage_of(conn, where, fresh)
+    response.headers["X-Position-Stage"] = stage.value
+    response.headers["X-Position-Included"] = _INCLUDED_HEADER[stage]
+    if _pending(stage):
+        recent = freshness.recent_publications(conn, view)
+        response.headers["Retry-After"] = str(retry_after_seconds(recent, datetime.now(UTC)))
+
+
+_INCLUDED_HEADER = {
+    Stage.INCLUDED: "true",
+    Stage.NOT_INGESTED: "false",
+    Stage.INGESTED: "false",
+    Stage.UNRELATED: "unrelated",
+}
+
+
+def _pending(stage: Stage) -> bool:
+    return stage in (Stage.NOT_INGESTED, Stage.INGESTED)

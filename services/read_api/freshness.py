@@ -1,0 +1,64 @@
+"""How fresh each published view is: when it was published, and its newest event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+from pydantic import Field
+
+from database.warehouse import MARTS
+from services.read_api.serving import CamelModel, NotPublished, published
+
+VIEWS: tuple[str, ...] = tuple(mart.name for mart in MARTS)
+
+
+class ViewFreshness(CamelModel):
+    view: str
+    published_at: datetime = Field(description="When the view was last published")
+    newest_event_at: datetime | None = Field(
+        description="occurred_at of the newest event the view includes"
+    )
+    lag_seconds: float | None = Field(
+        description="Now minus newestEventAt: how far behind the events the view is"
+    )
+    published_seconds_ago: float
+    watermark: int = Field(exclude=True)
+
+
+# One index probe per view on (view_name, id): the latest publication of each.
+LATEST_SQL = (
+    "select views.name as view, latest.published_at, latest.newest_event_at,"
+    " extract(epoch from now() - latest.newest_event_at)::float8 as lag_seconds,"
+    " extract(epoch from now() - latest.published_at)::float8 as published_seconds_ago,"
+    " latest.watermark"
+    " from unnest(%(views)s::text[]) with ordinality as views (name, position)"
+    " cross join lateral ("
+    "   select p.published_at, p.newest_event_at, p.watermark from serving.publications as p"
+    "   where p.view_name = views.name order by p.id desc limit 1"
+    " ) as latest order by views.position"
+)
+
+
+def latest(conn: psycopg.Connection, views: tuple[str, ...] = VIEWS) -> list[ViewFreshness]:
+    with published(), conn.cursor(row_factory=class_row(ViewFreshness)) as cur:
+        cur.execute(LATEST_SQL, {"views": list(views)})
+        return cur.fetchall()
+
+
+def of_view(conn: psycopg.Connection, view: str) -> ViewFreshness:
+    found = latest(conn, (view,))
+    if not found:
+        raise NotPublished(f"view {view} has not been published yet: the pipeline has not run")
+    return found[0]
+
+
+def recent_publications(conn: psycopg.Connection, view: str, count: int = 6) -> list[datetime]:
+    """When ``view`` was published lately, newest first."""
+    rows = conn.execute(
+        "select published_at from serving.publications where view_name = %s"
+        " order by id desc limit %s",
+        (view, count),
+    ).fetchall()
+    return [row[0] for row in rows]
