@@ -19,6 +19,7 @@ from database import connections
 from services.errors import DomainError, http_status
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
+from services.outbox_metrics import OUTBOXES
 from services.telemetry import instrument
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,9 @@ def create_service_app(
                 conn.execute(IDEMPOTENCY_DDL.encode())
                 if schema_file is not None:
                     conn.execute(schema_file.read_bytes())
+            OUTBOXES.watch(name, pool)
             if settings.relay_enabled:
-                relay = Relay(settings, pool)
+                relay = Relay(settings, pool, service=name)
                 relay_thread = threading.Thread(
                     target=relay.run_forever, args=(stop,), name=f"{name}-relay", daemon=True
                 )
@@ -60,6 +62,7 @@ def create_service_app(
         try:
             yield
         finally:
+            OUTBOXES.forget(name)
             stop.set()
             if relay_thread is not None:
                 relay_thread.join(timeout=15)
@@ -73,7 +76,7 @@ def create_service_app(
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.details}, status_code=http_status(exc))
 
-    instrument(app, name)
+    instrument(app, name, settings)
     for router in routers:
         app.include_router(router)
     return app

@@ -1,0 +1,127 @@
+"""The OpenTelemetry tracer provider every deployable installs, chosen by ``CQRSW_OTEL_EXPORTER``.
+
+``none`` (the default) installs a provider whose sampler records nothing, so nothing tries the
+network, yet trace ids are still made and carried into every event's envelope: a trace can be
+followed by id in the warehouse even when no spans were exported. The other exporters record
+every span and send it in batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from config.settings import Settings
+
+# An ingest batch links to every event in it; the SDK's default of 128 links would drop most.
+MAX_LINKS = 10_000
+_propagator = TraceContextTextMapPropagator()
+
+
+def exporter_for(settings: Settings) -> SpanExporter | None:
+    kind = settings.otel_exporter
+    if kind == "console":
+        return ConsoleSpanExporter()
+    if kind == "otlp-http":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otel_endpoint or "http://localhost:4318/v1/traces"
+        return OTLPSpanExporter(endpoint=endpoint)
+    if kind == "otlp-grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        return GrpcExporter(endpoint=settings.otel_endpoint or "localhost:4317", insecure=True)
+    return None
+
+
+def make_provider(
+    service: str, sampler: Sampler | None = None, processors: Iterable[SpanProcessor] = ()
+) -> TracerProvider:
+    provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: f"cqrsw-{service}"}),
+        sampler=sampler,
+        span_limits=SpanLimits(max_links=MAX_LINKS),
+    )
+    for processor in processors:
+        provider.add_span_processor(processor)
+    return provider
+
+
+_provider: TracerProvider | None = None
+
+
+def configure(settings: Settings, service: str) -> TracerProvider:
+    """Install this process's tracer provider once; later calls keep the first one."""
+    global _provider
+    if _provider is None:
+        exporter = exporter_for(settings)
+        if exporter is None:
+            _provider = make_provider(service, sampler=ALWAYS_OFF)
+        else:
+            _provider = make_provider(service, processors=[BatchSpanProcessor(exporter)])
+        # Libraries that ask the global API (instrumentations without a provider) get it too.
+        trace.set_tracer_provider(_provider)
+    return _provider
+
+
+def use_provider(provider: TracerProvider | None) -> TracerProvider | None:
+    """Replace this process's provider (tests collect spans in memory); return the old one."""
+    global _provider
+    previous, _provider = _provider, provider
+    return previous
+
+
+def provider() -> TracerProvider | trace.TracerProvider:
+    return _provider if _provider is not None else trace.get_tracer_provider()
+
+
+def tracer(name: str) -> trace.Tracer:
+    """A tracer of the current provider, looked up at each use so a replaced one takes effect."""
+    return provider().get_tracer(name)
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def parse_traceparent(traceparent: str | None) -> SpanContext | None:
+    """The span context a W3C ``traceparent`` names, or None when it is missing or malformed."""
+    if not traceparent:
+        return None
+    context = _propagator.extract({"traceparent": traceparent})
+    span_context = trace.get_current_span(context).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+def link_to(traceparent: str | None) -> Link | None:
+    span_context = parse_traceparent(traceparent)
+    return Link(span_context) if span_context is not None else None
+
+
+def run_context(dag_id: str, run_id: str) -> Context:
+    """A parent context shared by every task of one pipeline run, derived from its run id.
+
+    Airflow runs each task in its own process; deriving the trace id from ``dag_id/run_id``
+    puts all of a run's spans into one trace without passing anything between tasks.
+    """
+    digest = hashlib.sha256(f"{dag_id}/{run_id}".encode()).digest()
+    parent = SpanContext(
+        trace_id=int.from_bytes(digest[:16], "big") or 1,
+        span_id=int.from_bytes(digest[16:24], "big") or 1,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    return trace.set_span_in_context(NonRecordingSpan(parent))
