@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test unit integration e2e lint format up down status bench clean
+.PHONY: venv demo test unit integration e2e lint format up down status bench clean promtool alert-rules
 
 venv: $(STAMP)
 
@@ -21,8 +21,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cqrsw demo
 
-test: lint $(STAMP)
+test: lint alert-rules $(STAMP)
 	$(BIN)/python -m pytest
+
+# promtool (and the prometheus binary `make up` runs) come from Debian's `prometheus` package.
+promtool:
+	@command -v promtool >/dev/null || apt-get install -y --no-install-recommends prometheus \
+	  || { apt-get update && apt-get install -y --no-install-recommends prometheus; }
+
+# Every alert rule is checked, and unit-tested to fire and to resolve.
+alert-rules: promtool
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts.test.yml
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from config.settings import ConfigurationError, Settings, load_settings
 from contracts.catalog import TOPICS
+from cqrsw import observe
 from cqrsw.processes import StackError
 from database.names import SERVICE_DATABASES
 from ingest.job import IngestBusy
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the whole pipeline end to end on the embedded stack")
     p.set_defaults(func=cmd_demo)
+    observe.add_parsers(sub)
     return parser
 
 
