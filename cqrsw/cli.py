@@ -57,10 +57,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from config import tracing
     from ingest.job import run_ingest
     from ingest.progress import print_report, progress_bar
 
     settings = _settings()
+    tracing.configure(settings, "ingest")
     topics = tuple(args.topic) if args.topic else TOPICS
     with progress_bar(console) as on_progress:
         report = run_ingest(

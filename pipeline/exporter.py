@@ -58,25 +58,35 @@ class WarehouseCollector(Collector):
     def __init__(self, settings: Settings):
         self.settings = settings
 
+    def describe(self) -> Iterator[Metric]:
+        """The families this collector serves, without samples (no database work)."""
+        yield from self._families()
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (
+            _gauge(
+                "cqrsw_view_last_published_timestamp_seconds",
+                "When each serving view was last published", ["view"],
+            ),
+            _gauge(
+                "cqrsw_view_lag_seconds",
+                "Age of the newest event behind a view when it was last published", ["view"],
+            ),
+            _gauge("cqrsw_dead_letter_events", "Messages in raw.dead_letter_events", ["topic"]),
+            _gauge(
+                "cqrsw_dead_letter_last_timestamp_seconds", "When a dead letter last arrived",
+                ["topic"],
+            ),
+            _gauge(
+                "cqrsw_pipeline_runs", "Pipeline runs by outcome (from ops tables)",
+                ["dag_id", "outcome"],
+            ),
+            _gauge("cqrsw_warehouse_up", "1 if the warehouse answered this scrape", []),
+        )  # fmt: skip
+
     def collect(self) -> Iterator[Metric]:
-        published = _gauge(
-            "cqrsw_view_last_published_timestamp_seconds",
-            "When each serving view was last published", ["view"],
-        )  # fmt: skip
-        lag = _gauge(
-            "cqrsw_view_lag_seconds",
-            "Age of the newest event behind a view when it was last published", ["view"],
-        )  # fmt: skip
-        dead = _gauge("cqrsw_dead_letter_events", "Messages in raw.dead_letter_events", ["topic"])
-        dead_last = _gauge(
-            "cqrsw_dead_letter_last_timestamp_seconds", "When a dead letter last arrived",
-            ["topic"],
-        )  # fmt: skip
-        runs = _gauge(
-            "cqrsw_pipeline_runs", "Pipeline runs by outcome (from ops tables)",
-            ["dag_id", "outcome"],
-        )  # fmt: skip
-        up = _gauge("cqrsw_warehouse_up", "1 if the warehouse answered this scrape", [])
+        published, lag, dead, dead_last, runs, up = self._families()
         try:
             ops.ensure_schema(self.settings)
             with connections.connect(self.settings, WAREHOUSE_DATABASE) as conn:

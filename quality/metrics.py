@@ -18,6 +18,15 @@ def write_gate_metrics(
     directory: Path, suites: dict[str, tuple[bool, int]], passed: bool, *, now: float
 ) -> Path:
     """``suites``: name -> (success, failed expectations). Returns the file written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / METRICS_FILE
+    write_to_textfile(str(path), gate_registry(suites, passed, now=now))
+    return path
+
+
+def gate_registry(
+    suites: dict[str, tuple[bool, int]], passed: bool, *, now: float
+) -> CollectorRegistry:
     registry = CollectorRegistry()
     success = Gauge(
         "cqrsw_gate_suite_success", "1 if the suite passed in the last gate run", ["suite"],
@@ -38,7 +47,4 @@ def write_gate_metrics(
         failed.labels(name).set(failures)
     last.set(now)
     outcome.set(1 if passed else 0)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / METRICS_FILE
-    write_to_textfile(str(path), registry)
-    return path
+    return registry
