@@ -52,8 +52,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-up: $(STAMP)
-	$(BIN)/cqrsw stack up --services --airflow
+up: $(STAMP) promtool
+	$(BIN)/cqrsw stack up --services --airflow --prometheus
 
 down: $(STAMP)
 	$(BIN)/cqrsw stack down

@@ -46,7 +46,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
     stack = Stack(_settings())
     if args.action == "up":
-        where = stack.up(services=args.services, airflow=args.airflow)
+        where = stack.up(services=args.services, airflow=args.airflow, prometheus=args.prometheus)
         _print_where("cqrs-warehouse stack is up", where)
     elif args.action == "down":
         stopped = stack.down()
@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--airflow", action="store_true", help="also start Airflow (api-server, scheduler, ...)"
     )
+    p.add_argument(
+        "--prometheus", action="store_true",
+        help="also start the pipeline exporter and Prometheus with the alert rules",
+    )  # fmt: skip
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("ingest", help="sink the Kafka topics into the raw warehouse tables")

@@ -23,6 +23,8 @@ from cqrsw.airflow import (
     start_airflow,
     stop_airflow,
 )
+from cqrsw.monitoring import NAMES as MONITORING
+from cqrsw.monitoring import prometheus_status, start_prometheus, stop_prometheus
 from cqrsw.postgres import EmbeddedPostgres, package_dir
 from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 from database import connections
@@ -139,7 +141,9 @@ class Stack:
         return {**os.environ, **self.settings.as_env()}
 
     # -- the whole stack ------------------------------------------------------------------------
-    def up(self, *, services: bool = False, airflow: bool = False) -> dict[str, str]:
+    def up(
+        self, *, services: bool = False, airflow: bool = False, prometheus: bool = False
+    ) -> dict[str, str]:
         """Start what is not external, create databases, schemas and topics; say where each listens.
 
         On failure everything this call started is stopped again, so nothing is left orphaned.
@@ -170,6 +174,10 @@ class Stack:
                         started.append(service.name)
             if airflow:
                 where["airflow"] = self.start_airflow(started)
+            if prometheus:
+                monitoring, components = start_prometheus(self.settings, self._child_env())
+                where.update(monitoring)
+                started.extend(components)
         except Exception:
             self._stop(started)
             raise
@@ -191,10 +199,11 @@ class Stack:
 
     def down(self) -> list[str]:
         everything = [c.name for c in COMPONENTS] + [s.name for s in HTTP_SERVICES]
-        return self._stop(["postgres", "kafka", *everything])
+        return self._stop(["postgres", "kafka", *MONITORING, *everything])
 
     def _stop(self, names: list[str]) -> list[str]:
-        stopped = stop_airflow(self.settings, names)  # first: its tasks use all the rest
+        stopped = stop_prometheus(self.settings, names)
+        stopped += stop_airflow(self.settings, names)  # before the rest: its tasks use it
         for service in reversed(HTTP_SERVICES):
             if service.name in names and PidFile(self.state, service.name, service.app).stop():
                 stopped.append(service.name)
@@ -220,6 +229,7 @@ class Stack:
                 "up" if up else "down"
             )
         report.update(airflow_status(self.settings))
+        report.update(prometheus_status(self.settings))
         return report
 
     def prepare_databases(self) -> None:
