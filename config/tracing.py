@@ -9,16 +9,24 @@ every span and send it in batches.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 
 from config.settings import Settings
 
@@ -50,13 +58,41 @@ def make_provider(
 ) -> TracerProvider:
     provider = TracerProvider(
         resource=Resource.create({SERVICE_NAME: f"cqrsw-{service}"}),
-        sampler=sampler,
+        sampler=sampler or RECORD_OPERATIONS,
         span_limits=SpanLimits(max_links=MAX_LINKS),
     )
     for processor in processors:
         provider.add_span_processor(processor)
     return provider
 
+
+class NoOrphanQueries(Sampler):
+    """Roots: everything but a lone client span, i.e. a SQL statement outside any operation.
+
+    The relay polls its outbox twice a second; without this every poll would be a trace.
+    """
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        if kind == SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return ALWAYS_ON.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return "NoOrphanQueries"
+
+
+RECORD_OPERATIONS = ParentBased(root=NoOrphanQueries())
 
 _provider: TracerProvider | None = None
 

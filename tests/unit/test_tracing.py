@@ -64,3 +64,20 @@ def test_every_task_of_a_run_shares_one_trace_and_other_runs_do_not() -> None:
     assert first == trace_id("cqrs_warehouse_pipeline", "scheduled__2026-11-27T10:00:00+00:00")
     assert first != trace_id("cqrs_warehouse_pipeline", "scheduled__2026-11-27T10:05:00+00:00")
     assert first != trace_id("rebuild_views", "scheduled__2026-11-27T10:00:00+00:00")
+
+
+def test_sql_outside_any_operation_is_not_a_trace_of_its_own() -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    exporter = InMemorySpanExporter()
+    tracer = tracing.make_provider("t", processors=[SimpleSpanProcessor(exporter)]).get_tracer("t")
+    with tracer.start_as_current_span("select", kind=SpanKind.CLIENT):  # a relay's idle poll
+        pass
+    with (
+        tracer.start_as_current_span("POST /orders", kind=SpanKind.SERVER),
+        tracer.start_as_current_span("insert", kind=SpanKind.CLIENT),
+    ):
+        pass
+    assert [s.name for s in exporter.get_finished_spans()] == ["insert", "POST /orders"]
