@@ -81,7 +81,7 @@ class Settings(BaseSettings):
         default=9108, ge=1, le=65535, description="Pipeline exporter (`cqrsw metrics serve`)."
     )
     prometheus_port: int = Field(
-        default=9090, ge=1, le=65535, description="Prometheus that `make up` starts."
+        default=19090, ge=1, le=65535, description="Prometheus that `make up` starts."
     )
     otel_endpoint: str | None = Field(
         default=None,
