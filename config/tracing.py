@@ -122,6 +122,13 @@ def provider() -> TracerProvider | trace.TracerProvider:
     return _provider if _provider is not None else trace.get_tracer_provider()
 
 
+def flush(timeout_ms: int = 5000) -> None:
+    """Send what is buffered now: an Airflow task's process may end without running atexit."""
+    current = provider()
+    if isinstance(current, TracerProvider):
+        current.force_flush(timeout_ms)
+
+
 def tracer(name: str) -> trace.Tracer:
     """A tracer of the current provider, looked up at each use so a replaced one takes effect."""
     return provider().get_tracer(name)

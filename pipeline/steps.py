@@ -26,10 +26,14 @@ def step_span(settings: Settings, step: str, run: tuple[str, str] | None = None)
     tracing.configure(settings, "pipeline")
     parent = tracing.run_context(*run) if run is not None else otel_context.get_current()
     attributes = {"pipeline.dag_id": run[0], "pipeline.run_id": run[1]} if run else {}
-    with tracing.tracer(__name__).start_as_current_span(
-        step, context=parent, attributes=attributes
-    ):
-        yield
+    try:
+        with tracing.tracer(__name__).start_as_current_span(
+            step, context=parent, attributes=attributes
+        ):
+            yield
+    finally:
+        if run is not None:  # an Airflow task: its process may end without running atexit
+            tracing.flush()
 
 
 def ingest_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, Any]:

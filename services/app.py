@@ -62,7 +62,7 @@ def create_service_app(
         try:
             yield
         finally:
-            OUTBOXES.forget(name)
+            OUTBOXES.forget(pool)
             stop.set()
             if relay_thread is not None:
                 relay_thread.join(timeout=15)

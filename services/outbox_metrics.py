@@ -36,16 +36,17 @@ class OutboxCollector(Collector):
     """Backlog and oldest unpublished age of every outbox this process serves."""
 
     def __init__(self) -> None:
-        self._pools: dict[str, ConnectionPool] = {}
+        # Keyed by pool: two apps of one service in a process (tests) come and go separately.
+        self._pools: dict[int, tuple[str, ConnectionPool]] = {}
         self._lock = threading.Lock()
 
     def watch(self, service: str, pool: ConnectionPool) -> None:
         with self._lock:
-            self._pools[service] = pool
+            self._pools[id(pool)] = (service, pool)
 
-    def forget(self, service: str) -> None:
+    def forget(self, pool: ConnectionPool) -> None:
         with self._lock:
-            self._pools.pop(service, None)
+            self._pools.pop(id(pool), None)
 
     def collect(self) -> Iterator[Metric]:
         backlog = GaugeMetricFamily(
@@ -57,7 +58,7 @@ class OutboxCollector(Collector):
             labels=["service"],
         )
         with self._lock:
-            pools = dict(self._pools)
+            pools = {service: pool for service, pool in self._pools.values()}  # one per service
         for service, pool in sorted(pools.items()):
             try:
                 with pool.connection(timeout=5) as conn:

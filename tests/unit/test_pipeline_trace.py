@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from opentelemetry import trace
@@ -12,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from config import tracing
 from config.settings import Settings
 from pipeline.steps import step_span
+from pipeline.tasks.spans import record_dbt_span
 
 
 @pytest.fixture
@@ -51,3 +54,18 @@ def test_a_run_from_the_cli_is_one_root_span_with_a_child_per_step(
     assert root.name == "pipeline run" and root.parent is None
     assert [s.name for s in steps] == ["ingest", "dbt build", "gate", "publish"]
     assert all(s.parent is not None and s.parent.span_id == root.context.span_id for s in steps)
+
+
+def test_a_dbt_task_records_its_build_in_the_runs_trace(spans: InMemorySpanExporter) -> None:
+    started = datetime(2026, 11, 27, 10, 0, 5, tzinfo=UTC)
+    ti = SimpleNamespace(
+        dag_id="cqrs_warehouse_pipeline", run_id="scheduled__2026-11-27T10:00:00+00:00",
+        task_id="dbt_build.products_model_build", start_date=started,
+    )  # fmt: skip
+    record_dbt_span({"ti": ti})
+    [span] = spans.get_finished_spans()
+    run = tracing.run_context(ti.dag_id, ti.run_id)
+    assert span.name == "dbt build dbt_build.products_model_build"
+    assert span.context.trace_id == trace.get_current_span(run).get_span_context().trace_id
+    assert span.start_time == int(started.timestamp() * 1e9)
+    assert span.end_time is not None and span.end_time > span.start_time
