@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 
 from config.settings import settings_or_exit
@@ -28,11 +29,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    import psycopg
+
     from cqrsw.journey_sources import find_journeys
     from cqrsw.journey_view import print_journeys
 
     settings = settings_or_exit()
-    journeys = find_journeys(settings, args.id)
+    try:
+        journeys = find_journeys(settings, args.id)
+    except psycopg.OperationalError as exc:
+        print(f"cannot read the outboxes or the warehouse: {exc}".strip(), file=sys.stderr)
+        return 1
     status: int = print_journeys(journeys, args.id, as_json=args.json)
     return status
 

@@ -18,6 +18,7 @@ from pipeline.publish import publish_views
 from services.outbox import make_producer
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.relay import relay_all
+from tests.support.throwaway_stack import free_port
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -108,3 +109,15 @@ def test_an_unknown_id_is_said_so(settings: Settings, capsys: pytest.CaptureFixt
             mp.setenv(name, value)
         assert cqrsw(["trace", "no-such-id"]) == 3
     assert "no event with event_id, request id" in capsys.readouterr().out
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in settings.as_env().items():
+            mp.setenv(name, value)
+        mp.delenv("CQRSW_DATABASE_URL", raising=False)
+        mp.setenv("CQRSW_PG_PORT", str(free_port()))
+        assert cqrsw(["trace", "any-id"]) == 1
+    assert "cannot read the outboxes or the warehouse" in capsys.readouterr().err
