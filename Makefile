@@ -65,6 +65,7 @@ status: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.stock_rebuild
 	$(BIN)/python -m bench.dbt_incremental
+	$(BIN)/python -m bench.trace_links
 
 clean: down
 	rm -rf .cqrsw dbt_project/target dbt_project/logs

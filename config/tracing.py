@@ -9,6 +9,7 @@ every span and send it in batches.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 
 from opentelemetry import trace
@@ -140,13 +141,22 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
 def parse_traceparent(traceparent: str | None) -> SpanContext | None:
-    """The span context a W3C ``traceparent`` names, or None when it is missing or malformed."""
-    if not traceparent:
+    """The span context a W3C ``traceparent`` names, or None when it is missing or malformed.
+
+    Parsed here rather than by the propagator: the ingest links every event of a batch, and
+    the propagator's extract costs about ten times as much per event.
+    """
+    match = _TRACEPARENT.match(traceparent) if traceparent else None
+    if match is None:
         return None
-    context = _propagator.extract({"traceparent": traceparent})
-    span_context = trace.get_current_span(context).get_span_context()
-    return span_context if span_context.is_valid else None
+    trace_id, span_id = int(match[1], 16), int(match[2], 16)
+    if not trace_id or not span_id:
+        return None
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(match[3], 16)))
 
 
 def link_to(traceparent: str | None) -> Link | None:
