@@ -17,8 +17,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     settings = settings_or_exit()
     port = args.port or settings.metrics_port
-    server, thread = start_http_server(port, "127.0.0.1", registry=pipeline_registry(settings))
-    print(f"pipeline metrics on http://127.0.0.1:{port}/metrics", flush=True)
+    try:
+        server, thread = start_http_server(port, args.host, registry=pipeline_registry(settings))
+    except OSError as exc:  # a port in use, an address that is not this machine's
+        print(f"cannot listen on {args.host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    print(f"pipeline metrics on http://{args.host}:{port}/metrics", flush=True)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -50,6 +54,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--port", type=int, choices=range(1, 65536), metavar="PORT",
         help="default CQRSW_METRICS_PORT (9108)",
+    )  # fmt: skip
+    p.add_argument(
+        "--host", default="127.0.0.1",
+        help="address to listen on (0.0.0.0 in a container Prometheus scrapes from outside)",
     )  # fmt: skip
     p.set_defaults(func=cmd_metrics)
 
