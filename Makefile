@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test unit integration e2e lint format up down status bench clean nginx kubectl check-deploy
+.PHONY: venv demo test unit integration e2e lint format up down status bench clean nginx kubectl check-deploy promtool alert-rules
 
 venv: $(STAMP)
 
@@ -21,8 +21,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cqrsw demo
 
-test: lint $(STAMP) nginx kubectl
+test: lint alert-rules $(STAMP) nginx kubectl
 	$(BIN)/python -m pytest
+
+# promtool (and the prometheus binary `make up` runs) come from Debian's `prometheus` package.
+promtool:
+	@command -v promtool >/dev/null || apt-get install -y --no-install-recommends prometheus \
+	  || { apt-get update && apt-get install -y --no-install-recommends prometheus; }
+
+# Every alert rule is checked, and unit-tested to fire and to resolve.
+alert-rules: promtool
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts.test.yml
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -47,8 +57,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-up: $(STAMP) nginx
-	$(BIN)/cqrsw stack up --services --airflow --gateway
+up: $(STAMP) nginx promtool
+	$(BIN)/cqrsw stack up --services --airflow --gateway --prometheus
 
 down: $(STAMP)
 	$(BIN)/cqrsw stack down
@@ -60,6 +70,7 @@ status: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.stock_rebuild
 	$(BIN)/python -m bench.dbt_incremental
+	$(BIN)/python -m bench.trace_links
 
 # Debian packages the project uses, installed only when missing and only where it can (root
 # with apt-get): nginx is the local API gateway (its test and `make up`); kubectl renders

@@ -81,6 +81,23 @@ class Settings(BaseSettings):
         default=False, description="Let the scheduler run missed intervals of the pipeline."
     )
 
+    # Observability
+    otel_exporter: Literal["none", "console", "otlp-http", "otlp-grpc"] = Field(
+        default="none",
+        description="Where spans go; `none` records nothing and never touches the network.",
+    )
+    metrics_port: int = Field(
+        default=9108, ge=1, le=65535, description="Pipeline exporter (`cqrsw metrics serve`)."
+    )
+    prometheus_port: int = Field(
+        default=19090, ge=1, le=65535, description="Prometheus that `make up` starts."
+    )
+    otel_endpoint: str | None = Field(
+        default=None,
+        description="OTLP endpoint; default http://localhost:4318/v1/traces (HTTP) or"
+        " localhost:4317 (gRPC).",
+    )
+
     @model_validator(mode="after")
     def _secrets_outside_dev(self) -> Settings:
         if self.jwt_algorithm == "RS256" and not self.jwt_public_key:

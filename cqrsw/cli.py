@@ -15,6 +15,7 @@ from rich.table import Table
 
 from config.settings import ConfigurationError, Settings, load_settings
 from contracts.catalog import TOPICS
+from cqrsw import observe
 from cqrsw.processes import StackError
 from database.names import SERVICE_DATABASES
 from ingest.job import IngestBusy
@@ -45,7 +46,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
     stack = Stack(_settings())
     if args.action == "up":
-        where = stack.up(services=args.services, airflow=args.airflow, gateway=args.gateway)
+        where = stack.up(
+            services=args.services,
+            airflow=args.airflow,
+            gateway=args.gateway,
+            prometheus=args.prometheus,
+        )
         _print_where("cqrs-warehouse stack is up", where)
     elif args.action == "down":
         stopped = stack.down()
@@ -56,10 +62,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from config import tracing
     from ingest.job import run_ingest
     from ingest.progress import print_report, progress_bar
 
     settings = _settings()
+    tracing.configure(settings, "ingest")
     topics = tuple(args.topic) if args.topic else TOPICS
     with progress_bar(console) as on_progress:
         report = run_ingest(
@@ -163,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gateway", action="store_true", help="also start the nginx API gateway (if installed)"
     )
+    p.add_argument(
+        "--prometheus", action="store_true",
+        help="also start the pipeline exporter and Prometheus with the alert rules",
+    )  # fmt: skip
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("ingest", help="sink the Kafka topics into the raw warehouse tables")
@@ -200,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the whole pipeline end to end on the embedded stack")
     p.set_defaults(func=cmd_demo)
+    observe.add_parsers(sub)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from cqrsw.airflow import (
 )
 from cqrsw.gateway import GatewayUnavailable, gateway_status, start_gateway, stop_gateway
 from cqrsw.http_services import HTTP_SERVICES, start_service
+from cqrsw.monitoring import NAMES as MONITORING
+from cqrsw.monitoring import prometheus_status, start_prometheus, stop_prometheus
 from cqrsw.postgres import EmbeddedPostgres, package_dir
 from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 from database import connections
@@ -92,7 +95,12 @@ class Stack:
 
     # -- the whole stack ------------------------------------------------------------------------
     def up(
-        self, *, services: bool = False, airflow: bool = False, gateway: bool = False
+        self,
+        *,
+        services: bool = False,
+        airflow: bool = False,
+        gateway: bool = False,
+        prometheus: bool = False,
     ) -> dict[str, str]:
         """Start what is not external, create databases, schemas and topics; say where each listens.
 
@@ -126,6 +134,12 @@ class Stack:
                 where["gateway"] = self.start_gateway(started)
             if airflow:
                 where["airflow"] = self.start_airflow(started)
+            if prometheus:
+                monitoring, components = start_prometheus(
+                    self.settings, {**os.environ, **self.settings.as_env()}
+                )
+                where.update(monitoring)
+                started.extend(components)
         except Exception:
             self._stop(started)
             raise
@@ -156,10 +170,11 @@ class Stack:
 
     def down(self) -> list[str]:
         everything = [c.name for c in COMPONENTS] + [s.name for s in HTTP_SERVICES]
-        return self._stop(["postgres", "kafka", "gateway", *everything])
+        return self._stop(["postgres", "kafka", "gateway", *MONITORING, *everything])
 
     def _stop(self, names: list[str]) -> list[str]:
-        stopped = stop_airflow(self.settings, names)  # first: its tasks use all the rest
+        stopped = stop_prometheus(self.settings, names)
+        stopped += stop_airflow(self.settings, names)  # before the rest: its tasks use it
         if "gateway" in names and stop_gateway(self.settings):
             stopped.append("gateway")
         for service in reversed(HTTP_SERVICES):
@@ -188,6 +203,7 @@ class Stack:
             )
         report["gateway"] = gateway_status(self.settings)
         report.update(airflow_status(self.settings))
+        report.update(prometheus_status(self.settings))
         return report
 
     def prepare_databases(self) -> None:

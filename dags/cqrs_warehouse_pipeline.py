@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import dag, get_current_context, task
 
 from config.settings import Settings
 from pipeline import steps as pipeline
 from pipeline.tasks.alerts import on_task_failure
 from pipeline.tasks.dbt import dbt_task_group
-from pipeline.tasks.gate_and_publish import check_and_publish
+from pipeline.tasks.gate_and_publish import check_and_publish, run_of
 from pipeline.tasks.retries import retry_args
 
 SETTINGS = Settings()
@@ -36,7 +36,7 @@ def cqrs_warehouse_pipeline() -> None:
 
     @task
     def ingest() -> dict[str, Any]:
-        return pipeline.ingest_step(Settings())
+        return pipeline.ingest_step(Settings(), run_of(get_current_context()))
 
     ingest() >> dbt_task_group(SETTINGS, "dbt_build") >> check_and_publish()
 

@@ -7,9 +7,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import orjson
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, SpanKind
 
+from config import tracing
 from ingest import warehouse
 from ingest.decode import decode
 from ingest.report import IngestReport
@@ -46,6 +50,7 @@ class PartitionRun:
         self.dirty = save_positions  # e.g. a reset: saved even if nothing is read
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
         self.pending: Future[None] | None = None
+        self.trace_context = otel_context.get_current()  # the writer thread's spans join the run
         for tp in partitions:
             report.topic(tp.topic)  # every topic appears in the summary, even when idle
 
@@ -112,7 +117,17 @@ class PartitionRun:
 
     def _write(self, events: list[RawEvent], dead: list[DeadLetter], offsets: Positions) -> None:
         t0 = time.monotonic()
-        inserted, _ = warehouse.write_batch(self.conn, events, dead, offsets)
+        with tracing.tracer(__name__).start_as_current_span(
+            "ingest batch",
+            context=self.trace_context,
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.batch.message_count": len(events) + len(dead)},
+        ) as span:
+            if span.is_recording():
+                link_events(span, events)
+            inserted, batch_id = warehouse.write_batch(self.conn, events, dead, offsets)
+            span.set_attribute("ingest.batch_id", batch_id)
+            span.set_attribute("ingest.dead_letters", len(dead))
         self.report.batch_seconds.append(time.monotonic() - t0)
         for topic, n in inserted.items():
             self.report.topic(topic).rows_written += n
@@ -131,3 +146,12 @@ class PartitionRun:
             left = latest - self.position[tp].next_offset
             self.report.topic(tp.topic).lag_left += left
             self.report.partition_lag[(tp.topic, tp.partition)] = left
+
+
+def link_events(span: Span, events: list[RawEvent]) -> None:
+    """Link the batch's span to the trace in each event's envelope (the command that caused it)."""
+    for event in events:
+        traceparent = orjson.loads(event.trace).get("traceparent")
+        context = tracing.parse_traceparent(traceparent)
+        if context is not None:
+            span.add_link(context)  # no attributes: they cost more than the link itself

@@ -23,6 +23,7 @@ from multiprocessing.queues import Queue
 
 from kafka import KafkaConsumer, TopicPartition
 
+from config import tracing
 from config.settings import Settings
 from contracts.catalog import TOPICS
 from database import connections
@@ -85,7 +86,10 @@ def run_ingest(
     """Ingest every partition up to its end offset at start; return what was written and left."""
     started = time.monotonic()
     report = IngestReport()
-    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as lock:
+    with (
+        tracing.tracer(__name__).start_as_current_span("ingest") as span,
+        connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as lock,
+    ):
         held = lock.execute("select pg_try_advisory_lock(%s)", (INGEST_LOCK,)).fetchone()
         if not held or not held[0]:
             raise IngestBusy("another ingest run is in progress on this warehouse; try again later")
@@ -102,6 +106,7 @@ def run_ingest(
             report.merge(ingest_slice(settings, slices[0], batch_size, progress))
         elif slices:
             _run_workers(settings, slices, batch_size, report, total, on_progress)
+        span.set_attribute("ingest.messages", report.messages)
     report.seconds = time.monotonic() - started
     metrics.record(report)
     metrics.write_textfile(settings.state_dir / "metrics" / "ingest.prom")

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import context as otel_context
+
+from config import tracing
 from config.settings import Settings
 from ingest.job import run_ingest
 from pipeline.dbt import run_dbt
 from pipeline.publish import publish_views
 
 
-def ingest_step(settings: Settings) -> dict[str, Any]:
+@contextmanager
+def step_span(settings: Settings, step: str, run: tuple[str, str] | None = None) -> Iterator[None]:
+    """A span for one step; given ``(dag_id, run_id)`` it joins that run's trace.
+
+    Airflow runs each task in its own process: the run's trace id is derived from its ids
+    (``tracing.run_context``), so every task's step lands in the same trace.
+    """
+    tracing.configure(settings, "pipeline")
+    parent = tracing.run_context(*run) if run is not None else otel_context.get_current()
+    attributes = {"pipeline.dag_id": run[0], "pipeline.run_id": run[1]} if run else {}
+    try:
+        with tracing.tracer(__name__).start_as_current_span(
+            step, context=parent, attributes=attributes
+        ):
+            yield
+    finally:
+        if run is not None:  # an Airflow task: its process may end without running atexit
+            tracing.flush()
+
+
+def ingest_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, Any]:
     """Sink the topics into raw tables; return a per-topic summary for the task log and XCom."""
-    report = run_ingest(settings)
+    with step_span(settings, "ingest", run):
+        report = run_ingest(settings)
     return {
         "messages": report.messages,
         "resets": report.resets,
@@ -27,19 +52,22 @@ def ingest_step(settings: Settings) -> dict[str, Any]:
 
 def dbt_build_step(settings: Settings) -> None:
     """Build the staging views and marts and run their tests; raise if any fails."""
-    run_dbt(settings, "build")
+    with step_span(settings, "dbt build"):
+        run_dbt(settings, "build")
 
 
-def validate_step(settings: Settings) -> dict[str, Any]:
+def validate_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, Any]:
     """Great Expectations gate on the raw tables and the marts; raise if any check fails."""
     from quality.gate import run_gate
 
-    return run_gate(settings).as_dict()
+    with step_span(settings, "gate", run):
+        return run_gate(settings).as_dict()
 
 
-def publish_step(settings: Settings) -> dict[str, int]:
+def publish_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, int]:
     """Publish the checked marts to the serving schema in one transaction (write-audit-publish)."""
-    return publish_views(settings)
+    with step_span(settings, "publish", run):
+        return publish_views(settings)
 
 
 def record_freshness_step(
@@ -74,6 +102,13 @@ def run_pipeline(
     the serving views stay as they were.
     """
     run_id = f"manual__{datetime.now(UTC).isoformat()}"
+    with step_span(settings, "pipeline run"):
+        return _run_steps(settings, run_id, on_step)
+
+
+def _run_steps(
+    settings: Settings, run_id: str, on_step: Callable[[str, Any], None]
+) -> dict[str, Any]:
     results: dict[str, Any] = {"ingest": ingest_step(settings)}
     on_step("ingest", results["ingest"])
     dbt_build_step(settings)

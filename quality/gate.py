@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from quality.metrics import write_gate_metrics
 
 if TYPE_CHECKING:  # the suites import Great Expectations, which takes seconds to load
     from quality.suites import TableSuite
@@ -120,6 +122,12 @@ def run_gate(
         data_docs=docs if docs.exists() else None,
     )
     log.info("quality gate %s:\n%s", checkpoint_name, report.summary())
+    write_gate_metrics(
+        settings.state_dir / "metrics",
+        {name: (o.success, len(o.failed)) for name, o in outcomes.items()},
+        report.success,
+        now=time.time(),
+    )
     if not report.success:
         raise DataQualityFailed(f"quality gate {checkpoint_name} failed:\n{report.summary()}")
     return report

@@ -20,6 +20,7 @@ from services.auth import token_check
 from services.errors import DomainError, http_status
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
+from services.outbox_metrics import OUTBOXES
 from services.telemetry import instrument
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,9 @@ def create_service_app(
                 conn.execute(IDEMPOTENCY_DDL.encode())
                 if schema_file is not None:
                     conn.execute(schema_file.read_bytes())
+            OUTBOXES.watch(name, pool)
             if settings.relay_enabled:
-                relay = Relay(settings, pool)
+                relay = Relay(settings, pool, service=name)
                 relay_thread = threading.Thread(
                     target=relay.run_forever, args=(stop,), name=f"{name}-relay", daemon=True
                 )
@@ -61,6 +63,7 @@ def create_service_app(
         try:
             yield
         finally:
+            OUTBOXES.forget(pool)
             stop.set()
             if relay_thread is not None:
                 relay_thread.join(timeout=15)
@@ -74,7 +77,7 @@ def create_service_app(
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.details}, status_code=http_status(exc))
 
-    instrument(app, name)
+    instrument(app, name, settings)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
         app.include_router(router)

@@ -18,10 +18,14 @@ from typing import Any
 import orjson
 import psycopg
 from kafka import KafkaProducer
+from opentelemetry.trace import SpanKind
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from config import tracing
 from config.settings import Settings
+from services.outbox_metrics import PUBLISHED, RELAY_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +56,22 @@ class PostgresOutbox(Outbox):
         self.conn = conn
 
     def add(self, event: dict[str, Any]) -> None:
-        self.conn.execute(
-            "insert into outbox (event_id, topic, message_key, event) values (%s, %s, %s, %s)",
-            (event["event_id"], event["event_type"], event["aggregate_id"], Jsonb(event)),
-        )
+        with tracing.tracer(__name__).start_as_current_span(
+            "outbox insert",
+            attributes={
+                "event.id": event["event_id"],
+                "messaging.destination.name": topic_of(event),
+            },
+        ):
+            self.conn.execute(
+                "insert into outbox (event_id, topic, message_key, event) values (%s, %s, %s, %s)",
+                (event["event_id"], topic_of(event), event["aggregate_id"], Jsonb(event)),
+            )
+
+
+def topic_of(event: dict[str, Any]) -> str:
+    """Each event type has its own topic, named as the type."""
+    return str(event["event_type"])
 
 
 def replay(conn: psycopg.Connection, since: datetime) -> int:
@@ -87,8 +103,17 @@ def make_producer(settings: Settings) -> KafkaProducer:
 class Relay:
     """Publishes a service's outbox to Kafka, in id order, one relay per database at a time."""
 
-    def __init__(self, settings: Settings, pool: ConnectionPool, *, batch_size: int = 500):
+    def __init__(
+        self,
+        settings: Settings,
+        pool: ConnectionPool,
+        *,
+        batch_size: int = 500,
+        service: str | None = None,
+    ):
         self.settings = settings
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+        self.service = service or str(conninfo_to_dict(conninfo).get("dbname", "unknown"))
         self.pool = pool
         self.batch_size = batch_size
         self._producer: KafkaProducer | None = None
@@ -107,29 +132,41 @@ class Relay:
             ).fetchall()
             if not rows:
                 return 0
-            producer = self._ensure_producer()
-            futures = []
-            for _id, topic, key, event in rows:
-                headers = [
-                    ("event_type", topic.encode()),
-                    ("event_id", str(event["event_id"]).encode()),
-                ]
-                traceparent = event.get("trace", {}).get("traceparent")
-                if traceparent:
-                    headers.append(("traceparent", traceparent.encode()))
-                futures.append(
-                    producer.send(
-                        topic, key=key.encode(), value=orjson.dumps(event), headers=headers
-                    )
-                )
-            producer.flush(timeout=30)
-            for future in futures:
-                future.get(timeout=30)  # raises if the broker refused the message
+            with tracing.tracer(__name__).start_as_current_span(
+                "outbox relay publish",
+                kind=SpanKind.PRODUCER,
+                attributes={"messaging.batch.message_count": len(rows)},
+            ) as span:
+                if span.is_recording():
+                    for *_, event in rows:
+                        link = tracing.link_to(event.get("trace", {}).get("traceparent"))
+                        if link is not None:
+                            span.add_link(link.context, {"event.id": str(event["event_id"])})
+                self._send(rows)
             conn.execute(
                 "update outbox set published_at = now() where id = any(%s)",
                 ([r[0] for r in rows],),
             )
+            PUBLISHED.labels(self.service).inc(len(rows))
             return len(rows)
+
+    def _send(self, rows: list[tuple[Any, ...]]) -> None:
+        producer = self._ensure_producer()
+        futures = []
+        for _id, topic, key, event in rows:
+            headers = [
+                ("event_type", topic.encode()),
+                ("event_id", str(event["event_id"]).encode()),
+            ]
+            traceparent = event.get("trace", {}).get("traceparent")
+            if traceparent:
+                headers.append(("traceparent", traceparent.encode()))
+            futures.append(
+                producer.send(topic, key=key.encode(), value=orjson.dumps(event), headers=headers)
+            )
+        producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=30)  # raises if the broker refused the message
 
     def drain(self) -> int:
         """Publish until the outbox is empty; return how many rows were published."""
@@ -149,6 +186,7 @@ class Relay:
                     stop.wait(self.settings.relay_interval_s)
             except Exception as exc:  # broker or database down: rows stay, retry later
                 log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
+                RELAY_FAILURES.labels(self.service).inc()
                 self._reset_producer()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)

@@ -9,28 +9,42 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from prometheus_client import Counter, Histogram, make_asgi_app
 
+from config import tracing
+from config.settings import Settings
 from contracts.envelope import EventMeta
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
-_propagator = TraceContextTextMapPropagator()
+_COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 HTTP_REQUESTS = Counter(
     "cqrsw_http_requests_total", "HTTP requests served", ["service", "method", "status"]
 )
 HTTP_LATENCY = Histogram("cqrsw_http_request_seconds", "HTTP request latency", ["service"])
+COMMANDS = Counter(
+    "cqrsw_commands_total",
+    "Commands by route template and outcome (accepted, rejected: 4xx, failed: 5xx)",
+    ["service", "route", "outcome"],
+)
 
-if not isinstance(trace.get_tracer_provider(), TracerProvider):
-    trace.set_tracer_provider(TracerProvider())
+
+def outcome(status: int) -> str:
+    if status < 400:
+        return "accepted"
+    return "rejected" if status < 500 else "failed"
 
 
-def instrument(app: FastAPI, service: str) -> None:
-    """Request id in and out, one span per request, counters, and ``/metrics``."""
-    tracer = trace.get_tracer(f"cqrsw.{service}")
+def instrument(app: FastAPI, service: str, settings: Settings) -> None:
+    """Request id in and out, a server span per request (FastAPI instrumentation), counters,
+    and ``/metrics``."""
+    provider = tracing.configure(settings, service)
+    psycopg_instrumentor = PsycopgInstrumentor()
+    if not psycopg_instrumentor.is_instrumented_by_opentelemetry:
+        psycopg_instrumentor.instrument(tracer_provider=provider)  # a span per SQL statement
 
     @app.middleware("http")
     async def _observe(
@@ -39,22 +53,21 @@ def instrument(app: FastAPI, service: str) -> None:
         given = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = given if _VALID_REQUEST_ID.match(given) else str(uuid.uuid4())
         request.state.request_id = request_id
-        parent = _propagator.extract(dict(request.headers))
-        with (
-            HTTP_LATENCY.labels(service).time(),
-            tracer.start_as_current_span(
-                f"{request.method} {request.url.path}", context=parent
-            ) as span,
-        ):
-            carrier: dict[str, str] = {}
-            _propagator.inject(carrier)
-            request.state.traceparent = carrier.get("traceparent")
-            span.set_attribute("request.id", request_id)
+        # The instrumentation's server span is current here: events carry its context.
+        request.state.traceparent = tracing.current_traceparent()
+        trace.get_current_span().set_attribute("request.id", request_id)
+        with HTTP_LATENCY.labels(service).time():
             response = await call_next(request)
         response.headers[REQUEST_ID_HEADER] = request_id
         HTTP_REQUESTS.labels(service, request.method, str(response.status_code)).inc()
+        route = request.scope.get("route")
+        if request.method in _COMMAND_METHODS and route is not None:
+            COMMANDS.labels(service, route.path, outcome(response.status_code)).inc()
         return response
 
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls="/health,/metrics"
+    )
     app.mount("/metrics", make_asgi_app())
 
     @app.get("/health", tags=["ops"])

@@ -12,6 +12,7 @@ from typing import Any
 
 from config.settings import DBT_PROJECT_DIR, Settings
 from pipeline.dbt import run_dbt
+from pipeline.tasks.spans import record_dbt_span
 
 PROFILE = "cqrs_warehouse"
 TARGET = "dev"
@@ -78,5 +79,10 @@ def dbt_task_group(
             # A test on two models (relationships) runs once both are built, in its own task.
             should_detach_multiple_parents_tests=True,
         ),
-        operator_args={"full_refresh": full_refresh, "vars": dbt_vars or {}},
+        operator_args={
+            "full_refresh": full_refresh,
+            "vars": dbt_vars or {},
+            # Failures keep the DAG's default on_failure_callback (the alert).
+            "on_success_callback": record_dbt_span,
+        },
     )

@@ -11,16 +11,22 @@ from pipeline import steps as pipeline
 from pipeline.tasks.assets import SERVING_VIEWS, describe_publication
 
 
+def run_of(context: Any) -> tuple[str, str]:
+    """``(dag_id, run_id)`` of the running task: its spans join the run's trace."""
+    ti = context["ti"]
+    return str(ti.dag_id), str(ti.run_id)
+
+
 def check_and_publish() -> Any:
     """validate >> publish >> record_freshness, inside a DAG; returns the first task."""
 
     @task
     def validate() -> dict[str, Any]:
-        return pipeline.validate_step(Settings())
+        return pipeline.validate_step(Settings(), run_of(get_current_context()))
 
     @task(outlets=list(SERVING_VIEWS.values()))
     def publish() -> dict[str, int]:
-        published = pipeline.publish_step(Settings())
+        published = pipeline.publish_step(Settings(), run_of(get_current_context()))
         describe_publication(get_current_context()["outlet_events"], published)
         return published
 

@@ -29,6 +29,7 @@ def describe(dag):
         "outlets": {t.task_id: sorted(a.name for a in t.outlets) for t in dag.tasks if t.outlets},
         "retry_policy": {t.task_id: type(t.retry_policy).__name__ for t in dag.tasks},
         "on_failure": {t.task_id: bool(t.on_failure_callback) for t in dag.tasks},
+        "on_success": sorted(t.task_id for t in dag.tasks if t.on_success_callback),
         "retry_decisions": retry_decisions(dag.get_task("validate")),
     }
 
@@ -126,3 +127,10 @@ def test_every_task_retries_only_transient_failures_and_alerts(parsed: dict[str,
         assert set(dag["retry_policy"].values()) == {"RetryWhenUnreachable"}
         assert dag["retry_decisions"] == {"database down": "retry", "bad data": "fail"}
         assert all(dag["on_failure"].values())
+
+
+def test_every_dbt_model_task_records_a_span_of_its_run(parsed: dict[str, Any]) -> None:
+    for dag in parsed["dags"].values():
+        dbt_builds = [t for t in dag["on_failure"] if t.endswith("_model_build")]
+        assert dbt_builds
+        assert set(dbt_builds) <= set(dag["on_success"])
