@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import Counter, Histogram, make_asgi_app
 
 from contracts.envelope import EventMeta
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
@@ -50,7 +54,14 @@ def instrument(app: FastAPI, service: str) -> None:
             _propagator.inject(carrier)
             request.state.traceparent = carrier.get("traceparent")
             span.set_attribute("request.id", request_id)
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:
+                # Still a JSON answer with the request id, counted like any other response.
+                log.exception("unhandled error in %s %s", request.method, request.url.path)
+                response = JSONResponse(
+                    {"detail": "internal error", "request_id": request_id}, status_code=500
+                )
         response.headers[REQUEST_ID_HEADER] = request_id
         HTTP_REQUESTS.labels(service, request.method, str(response.status_code)).inc()
         return response
