@@ -129,7 +129,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     from services.tokens import CUSTOMER, issue_token
 
     roles = args.role or [CUSTOMER]
-    print(issue_token(_settings(), args.subject, roles=roles, ttl_s=args.ttl))
+    try:
+        print(issue_token(_settings(), args.subject, roles=roles, ttl_s=args.ttl))
+    except RuntimeError as exc:  # RS256: tokens come from the identity provider
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import jwt
 
-from config.settings import Settings
+from config.settings import ConfigurationError, Settings
 from services.fields import SUBJECT_MAX_LENGTH, is_storable_text
 
 CUSTOMER: Final = "customer"
@@ -42,9 +43,9 @@ class TokenVerifier:
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_hs256_secret
         elif settings.jwt_jwks_file is not None:
-            self._jwks = jwt.PyJWKSet.from_json(settings.jwt_jwks_file.read_text())
+            self._jwks = _load_jwks(settings.jwt_jwks_file)
         else:
-            self._key = settings.jwt_public_key
+            self._key = _load_public_key(settings.jwt_public_key or "")
 
     def _signing_key(self, token: str) -> Any:
         if self._jwks is None:
@@ -80,6 +81,27 @@ class TokenVerifier:
         if not isinstance(lifetime, int) or lifetime > s.jwt_max_lifetime_s:
             raise jwt.InvalidTokenError(f"lifetime above {s.jwt_max_lifetime_s} s")
         return Principal(subject, _roles(claims.get(s.jwt_roles_claim)))
+
+
+def _load_jwks(path: Path) -> jwt.PyJWKSet:
+    """The keys of a JWKS file, or a configuration error at start-up (never per request)."""
+    try:
+        return jwt.PyJWKSet.from_json(path.read_text())
+    except (OSError, ValueError, jwt.PyJWTError) as exc:
+        raise ConfigurationError(
+            "configuration error: CQRSW_JWT_JWKS_FILE: not a readable JWKS file"
+            f" ({type(exc).__name__})"
+        ) from None
+
+
+def _load_public_key(pem: str) -> Any:
+    try:
+        return jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).prepare_key(pem)
+    except (ValueError, jwt.PyJWTError) as exc:
+        raise ConfigurationError(
+            "configuration error: CQRSW_JWT_PUBLIC_KEY: not an RSA public key"
+            f" ({type(exc).__name__})"
+        ) from None
 
 
 def _roles(claim: Any) -> frozenset[str]:

@@ -134,3 +134,17 @@ def test_bad_settings_name_the_variable_without_the_value() -> None:
 def test_rs256_needs_a_public_key_or_a_jwks_file() -> None:
     with pytest.raises(ConfigurationError, match="CQRSW_JWT_JWKS_FILE"):
         load_settings(jwt_algorithm="RS256")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"jwt_public_key": "not a pem"}, "CQRSW_JWT_PUBLIC_KEY"),
+        ({"jwt_jwks_file": Path("/nonexistent/jwks.json")}, "CQRSW_JWT_JWKS_FILE"),
+    ],
+)
+def test_unusable_rs256_keys_stop_the_start_naming_the_variable(
+    overrides: dict[str, Any], variable: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        TokenVerifier(Settings(jwt_algorithm="RS256", **overrides))
