@@ -148,3 +148,17 @@ def test_unusable_rs256_keys_stop_the_start_naming_the_variable(
 ) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         TokenVerifier(Settings(jwt_algorithm="RS256", **overrides))
+
+
+def test_cqrsw_token_grants_the_roles_asked_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cqrsw.cli import main
+
+    monkeypatch.setenv("CQRSW_JWT_SECRET", SECRET)
+    assert main(["token", "bill", "--role", "billing", "--role", "stock"]) == 0
+    assert verify(capsys.readouterr().out.strip()).roles == {"billing", "stock"}
+    assert main(["token", "ann"]) == 0
+    assert verify(capsys.readouterr().out.strip()).roles == {"customer"}
+    with pytest.raises(SystemExit):
+        main(["token", "ann", "--role", "root"])
