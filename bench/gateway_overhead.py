@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from cqrsw.stack import Stack
-from services.auth import issue_token
+from services.tokens import issue_token
 from tests.support.throwaway_stack import free_port, throwaway_stack
 
 

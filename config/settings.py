@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# Published in the repo on purpose: it signs only tokens for a dev stack on embedded engines.
+DEV_JWT_SECRET = "dev-secret-change-me-0123456789abcdef"
+MIN_PROD_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -59,6 +62,25 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: SecretStr | None = None
     jwt_public_key: str | None = Field(default=None, description="PEM public key for RS256.")
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="JWKS file (JSON) whose keys verify RS256 tokens by `kid`."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` claim, when set.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud` claim, when set.")
+    jwt_leeway_s: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on `exp`, `iat` and `nbf`."
+    )
+    jwt_max_lifetime_s: int = Field(
+        default=86_400, ge=60, le=2_592_000, description="Longest `exp - iat` accepted."
+    )
+    jwt_roles_claim: str = Field(
+        default="roles",
+        pattern=r"^[A-Za-z0-9_:/.-]{1,100}$",
+        description="Claim holding the caller's roles (a list of strings).",
+    )
+    max_body_bytes: int = Field(
+        default=65_536, ge=1_024, le=10_485_760, description="Largest request body accepted."
+    )
 
     snapshot_every: int = Field(
         default=100, ge=1, le=1_000_000, description="Stock snapshot every N operations."
@@ -100,11 +122,34 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets_outside_dev(self) -> Settings:
-        if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
-            raise ValueError("CQRSW_JWT_PUBLIC_KEY is required when CQRSW_JWT_ALGORITHM=RS256")
-        if self.env == "prod" and self.jwt_algorithm == "HS256" and self.jwt_secret is None:
-            raise ValueError("CQRSW_JWT_SECRET is required when CQRSW_ENV=prod")
+        if self.jwt_algorithm == "RS256":
+            if not self.jwt_public_key and self.jwt_jwks_file is None:
+                raise ValueError(
+                    "CQRSW_JWT_PUBLIC_KEY or CQRSW_JWT_JWKS_FILE is required when"
+                    " CQRSW_JWT_ALGORITHM=RS256"
+                )
+            return self
+        if self.jwt_secret is None:
+            if not self.dev_secret_allowed:
+                raise ValueError(
+                    "CQRSW_JWT_SECRET is required when CQRSW_ENV=prod or an external database"
+                    " or broker is configured (the dev secret is public)"
+                )
+            return self
+        secret = self.jwt_secret.get_secret_value().encode()
+        if not secret.strip():
+            raise ValueError("CQRSW_JWT_SECRET must not be empty")
+        if self.env == "prod" and len(secret) < MIN_PROD_SECRET_BYTES:
+            raise ValueError(
+                f"CQRSW_JWT_SECRET must be at least {MIN_PROD_SECRET_BYTES} bytes when"
+                " CQRSW_ENV=prod"
+            )
         return self
+
+    @property
+    def dev_secret_allowed(self) -> bool:
+        """The public dev secret only signs tokens for a dev stack on embedded engines."""
+        return self.env == "dev" and self.embedded_postgres and self.embedded_kafka
 
     @property
     def embedded_postgres(self) -> bool:
@@ -115,14 +160,11 @@ class Settings(BaseSettings):
         return self.kafka_bootstrap_servers is None
 
     @property
-    def jwt_key(self) -> str:
-        """Key that verifies tokens: the HS256 secret (a fixed one in dev) or the RS256 key."""
-        if self.jwt_algorithm == "RS256":
-            assert self.jwt_public_key is not None
-            return self.jwt_public_key
+    def jwt_hs256_secret(self) -> str:
+        """The HS256 secret: the configured one, or the public dev secret where allowed."""
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
-        return "dev-secret-change-me-0123456789abcdef"
+        return DEV_JWT_SECRET
 
     @property
     def bootstrap_servers(self) -> list[str]:

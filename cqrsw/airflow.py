@@ -27,6 +27,7 @@ class Component:
 
     command: str
     health_key: str | None  # its entry in /api/v2/monitor/health, if it has one
+    options: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -40,7 +41,9 @@ class Component:
 
 COMPONENTS = (
     Component("api-server", None),
-    Component("scheduler", "scheduler"),
+    # Airflow's log server binds every interface (its host is not configurable); with the
+    # LocalExecutor the api-server reads task logs from the shared log folder instead.
+    Component("scheduler", "scheduler", ("--skip-serve-logs",)),
     Component("dag-processor", "dag_processor"),
 )
 
@@ -90,9 +93,6 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         AIRFLOW__API__PORT=str(settings.airflow_port),
         AIRFLOW__API__WORKERS="1",
         AIRFLOW__API__INSTANCE_NAME="cqrs-warehouse",
-        # The scheduler serves task logs on a port of its own; next to the UI's, so two
-        # stacks on one machine (other ports) do not collide on Airflow's fixed 8793.
-        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(settings.airflow_port + 1),
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=(
             f"http://127.0.0.1:{settings.airflow_port}/execution/"
         ),
@@ -164,7 +164,7 @@ def start_airflow(
         for component in missing:
             procs[component] = spawn(
                 component.pid_file(settings),
-                [str(AIRFLOW), component.command],
+                [str(AIRFLOW), component.command, *component.options],
                 logs / f"{component.name}.log",
                 env=env,
             )

@@ -134,9 +134,14 @@ def cmd_pipeline(_: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from services.auth import issue_token
+    from services.tokens import CUSTOMER, issue_token
 
-    print(issue_token(_settings(), args.subject, ttl_s=args.ttl))
+    roles = args.role or [CUSTOMER]
+    try:
+        print(issue_token(_settings(), args.subject, roles=roles, ttl_s=args.ttl))
+    except RuntimeError as exc:  # RS256: tokens come from the identity provider
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -156,6 +161,12 @@ def _since(value: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give a time zone, e.g. {value}Z")
     return moment
+
+
+def _positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
+    return int(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,9 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["run"], help="ingest, dbt build, gate, publish, freshness")
     p.set_defaults(func=cmd_pipeline)
 
+    from services.tokens import ROLES
+
     p = sub.add_parser("token", help="issue a development JWT (HS256)")
     p.add_argument("subject")
-    p.add_argument("--ttl", type=int, default=3600)
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=ROLES,
+        help="a role the token grants; repeat for several (default: customer)",
+    )
+    p.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds")
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("demo", help="run the whole pipeline end to end on the embedded stack")

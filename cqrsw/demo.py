@@ -15,7 +15,7 @@ from cqrsw.airflow import prepare_airflow, run_airflow
 from cqrsw.stack import Stack
 from database import connections
 from services import outbox
-from services.auth import issue_token
+from services.tokens import BILLING, STOCK, issue_token
 
 PIPELINE_DAG = "cqrs_warehouse_pipeline"
 
@@ -109,7 +109,8 @@ def send_commands(settings: Settings, console: Console) -> str:
         "alice": Client(url(settings.orders_port), alice_token),
         "bob": Client(url(settings.orders_port), bob_token),
     }
-    billing = Client(url(settings.invoices_port), alice_token)
+    # Invoices and stock changes are staff work: a billing clerk and a stock keeper.
+    billing = Client(url(settings.invoices_port), issue_token(settings, "bill", roles=[BILLING]))
 
     early = str(uuid.uuid4())
     console.print(f"1. invoice for order {early[:8]} issued BEFORE the order exists")
@@ -142,7 +143,7 @@ def send_commands(settings: Settings, console: Console) -> str:
         f"/orders/{dropped['order_id']}/cancel", {"reason": "changed my mind"}
     )
     console.print("3. stock of sku-1: +20, -5, then -100 is refused with the current stock")
-    stock = Client(url(settings.stock_port), alice_token)
+    stock = Client(url(settings.stock_port), issue_token(settings, "stan", roles=[STOCK]))
     stock.post("/products/sku-1/stock-operations", {"operation": "increase", "amount": 20})
     after = stock.post("/products/sku-1/stock-operations", {"operation": "decrease", "amount": 5})
     refused = stock.http.post(

@@ -12,6 +12,7 @@ from typing import Annotated
 import anyio
 import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from config.settings import Settings
@@ -21,7 +22,10 @@ from services.errors import DomainError, http_status
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
 from services.outbox_metrics import OUTBOXES
+from services.request_guard import RequestGuard
+from services.responses import validation_problem
 from services.telemetry import instrument
+from services.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +76,15 @@ def create_service_app(
     app = FastAPI(title=f"cqrs-warehouse {name}", lifespan=lifespan)
     app.state.settings = settings
     app.state.service_name = name
+    app.state.token_verifier = verifier = TokenVerifier(settings)
+    app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.details}, status_code=http_status(exc))
 
+    # Added first, so it runs inside telemetry: its 401s and 413s carry a request id too.
+    app.add_middleware(RequestGuard, verifier=verifier, max_body_bytes=settings.max_body_bytes)
     instrument(app, name, settings)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
@@ -100,7 +108,8 @@ Conn = Annotated[psycopg.Connection, Depends(_connection)]
 async def _idempotency(
     request: Request,
     key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+        str | None,
+        Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,200}$"),
     ] = None,
 ) -> Idempotency:
     body = await request.body()

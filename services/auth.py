@@ -1,66 +1,89 @@
-"""JWT authentication shared by every HTTP service: the caller is the token's subject."""
+"""Who may call: the caller from the bearer token, and role checks as route dependencies.
+
+Clients get one generic 401 message; why a token was refused goes to the log only.
+"""
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+import logging
+from typing import Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from config.settings import Settings
+from services.tokens import (
+    ANALYST,
+    BILLING,
+    CUSTOMER,
+    STOCK,
+    SUPPORT,
+    Principal,
+    TokenVerifier,
+)
 
+log = logging.getLogger(__name__)
+
+UNAUTHORIZED = "missing, invalid or expired bearer token"
 _bearer = HTTPBearer(auto_error=False)
 
 
-def issue_token(settings: Settings, subject: str, *, ttl_s: int = 3600) -> str:
-    """Sign an HS256 token for dev, demo and tests; in production the identity provider does."""
-    if settings.jwt_algorithm != "HS256":
-        raise RuntimeError("tokens can only be issued locally with HS256")
-    now = int(time.time())
-    return jwt.encode(
-        {"sub": subject, "iat": now, "exp": now + ttl_s}, settings.jwt_key, algorithm="HS256"
-    )
-
-
-def verify_token(settings: Settings, token: str) -> str:
-    """Return the subject of a valid token; raise ``jwt.InvalidTokenError`` otherwise."""
-    claims = jwt.decode(
-        token,
-        settings.jwt_key,
-        algorithms=[settings.jwt_algorithm],
-        options={"require": ["sub", "exp"]},
-    )
-    subject = claims["sub"]
-    if not isinstance(subject, str) or not subject:
-        raise jwt.InvalidTokenError("sub must be a non-empty string")
-    return subject
-
-
-def current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    settings: Settings = request.app.state.settings
+def principal_from_header(verifier: TokenVerifier, authorization: str | None) -> Principal | None:
+    """The caller named by an ``Authorization: Bearer`` header, or None if it proves nothing."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
     try:
-        return verify_token(settings, credentials.credentials)
-    except jwt.InvalidTokenError as exc:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            f"invalid token: {exc}",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+        return verifier.verify(token.strip())
+    except jwt.PyJWTError as exc:
+        log.info("bearer token refused: %s", exc)
+        return None
 
 
-CurrentUser = Annotated[str, Depends(current_user)]
+def unauthorized() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
+    )
 
+
+def current_principal(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller; the request guard has usually checked the token already."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = principal_from_header(verifier, request.headers.get("authorization"))
+    if principal is None:
+        raise unauthorized()
+    return principal
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def requires(*roles: str) -> Any:
+    """A dependency that lets through only callers holding one of ``roles`` (else 403)."""
+
+    def check(caller: Caller) -> Principal:
+        if not caller.has_any(*roles):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs one of the roles: {', '.join(roles)}"
+            )
+        return caller
+
+    return Depends(check)
+
+
+Customer = Annotated[Principal, requires(CUSTOMER)]
+Billing = Annotated[Principal, requires(BILLING)]
+StockKeeper = Annotated[Principal, requires(STOCK)]
+# Who may ask for the orders of a user: the user (customer) or anyone's (analyst, support).
+OrdersReader = Annotated[Principal, requires(CUSTOMER, ANALYST, SUPPORT)]
+READ_ANY_USER = (ANALYST, SUPPORT)
 
 token_check = APIRouter(tags=["ops"])
 
@@ -70,6 +93,26 @@ token_check = APIRouter(tags=["ops"])
     status_code=204,
     responses={401: {"description": "Missing, expired or badly signed bearer token"}},
 )
-def verify(user: CurrentUser) -> Response:
+def verify(caller: Caller) -> Response:
     """The gateway's ``auth_request`` target: 204 with ``X-User`` for a valid token, else 401."""
-    return Response(status_code=204, headers={"X-User": user})
+    return Response(status_code=204, headers={"X-User": caller.subject})
+
+
+__all__ = [
+    "ANALYST",
+    "BILLING",
+    "CUSTOMER",
+    "READ_ANY_USER",
+    "STOCK",
+    "SUPPORT",
+    "Billing",
+    "Caller",
+    "Customer",
+    "OrdersReader",
+    "Principal",
+    "StockKeeper",
+    "current_principal",
+    "principal_from_header",
+    "requires",
+    "token_check",
+]

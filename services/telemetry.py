@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -16,6 +18,8 @@ from prometheus_client import Counter, Histogram, make_asgi_app
 from config import tracing
 from config.settings import Settings
 from contracts.envelope import EventMeta
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
@@ -57,7 +61,14 @@ def instrument(app: FastAPI, service: str, settings: Settings) -> None:
         request.state.traceparent = tracing.current_traceparent()
         trace.get_current_span().set_attribute("request.id", request_id)
         with HTTP_LATENCY.labels(service).time():
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:
+                # Still a JSON answer with the request id, counted like any other response.
+                log.exception("unhandled error in %s %s", request.method, request.url.path)
+                response = JSONResponse(
+                    {"detail": "internal error", "request_id": request_id}, status_code=500
+                )
         response.headers[REQUEST_ID_HEADER] = request_id
         HTTP_REQUESTS.labels(service, request.method, str(response.status_code)).inc()
         route = request.scope.get("route")

@@ -10,10 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.app import Conn, IdempotentRequest
-from services.auth import CurrentUser
+from services.auth import Customer
+from services.fields import STORABLE, contract_field
 from services.orders import domain, handlers
 from services.orders.unit_of_work import OrdersUnitOfWork, PostgresOrdersUnitOfWork
 from services.position import PositionToken
+from services.responses import WITH_BODY, documented
 from services.telemetry import Meta
 
 router = APIRouter(tags=["orders"])
@@ -26,21 +28,26 @@ def _unit_of_work(conn: Conn) -> OrdersUnitOfWork:
 UnitOfWork = Annotated[OrdersUnitOfWork, Depends(_unit_of_work)]
 
 
+_LINE = ("order.created", "items", "[]")
+
+
 class OrderLineIn(BaseModel):
-    product_id: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(ge=1, le=1_000_000)
+    product_id: Annotated[str, contract_field(*_LINE, "product_id"), STORABLE]
+    quantity: Annotated[int, contract_field(*_LINE, "quantity")]
 
 
 class CreateOrderIn(BaseModel):
     order_id: uuid.UUID | None = Field(
         default=None, description="Client-chosen id (optional); a new one is generated if absent."
     )
-    customer_name: str = Field(min_length=1, max_length=200)
-    items: list[OrderLineIn] = Field(default_factory=list, max_length=500)
+    customer_name: Annotated[str, contract_field("order.created", "customer_name"), STORABLE]
+    items: Annotated[list[OrderLineIn], contract_field("order.created", "items")] = Field(
+        default_factory=list
+    )
 
 
 class CancelOrderIn(BaseModel):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Annotated[str, contract_field("order.cancelled", "reason"), STORABLE] | None = None
 
 
 class OrderOut(BaseModel):
@@ -50,13 +57,18 @@ class OrderOut(BaseModel):
     position_token: PositionToken
 
 
-@router.post("/orders", status_code=201, response_model=OrderOut)
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    responses=documented(*WITH_BODY, 403, 409, s409="An order with this id already exists"),
+)
 def create_order(
-    body: CreateOrderIn, user: CurrentUser, uow: UnitOfWork, meta: Meta, idem: IdempotentRequest
+    body: CreateOrderIn, user: Customer, uow: UnitOfWork, meta: Meta, idem: IdempotentRequest
 ) -> JSONResponse:
     cmd = domain.CreateOrder(
         order_id=body.order_id or uuid.uuid4(),
-        user_id=user,
+        user_id=user.subject,
         customer_name=body.customer_name,
         items=tuple(domain.OrderLine(i.product_id, i.quantity) for i in body.items),
     )
@@ -64,15 +76,26 @@ def create_order(
     return JSONResponse(out, status_code=status)
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderOut,
+    responses=documented(
+        *WITH_BODY,
+        403,
+        404,
+        409,
+        s404="No such order of the caller's",
+        s409="The order is already cancelled",
+    ),
+)
 def cancel_order(
     order_id: uuid.UUID,
-    user: CurrentUser,
+    user: Customer,
     uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
     body: CancelOrderIn | None = None,
 ) -> JSONResponse:
-    cmd = domain.CancelOrder(order_id, user, body.reason if body else None)
+    cmd = domain.CancelOrder(order_id, user.subject, body.reason if body else None)
     status, out = handlers.cancel_order(uow, cmd, meta, idem)
     return JSONResponse(out, status_code=status)

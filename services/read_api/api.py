@@ -15,9 +15,11 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import AwareDatetime
 
 from services.app import Conn
-from services.auth import CurrentUser
+from services.auth import READ_ANY_USER, Caller, OrdersReader
+from services.fields import STORABLE, contract_limits
 from services.read_api import cursors, freshness, product_queries, queries
 from services.read_api.consistency import PositionToken, describe
+from services.responses import AUTHENTICATED, documented
 
 orders = APIRouter(tags=["orders"])
 products = APIRouter(tags=["products"])
@@ -30,20 +32,31 @@ Cursor = Annotated[
 ]
 NEXT_CURSOR = "X-Next-Cursor"
 _PAGED = {"headers": {NEXT_CURSOR: {"description": "Cursor of the next page, if any"}}}
+_NOT_PUBLISHED = "No view has been published yet (the pipeline has not run)"
+_BAD_INPUT = "A damaged cursor or position token, or a cursor reused with other filters"
+
+
+def _paged(*codes: int, **descriptions: str) -> dict[int | str, dict[str, object]]:
+    """A list route's responses: the errors it can answer, and the next-page cursor header."""
+    return {200: _PAGED, **documented(*codes, s400=_BAD_INPUT, **descriptions)}
 
 
 @orders.get(
     "/orders-with-invoices",
     response_model=list[queries.OrderWithInvoice],
     response_model_by_alias=True,
-    responses={200: _PAGED},
+    responses=_paged(*AUTHENTICATED, 400, 403, 422, 503, s503=_NOT_PUBLISHED),
 )
 def orders_with_invoices(
-    user: CurrentUser,
+    user: OrdersReader,
     conn: Conn,
     response: Response,
     position: PositionToken,
-    user_id: Annotated[str, Query(alias="userId", min_length=1, max_length=200)],
+    user_id: Annotated[
+        str,
+        Query(alias="userId", **contract_limits("order.created", "user_id")),
+        STORABLE,
+    ],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     order_status: Annotated[queries.OrderStatus | None, Query(alias="status")] = None,
     created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom")] = None,
@@ -52,8 +65,10 @@ def orders_with_invoices(
     ] = None,
     cursor: Cursor = None,
 ) -> list[queries.OrderWithInvoice]:
-    if user_id != user:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "userId must be the token's subject")
+    if user_id != user.subject and not user.has_any(*READ_ANY_USER):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "userId must be the token's subject (or role analyst)"
+        )
     if created_from and created_to and created_from >= created_to:
         raise HTTPException(422, "createdFrom must be before createdTo")
     filters = queries.OrderFilters(user_id, order_status, created_from, created_to)
@@ -83,10 +98,10 @@ def _order_key(key: list[object]) -> tuple[datetime, UUID]:
     "/products",
     response_model=list[queries.ProductStock],
     response_model_by_alias=True,
-    responses={200: _PAGED},
+    responses=_paged(*AUTHENTICATED, 400, 422, 503, s503=_NOT_PUBLISHED),
 )
 def list_products(
-    user: CurrentUser,
+    user: Caller,
     conn: Conn,
     response: Response,
     position: PositionToken,
@@ -107,11 +122,20 @@ def list_products(
     "/products/{product_id}/stock",
     response_model=queries.ProductStock,
     response_model_by_alias=True,
-    responses={404: {"description": "No stock operation of this product was published"}},
+    responses=documented(
+        *AUTHENTICATED,
+        400,
+        404,
+        422,
+        503,
+        s400=_BAD_INPUT,
+        s404="No stock operation of this product was published",
+        s503=_NOT_PUBLISHED,
+    ),
 )
 def product_stock(
     product_id: ProductId,
-    user: CurrentUser,
+    user: Caller,
     conn: Conn,
     response: Response,
     position: PositionToken,
@@ -135,11 +159,11 @@ def product_stock(
     "/products/{product_id}/stock/history",
     response_model=list[product_queries.StockDay],
     response_model_by_alias=True,
-    responses={200: _PAGED, 404: {"description": "No stock operation of this product"}},
+    responses=_paged(*AUTHENTICATED, 400, 404, 422, 503, s404="No stock operation of this product"),
 )
 def stock_history(
     product_id: ProductId,
-    user: CurrentUser,
+    user: Caller,
     conn: Conn,
     response: Response,
     position: PositionToken,
@@ -171,7 +195,12 @@ def _day(value: object) -> date:
         raise cursors.BadCursor("cursor is not one this API issued") from None
 
 
-@views.get("/freshness", response_model=list[freshness.ViewFreshness], response_model_by_alias=True)
-def view_freshness(user: CurrentUser, conn: Conn) -> list[freshness.ViewFreshness]:
+@views.get(
+    "/freshness",
+    response_model=list[freshness.ViewFreshness],
+    response_model_by_alias=True,
+    responses=documented(*AUTHENTICATED, 503, s503=_NOT_PUBLISHED),
+)
+def view_freshness(user: Caller, conn: Conn) -> list[freshness.ViewFreshness]:
     """Each published view: when it was published and how far behind its events it is."""
     return freshness.latest(conn)

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from services.app import Conn, IdempotentRequest
-from services.auth import CurrentUser
+from services.auth import StockKeeper
+from services.fields import contract_field
 from services.position import PositionToken
+from services.responses import WITH_BODY, documented
 from services.stock import domain, handlers
 from services.stock.unit_of_work import PostgresStockUnitOfWork, StockUnitOfWork
 from services.telemetry import Meta
@@ -29,7 +31,7 @@ ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
 
 class StockOperationIn(BaseModel):
     operation: domain.Operation
-    amount: int = Field(ge=1, le=1_000_000_000)
+    amount: Annotated[int, contract_field("stock.updated", "amount")]
 
 
 class StockOperationOut(BaseModel):
@@ -45,18 +47,27 @@ class StockOperationOut(BaseModel):
     "/products/{product_id}/stock-operations",
     status_code=201,
     response_model=StockOperationOut,
-    responses={409: {"description": "A decrease would take stock below zero"}},
+    responses=documented(
+        *WITH_BODY,
+        403,
+        409,
+        503,
+        s409="A decrease would take stock below zero",
+        s503="Too many concurrent changes of this product; retry",
+    ),
 )
 def change_stock(
     product_id: ProductId,
     body: StockOperationIn,
     request: Request,
-    user: CurrentUser,
+    user: StockKeeper,
     uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
 ) -> JSONResponse:
     cmd = domain.ChangeStock(product_id, body.operation, body.amount)
     every = request.app.state.settings.snapshot_every
-    status, out = handlers.change_stock(uow, cmd, meta, idem, user_id=user, snapshot_every=every)
+    status, out = handlers.change_stock(
+        uow, cmd, meta, idem, user_id=user.subject, snapshot_every=every
+    )
     return JSONResponse(out, status_code=status)

@@ -28,7 +28,7 @@ from services.outbox import Relay, make_producer
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import ingest_events, order_created
 
-Auth = Callable[[str], dict[str, str]]
+Auth = Callable[..., dict[str, str]]
 PIPELINE = "cqrs_warehouse_pipeline"
 
 
@@ -124,7 +124,7 @@ def test_pipeline_publishes_checked_views(
     r = invoices.post(
         "/invoices",
         json={"order_id": order_id, "invoice_url": "https://billing.example.com/inv/e.pdf"},
-        headers=auth(user),
+        headers=auth("bill", "billing"),
     )
     assert r.status_code == 201, r.text
     relay_all(settings, "orders", "invoices")

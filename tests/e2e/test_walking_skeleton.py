@@ -11,7 +11,7 @@ from config.settings import Settings
 from pipeline.steps import dbt_build_step, ingest_step, publish_step
 from tests.support.relay import relay_all
 
-Auth = Callable[[str], dict[str, str]]
+Auth = Callable[..., dict[str, str]]
 
 
 def test_command_to_read_api(
@@ -25,7 +25,7 @@ def test_command_to_read_api(
     early = str(uuid.uuid4())
 
     # The invoice reaches the warehouse before its order does.
-    r = invoices.post("/invoices", json={"order_id": early}, headers=auth(user))
+    r = invoices.post("/invoices", json={"order_id": early}, headers=auth("bill", "billing"))
     assert r.status_code == 201, r.text
     early_url = r.json()["invoice_url"]
     assert relay_all(settings, "invoices") >= 1
@@ -57,7 +57,7 @@ def test_command_to_read_api(
     r = invoices.post(
         "/invoices",
         json={"order_id": paid, "invoice_url": "https://billing.example.com/inv/9.pdf"},
-        headers=auth(user),
+        headers=auth("bill", "billing"),
     )
     assert r.status_code == 201, r.text
     gone = orders.post("/orders", json={"customer_name": "Carol"}, headers=auth(user)).json()[

@@ -12,7 +12,7 @@ import pytest
 from config.settings import Settings
 from cqrsw.gateway import nginx_binary
 from cqrsw.stack import Stack
-from services.auth import issue_token
+from services.tokens import issue_token
 from tests.support.throwaway_stack import free_port
 
 REJECTED = "rejected at the gateway: missing or invalid bearer token"
@@ -37,7 +37,8 @@ def gateway(settings: Settings) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def token(settings: Settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(settings, 'alice')}"}
+    signed = issue_token(settings, "alice", roles=("customer", "billing", "stock"))
+    return {"Authorization": f"Bearer {signed}"}
 
 
 def test_a_get_is_routed_to_the_read_api(gateway: httpx.Client, token: dict[str, str]) -> None:

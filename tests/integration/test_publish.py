@@ -24,7 +24,7 @@ from tests.support.raw_events import (
     stock_updated,
 )
 
-Auth = Callable[[str], dict[str, str]]
+Auth = Callable[..., dict[str, str]]
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 Row = tuple[object, ...]
 

@@ -18,7 +18,7 @@ from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import ingest_events, order_created, stock_updated
 from tests.support.relay import relay_all
 
-Auth = Callable[[str], dict[str, str]]
+Auth = Callable[..., dict[str, str]]
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
@@ -64,7 +64,7 @@ def test_product_stock_now_and_as_of_a_day(
 def test_stock_commands_reach_the_read_api_through_the_pipeline(
     settings: Settings, stock: TestClient, read_api: TestClient, auth: Auth
 ) -> None:
-    product, headers = f"sku-{uuid.uuid4().hex[:8]}", auth("clerk")
+    product, headers = f"sku-{uuid.uuid4().hex[:8]}", auth("clerk", "stock")
     for operation, amount in (("increase", 20), ("decrease", 5), ("increase", 3)):
         r = stock.post(
             f"/products/{product}/stock-operations",

@@ -17,7 +17,7 @@ from services.stock import domain, handlers
 from services.stock.repository import PostgresStockRepository
 from services.stock.unit_of_work import PostgresStockUnitOfWork
 
-Auth = Callable[[str], dict[str, str]]
+Auth = Callable[..., dict[str, str]]
 
 
 def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> None:
@@ -55,7 +55,7 @@ def test_snapshots_change_no_answer(settings: Settings, stock: TestClient) -> No
 def test_log_is_append_only(settings: Settings, stock: TestClient, auth: Auth) -> None:
     product = f"sku-{uuid.uuid4().hex[:8]}"
     url = f"/products/{product}/stock-operations"
-    stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w"))
+    stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w", "stock"))
     with (
         connections.connect(settings, "stock") as conn,
         pytest.raises(errors.RaiseException, match="append-only"),

@@ -17,15 +17,15 @@ from cqrsw.cli import main as cqrsw
 from cqrsw.stack import Stack
 from database import connections
 from ingest.job import run_ingest
-from services.auth import issue_token
 from services.orders.app import create_app as orders_app
 from services.outbox import Relay
 from services.stock.repository import PostgresStockRepository
+from services.tokens import issue_token
 from tests.support.kafka_reader import find_events
 from tests.support.relay import relay_all
 from tests.support.throwaway_stack import free_port
 
-Auth = Callable[[str], dict[str, str]]
+Auth = Callable[..., dict[str, str]]
 
 
 def test_request_id_and_trace_travel_into_the_kafka_envelope(
@@ -101,13 +101,15 @@ def test_decrease_below_zero_is_409_with_current_stock(stock: TestClient, auth: 
     product = f"sku-{uuid.uuid4().hex[:8]}"
     url = f"/products/{product}/stock-operations"
     assert (
-        stock.post(url, json={"operation": "increase", "amount": 5}, headers=auth("w")).status_code
+        stock.post(
+            url, json={"operation": "increase", "amount": 5}, headers=auth("w", "stock")
+        ).status_code
         == 201
     )
-    r = stock.post(url, json={"operation": "decrease", "amount": 6}, headers=auth("w"))
+    r = stock.post(url, json={"operation": "decrease", "amount": 6}, headers=auth("w", "stock"))
     assert r.status_code == 409
     assert r.json()["stock"] == 5
-    r = stock.post(url, json={"operation": "decrease", "amount": 5}, headers=auth("w"))
+    r = stock.post(url, json={"operation": "decrease", "amount": 5}, headers=auth("w", "stock"))
     assert r.json() == {
         "product_id": product,
         "operation": "decrease",
@@ -115,7 +117,7 @@ def test_decrease_below_zero_is_409_with_current_stock(stock: TestClient, auth: 
         "stock": 0,
         "version": 2,
     }
-    r = stock.post(url, json={"operation": "steal", "amount": 0}, headers=auth("w"))
+    r = stock.post(url, json={"operation": "steal", "amount": 0}, headers=auth("w", "stock"))
     assert r.status_code == 422
     assert {e["loc"][-1] for e in r.json()["detail"]} == {"operation", "amount"}
 
@@ -125,7 +127,7 @@ def test_concurrent_decreases_never_oversell(
 ) -> None:
     product = f"sku-{uuid.uuid4().hex[:8]}"
     url = f"/products/{product}/stock-operations"
-    headers = auth("warehouse")
+    headers = auth("warehouse", "stock")
     assert (
         stock.post(url, json={"operation": "increase", "amount": 20}, headers=headers).status_code
         == 201
@@ -197,7 +199,9 @@ def test_outbox_replay_republishes_and_the_warehouse_keeps_one_copy(
     settings: Settings, invoices: TestClient, auth: Auth
 ) -> None:
     since = datetime.now(UTC)
-    r = invoices.post("/invoices", json={"order_id": str(uuid.uuid4())}, headers=auth("jo"))
+    r = invoices.post(
+        "/invoices", json={"order_id": str(uuid.uuid4())}, headers=auth("jo", "billing")
+    )
     invoice_id = r.json()["invoice_id"]
     relay_all(settings, "invoices")
     run_ingest(settings)

@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from services.auth import issue_token
 from services.invoices.app import create_app as invoices_app
 from services.orders.app import create_app as orders_app
 from services.read_api.app import create_app as read_api_app
 from services.stock.app import create_app as stock_app
+from services.tokens import CUSTOMER, issue_token
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.throwaway_stack import throwaway_stack
 
@@ -50,9 +50,12 @@ def read_api(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def auth(settings: Settings) -> Callable[[str], dict[str, str]]:
-    def headers(user: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(settings, user)}"}
+def auth(settings: Settings) -> Callable[..., dict[str, str]]:
+    """``auth(user, *roles)``: headers with a token for ``user``; a customer's by default."""
+
+    def headers(user: str, *roles: str) -> dict[str, str]:
+        token = issue_token(settings, user, roles=roles or (CUSTOMER,))
+        return {"Authorization": f"Bearer {token}"}
 
     return headers
 

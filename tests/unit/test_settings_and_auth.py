@@ -10,7 +10,11 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from config.settings import Settings
-from services.auth import issue_token, verify_token
+from services.tokens import Principal, TokenVerifier, issue_token
+
+
+def verify_token(settings: Settings, token: str) -> str:
+    return TokenVerifier(settings).verify(token).subject
 
 
 def test_embedded_dsn_points_at_loopback(tmp_path: object) -> None:
@@ -22,7 +26,10 @@ def test_embedded_dsn_points_at_loopback(tmp_path: object) -> None:
 
 
 def test_external_dsn_keeps_credentials_and_swaps_database() -> None:
-    settings = Settings(database_url="postgresql://app:pw@db.internal:5433/ignored?sslmode=require")
+    settings = Settings(
+        database_url="postgresql://app:pw@db.internal:5433/ignored?sslmode=require",
+        jwt_secret="s" * 40,
+    )
     params = conninfo_to_dict(settings.dsn("warehouse"))
     assert params["dbname"] == "warehouse"
     assert (params["host"], params["port"], params["user"], params["password"]) == (
@@ -42,7 +49,9 @@ def test_rs256_needs_a_public_key() -> None:
 
 
 def test_kafka_bootstrap_list() -> None:
-    assert Settings(kafka_bootstrap_servers="a:9092, b:9092").bootstrap_servers == [
+    assert Settings(
+        kafka_bootstrap_servers="a:9092, b:9092", jwt_secret="s" * 40
+    ).bootstrap_servers == [
         "a:9092",
         "b:9092",
     ]
@@ -56,8 +65,8 @@ def test_token_round_trip() -> None:
 
 def test_expired_token_is_refused() -> None:
     settings = Settings(jwt_secret="s" * 40)
-    past = int(time.time()) - 10
-    token = jwt.encode({"sub": "alice", "exp": past}, "s" * 40, algorithm="HS256")
+    now = int(time.time())  # expired 31 s ago: past the default leeway of 30 s
+    token = jwt.encode({"sub": "alice", "iat": now - 100, "exp": now - 31}, "s" * 40)
     with pytest.raises(jwt.ExpiredSignatureError):
         verify_token(settings, token)
 
@@ -80,11 +89,21 @@ def test_rs256_tokens_are_checked_with_the_public_key() -> None:
         .decode()
     )
     settings = Settings(jwt_algorithm="RS256", jwt_public_key=public_pem)
-    token = jwt.encode({"sub": "ivy", "exp": int(time.time()) + 60}, key, algorithm="RS256")
+    now = int(time.time())
+    claims = {"sub": "ivy", "iat": now, "exp": now + 60}
+    token = jwt.encode(claims, key, algorithm="RS256")
     assert verify_token(settings, token) == "ivy"
-    forged = jwt.encode({"sub": "ivy", "exp": int(time.time()) + 60}, "x" * 40, algorithm="HS256")
+    forged = jwt.encode(claims, "x" * 40, algorithm="HS256")
     with pytest.raises(jwt.InvalidAlgorithmError):
         verify_token(settings, forged)
+
+
+def test_token_round_trip_carries_roles() -> None:
+    settings = Settings(jwt_secret="s" * 40)
+    token = issue_token(settings, "bill", roles=["billing", "customer"])
+    assert TokenVerifier(settings).verify(token) == Principal(
+        "bill", frozenset({"billing", "customer"})
+    )
 
 
 def test_settings_survive_the_trip_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
