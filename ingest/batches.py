@@ -112,11 +112,11 @@ class PartitionRun:
 
     def _write(self, events: list[RawEvent], dead: list[DeadLetter], offsets: Positions) -> None:
         t0 = time.monotonic()
-        inserted, _ = warehouse.write_batch(self.conn, events, dead, offsets)
+        written = warehouse.write_batch(self.conn, events, dead, offsets)
         self.report.batch_seconds.append(time.monotonic() - t0)
-        for topic, n in inserted.items():
+        for topic, n in written.inserted.items():
             self.report.topic(topic).rows_written += n
-        for d in dead:
+        for d in written.dead:
             self.report.topic(d.topic).dead_letters += 1
         self.report.batches += 1
 

@@ -114,3 +114,10 @@ def test_the_edges_of_each_range_are_accepted() -> None:
     unicode = order_event()
     unicode["payload"]["customer_name"] = "Zoë 😀 \u200b"
     assert isinstance(decoded(unicode), RawEvent)
+
+
+def test_a_dead_letter_reason_is_storable_text() -> None:
+    dead = DeadLetter("t", 0, 1, None, None, "bad \x00 \udcff " + "x" * 5000)
+    stored = dead.stored_reason()
+    assert "\x00" not in stored and len(stored) <= 2000
+    stored.encode("utf-8")  # raises on a surrogate
