@@ -17,7 +17,9 @@ from config.settings import ConfigurationError, Settings, load_settings
 from contracts.catalog import TOPICS
 from cqrsw.processes import StackError
 from database.names import SERVICE_DATABASES
+from ingest.batches import DeadlineExceeded
 from ingest.job import IngestBusy
+from ingest.positions import IngestError
 
 # Wide enough for the demo's tables when output is not a terminal (make, CI logs).
 console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
@@ -210,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         console.print(f"[red]stack error[/red] {exc}")
         return 1
-    except IngestBusy as exc:
-        console.print(f"[red]{exc}[/red]")
+    except (IngestBusy, DeadlineExceeded, IngestError) as exc:
+        console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", highlight=False)
         return 1
     except Exception as exc:
         from pipeline.dbt import DbtFailed

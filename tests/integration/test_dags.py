@@ -29,6 +29,8 @@ def describe(dag):
         "outlets": {t.task_id: sorted(a.name for a in t.outlets) for t in dag.tasks if t.outlets},
         "retry_policy": {t.task_id: type(t.retry_policy).__name__ for t in dag.tasks},
         "on_failure": {t.task_id: bool(t.on_failure_callback) for t in dag.tasks},
+        "timeout_s": {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds()
+                      for t in dag.tasks},
         "retry_decisions": retry_decisions(dag.get_task("validate")),
     }
 
@@ -126,3 +128,12 @@ def test_every_task_retries_only_transient_failures_and_alerts(parsed: dict[str,
         assert set(dag["retry_policy"].values()) == {"RetryWhenUnreachable"}
         assert dag["retry_decisions"] == {"database down": "retry", "bad data": "fail"}
         assert all(dag["on_failure"].values())
+
+
+def test_every_task_has_an_execution_timeout(parsed: dict[str, Any]) -> None:
+    settings = Settings()
+    for dag in parsed["dags"].values():
+        others = {t: s for t, s in dag["timeout_s"].items() if t != "ingest"}
+        assert set(others.values()) == {settings.task_timeout_s}
+    ingest = parsed["dags"]["cqrs_warehouse_pipeline"]["timeout_s"]["ingest"]
+    assert ingest == settings.ingest_deadline_s + 120
