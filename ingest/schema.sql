@@ -34,6 +34,9 @@ create table if not exists raw.ingest_offsets (
 -- sha256 of the message at next_offset - 1: tells a broker that lost its log and refilled it
 -- (same offsets, other messages) from the log we read.
 alter table raw.ingest_offsets add column if not exists last_message_sha256 text;
+-- The broker's topic id (Kafka >= 2.8, Tansu): new when a topic is recreated or a memory-only
+-- broker restarts, so a refilled log is noticed whatever order it is in. Null: not known.
+alter table raw.ingest_offsets add column if not exists topic_id uuid;
 
 -- Every ingest transaction gets a batch id (for tracing a row back to the run that wrote it).
 create sequence if not exists raw.ingest_batch_seq;

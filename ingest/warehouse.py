@@ -32,6 +32,9 @@ class Position:
 
     next_offset: int
     last_sha256: str | None = None
+    # The broker's id of the topic the offset belongs to: a topic recreated, or a memory-only
+    # broker restarted, gets a new one, whatever order its refilled log is in.
+    topic_id: str | None = None
 
 
 Positions = dict[tuple[str, int], Position]
@@ -43,9 +46,10 @@ def message_sha256(key: bytes | None, value: bytes | None) -> str:
 
 def stored_offsets(conn: psycopg.Connection) -> Positions:
     rows = conn.execute(
-        "select topic, partition, next_offset, last_message_sha256 from raw.ingest_offsets"
+        "select topic, partition, next_offset, last_message_sha256, topic_id::text"
+        " from raw.ingest_offsets"
     ).fetchall()
-    return {(t, p): Position(o, sha) for t, p, o, sha in rows}
+    return {(t, p): Position(o, sha, tid) for t, p, o, sha, tid in rows}
 
 
 class Written(NamedTuple):
@@ -100,9 +104,14 @@ def write_batch(
 def save_offsets(conn: psycopg.Connection, offsets: Positions) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into raw.ingest_offsets (topic, partition, next_offset, last_message_sha256)"
-            " values (%s, %s, %s, %s) on conflict (topic, partition) do update"
+            "insert into raw.ingest_offsets"
+            " (topic, partition, next_offset, last_message_sha256, topic_id)"
+            " values (%s, %s, %s, %s, %s) on conflict (topic, partition) do update"
             " set next_offset = excluded.next_offset,"
-            " last_message_sha256 = excluded.last_message_sha256, updated_at = now()",
-            [(t, p, pos.next_offset, pos.last_sha256) for (t, p), pos in offsets.items()],
+            " last_message_sha256 = excluded.last_message_sha256,"
+            " topic_id = excluded.topic_id, updated_at = now()",
+            [
+                (t, p, pos.next_offset, pos.last_sha256, pos.topic_id)
+                for (t, p), pos in offsets.items()
+            ],
         )
