@@ -90,6 +90,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from cqrsw import dead_letters
+
+    return dead_letters.run(_settings(), args, console)
+
+
 def cmd_dbt(args: argparse.Namespace) -> int:
     from pipeline.dbt import run_dbt
 
@@ -178,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service", required=True, choices=SERVICE_DATABASES)
     p.add_argument("--since", type=_since, help="replay: re-publish events recorded since then")
     p.set_defaults(func=cmd_outbox)
+
+    from cqrsw.dead_letters import add_parser as add_dead_letters
+
+    add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
 
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)

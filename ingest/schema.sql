@@ -81,3 +81,21 @@ create table if not exists raw.dead_letter_events (
     -- at a reused offset is kept as well.
     unique (kafka_topic, kafka_partition, kafka_offset, message_sha256)
 );
+
+-- Dead letters that left the table: replayed into raw after a fix, or discarded by an
+-- operator. Kept as they were, with what happened to them, when and why (the audit trail).
+create table if not exists raw.dead_letter_archive (
+    id              bigint primary key,  -- the dead letter's id
+    kafka_topic     text not null,
+    kafka_partition int not null,
+    kafka_offset    bigint not null,
+    message_key     bytea,
+    message_value   bytea,
+    message_sha256  text not null,
+    reason          text not null,
+    ingested_at     timestamptz not null,
+    outcome         text not null check (outcome in ('replayed', 'discarded')),
+    outcome_at      timestamptz not null default now(),
+    outcome_by      text not null default current_user,
+    note            text
+);
