@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         console.print(f"[red]stack error[/red] {exc}")
         return 1
-    except (IngestBusy, DeadlineExceeded, IngestError) as exc:
+    except (IngestBusy, DeadlineExceeded, IngestError, KafkaError) as exc:
         console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", highlight=False)
         return 1
     except Exception as exc:

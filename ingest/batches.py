@@ -19,8 +19,11 @@ from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_
 Progress = Callable[[int], None]  # called with the number of messages read since the last call
 
 
-class DeadlineExceeded(RuntimeError):
-    """The run reached its deadline before the end of its partitions; what it read is saved."""
+class DeadlineExceeded(TimeoutError):
+    """The run reached its deadline before the end of its partitions; what it read is saved.
+
+    A timeout, so the pipeline retries it with backoff (the broker may be back by then).
+    """
 
 
 class PartitionRun:

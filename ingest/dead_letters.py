@@ -9,9 +9,9 @@ Discard moves a dead letter to the archive with a note, never deletes it outrigh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -73,13 +73,12 @@ _FIELDS = sql.SQL(
 )
 
 
-def _stored(row: Sequence[object]) -> Stored:
+def _stored(row: tuple[Any, ...]) -> Stored:
     i, topic, partition, offset, key, value, reason, at = row
     return Stored(
-        int(i), str(topic), int(partition), int(offset),  # type: ignore[call-overload]
-        bytes(key) if key is not None else None,  # type: ignore[call-overload]
-        bytes(value) if value is not None else None,  # type: ignore[call-overload]
-        str(reason), at,  # type: ignore[arg-type]
+        i, topic, partition, offset,
+        bytes(key) if key is not None else None, bytes(value) if value is not None else None,
+        reason, at,
     )  # fmt: skip
 
 
