@@ -58,6 +58,30 @@ class Settings(BaseSettings):
         default=8090, ge=1, le=65535, description="nginx API gateway in front of the services."
     )
 
+    # Bounded time: no statement, lock wait or ingest run may hang the pipeline.
+    pg_statement_timeout_s: float = Field(
+        default=300, gt=0, le=86_400,
+        description="Longest a single SQL statement may run on any connection of the project.",
+    )  # fmt: skip
+    pg_lock_timeout_s: float = Field(
+        default=10, gt=0, le=3_600,
+        description="Longest a statement may wait for a lock (a table, an advisory lock).",
+    )  # fmt: skip
+    ingest_deadline_s: float = Field(
+        default=900,
+        gt=0,
+        le=86_400,
+        description="An ingest run stops reading at this deadline, commits what it read and"
+        " fails, saying so (a dead broker, a stuck partition).",
+    )
+    task_timeout_s: float = Field(
+        default=1800,
+        gt=0,
+        le=86_400,
+        description="execution_timeout of every Airflow task (the ingest task: its deadline"
+        " plus a margin).",
+    )
+
     env: Literal["dev", "prod"] = "dev"
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
     jwt_secret: SecretStr | None = None
@@ -188,6 +212,12 @@ class Settings(BaseSettings):
         else:
             params = {"host": "127.0.0.1", "port": str(self.pg_port), "user": "postgres"}
         params["dbname"] = dbname
+        # Every connection bounds its statements and lock waits (server-side, per session).
+        limits = (
+            f"-c statement_timeout={int(self.pg_statement_timeout_s * 1000)}"
+            f" -c lock_timeout={int(self.pg_lock_timeout_s * 1000)}"
+        )
+        params["options"] = f"{params['options']} {limits}" if params.get("options") else limits
         return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
 
 

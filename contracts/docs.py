@@ -27,6 +27,8 @@ def json_type(spec: dict[str, Any]) -> str:
         return f"{kind} ({spec['format']})"
     if kind == "array" and "properties" in spec.get("items", {}):
         return "array of {" + ", ".join(spec["items"]["properties"]) + "}"
+    if "minimum" in spec and "maximum" in spec:
+        return f"{kind} {spec['minimum']} to {spec['maximum']}"
     if "minimum" in spec:
         return f"{kind} >= {spec['minimum']}"
     return kind

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -18,7 +19,9 @@ from contracts.catalog import TOPICS
 from cqrsw import observe
 from cqrsw.processes import StackError
 from database.names import SERVICE_DATABASES
+from ingest.batches import DeadlineExceeded
 from ingest.job import IngestBusy
+from ingest.positions import IngestError
 
 # Wide enough for the demo's tables when output is not a terminal (make, CI logs).
 console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
@@ -94,6 +97,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         pool.close()
     console.print(f"{args.service}: published {published} events")
     return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from cqrsw import dead_letters
+
+    return dead_letters.run(_settings(), args, console)
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
@@ -203,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_since, help="replay: re-publish events recorded since then")
     p.set_defaults(func=cmd_outbox)
 
+    from cqrsw.dead_letters import add_parser as add_dead_letters
+
+    add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
+
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_dbt)
@@ -245,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         console.print(f"[red]stack error[/red] {exc}")
         return 1
-    except IngestBusy as exc:
-        console.print(f"[red]{exc}[/red]")
+    except (IngestBusy, DeadlineExceeded, IngestError, KafkaError) as exc:
+        console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", highlight=False)
         return 1
     except Exception as exc:
         from pipeline.dbt import DbtFailed

@@ -12,6 +12,7 @@ from pipeline import steps as pipeline
 from pipeline.tasks.alerts import on_task_failure
 from pipeline.tasks.dbt import dbt_task_group
 from pipeline.tasks.gate_and_publish import check_and_publish, run_of
+from pipeline.tasks.limits import ingest_timeout, time_limits
 from pipeline.tasks.retries import retry_args
 
 SETTINGS = Settings()
@@ -23,7 +24,7 @@ SETTINGS = Settings()
     catchup=SETTINGS.pipeline_catchup,
     max_active_runs=1,
     tags=["cqrs-warehouse"],
-    default_args={**retry_args(), "on_failure_callback": on_task_failure},
+    default_args={**retry_args(), **time_limits(SETTINGS), "on_failure_callback": on_task_failure},
 )
 def cqrs_warehouse_pipeline() -> None:
     """Ingest the topics into raw tables, build the marts with dbt (a task per model and its
@@ -34,7 +35,7 @@ def cqrs_warehouse_pipeline() -> None:
     an alert is raised. Only an unreachable broker or database is retried.
     """
 
-    @task
+    @task(execution_timeout=ingest_timeout(SETTINGS))
     def ingest() -> dict[str, Any]:
         return pipeline.ingest_step(Settings(), run_of(get_current_context()))
 

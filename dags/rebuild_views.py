@@ -9,6 +9,7 @@ from config.settings import Settings
 from pipeline.tasks.alerts import on_task_failure
 from pipeline.tasks.dbt import dbt_task_group
 from pipeline.tasks.gate_and_publish import check_and_publish
+from pipeline.tasks.limits import time_limits
 from pipeline.tasks.retries import retry_args
 
 SETTINGS = Settings()
@@ -20,7 +21,7 @@ SETTINGS = Settings()
     catchup=False,
     max_active_runs=1,
     tags=["cqrs-warehouse", "maintenance"],
-    default_args={**retry_args(), "on_failure_callback": on_task_failure},
+    default_args={**retry_args(), **time_limits(SETTINGS), "on_failure_callback": on_task_failure},
     params={
         "from_date": Param(
             None,

@@ -24,6 +24,9 @@ def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> Connect
         open=False,
         timeout=30,
         kwargs={"autocommit": True},
+        # A connection is checked when it leaves the pool: after a PostgreSQL restart the
+        # first request gets a fresh connection instead of a dead one.
+        check=ConnectionPool.check_connection,
     )
     pool.open(wait=True, timeout=30)
     return pool

@@ -6,6 +6,7 @@ import gc
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 import orjson
 import psycopg
@@ -20,6 +21,13 @@ from ingest.report import IngestReport
 from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_sha256
 
 Progress = Callable[[int], None]  # called with the number of messages read since the last call
+
+
+class DeadlineExceeded(TimeoutError):
+    """The run reached its deadline before the end of its partitions; what it read is saved.
+
+    A timeout, so the pipeline retries it with backoff (the broker may be back by then).
+    """
 
 
 class PartitionRun:
@@ -40,6 +48,7 @@ class PartitionRun:
         report: IngestReport,
         *,
         save_positions: bool = False,
+        deadline: float | None = None,
     ):
         self.conn, self.consumer, self.partitions = conn, consumer, partitions
         self.position = dict(start)
@@ -48,6 +57,7 @@ class PartitionRun:
         self.dead: list[DeadLetter] = []
         self.last: dict[TopicPartition, tuple[int, bytes | None, bytes | None]] = {}
         self.dirty = save_positions  # e.g. a reset: saved even if nothing is read
+        self.deadline = deadline  # time.monotonic() value; None: no limit
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
         self.pending: Future[None] | None = None
         self.trace_context = otel_context.get_current()  # the writer thread's spans join the run
@@ -78,6 +88,15 @@ class PartitionRun:
         self.consumer.pause(*[tp for tp in self.partitions if tp not in active])
         done = reported = 0
         while active:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.flush()  # what was read is committed with its offsets: nothing is lost
+                self._wait_for_writer()
+                self.report.messages = done
+                left = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in active))
+                raise DeadlineExceeded(
+                    f"ingest deadline reached with {left} not read to the end (broker down or"
+                    f" too slow?); {done} messages read were saved, the next run continues"
+                )
             polled = self.consumer.poll(timeout_ms=1000, max_records=self.batch_size)
             for tp, messages in polled.items():
                 end = self.end[tp]
@@ -108,7 +127,9 @@ class PartitionRun:
         if not self.dirty:
             return
         for tp, (offset, key, value) in self.last.items():
-            self.position[tp] = Position(offset + 1, message_sha256(key, value))
+            self.position[tp] = replace(
+                self.position[tp], next_offset=offset + 1, last_sha256=message_sha256(key, value)
+            )
         self.last = {}
         offsets = {(tp.topic, tp.partition): self.position[tp] for tp in self.partitions}
         self._wait_for_writer()
@@ -125,13 +146,13 @@ class PartitionRun:
         ) as span:
             if span.is_recording():
                 link_events(span, events)
-            inserted, batch_id = warehouse.write_batch(self.conn, events, dead, offsets)
-            span.set_attribute("ingest.batch_id", batch_id)
-            span.set_attribute("ingest.dead_letters", len(dead))
+            written = warehouse.write_batch(self.conn, events, dead, offsets)
+            span.set_attribute("ingest.batch_id", written.batch_id)
+            span.set_attribute("ingest.dead_letters", len(written.dead))
         self.report.batch_seconds.append(time.monotonic() - t0)
-        for topic, n in inserted.items():
+        for topic, n in written.inserted.items():
             self.report.topic(topic).rows_written += n
-        for d in dead:
+        for d in written.dead:
             self.report.topic(d.topic).dead_letters += 1
         self.report.batches += 1
 

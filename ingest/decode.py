@@ -50,4 +50,6 @@ def decode(
         topic,
         partition,
         offset,
+        key,
+        value,
     )

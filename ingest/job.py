@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.queues import Queue
 
 from kafka import KafkaConsumer, TopicPartition
@@ -60,6 +60,7 @@ class Slice:
 
     partitions: tuple[tuple[str, int, Position, int], ...]
     save_positions: bool
+    deadline: float | None = None  # time.monotonic() (one clock for all processes on a host)
 
 
 def make_consumer(settings: Settings) -> KafkaConsumer:
@@ -83,7 +84,11 @@ def run_ingest(
     on_progress: Progress | None = None,
     workers: int | None = None,
 ) -> IngestReport:
-    """Ingest every partition up to its end offset at start; return what was written and left."""
+    """Ingest every partition up to its end offset at start; return what was written and left.
+
+    The run ends by ``settings.ingest_deadline_s``: past it, it commits what it read and
+    raises ``DeadlineExceeded``.
+    """
     started = time.monotonic()
     report = IngestReport()
     with (
@@ -94,6 +99,7 @@ def run_ingest(
         if not held or not held[0]:
             raise IngestBusy("another ingest run is in progress on this warehouse; try again later")
         slices, total = _plan(settings, topics, report, workers)
+        slices = [replace(s, deadline=started + settings.ingest_deadline_s) for s in slices]
         if len(slices) == 1:
             seen = 0
 
@@ -164,7 +170,7 @@ def ingest_slice(
         with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
             run = PartitionRun(
                 conn, consumer, partitions, start, end, batch_size, report,
-                save_positions=piece.save_positions,
+                save_positions=piece.save_positions, deadline=piece.deadline,
             )  # fmt: skip
             run.consume(on_progress)
     finally:

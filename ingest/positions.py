@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -38,16 +39,28 @@ def start_positions(
     """Where each partition starts and ends for this run, checked against the broker's log.
 
     A broker that lost its log (memory-only Tansu restarted, topic recreated, retention) shows
-    either a stored offset outside [first, end] or another message just before it. Policy:
+    a new topic id, a stored offset outside [first, end] or another message just before it.
+    The topic id is what a refilled log cannot fake, whatever order it was re-published in;
+    the other two cover brokers that report no topic id. Policy:
     report it loudly and read that partition again from its earliest offset; the event_id
     primary key of the raw tables absorbs whatever is read twice.
     """
     first = consumer.beginning_offsets(partitions)
     start = {tp: stored.get((tp.topic, tp.partition), Position(first[tp])) for tp in partitions}
     end, before = _probe(consumer, partitions, first, start)
+    ids = topic_ids(consumer, partitions)
     reset: set[TopicPartition] = set()
     for tp in partitions:
         pos = start[tp]
+        current = ids[tp.topic]
+        if current is not None and pos.topic_id != current:
+            reset.add(tp)  # saved with the topic id, even if nothing is read
+            if pos.topic_id is not None:
+                why = f"the topic's id changed from {pos.topic_id} to {current} (recreated, or"
+                _reset(tp, why + " the broker restarted empty): another log", first, report)
+                start[tp] = Position(first[tp], topic_id=current)
+                continue
+            start[tp] = pos = replace(pos, topic_id=current)
         if not first[tp] <= pos.next_offset <= end[tp]:
             log_range = f"[{first[tp]}, {end[tp]}]"
             why = f"stored offset {pos.next_offset} is outside the broker's log {log_range}"
@@ -55,13 +68,29 @@ def start_positions(
             why = f"the message before stored offset {pos.next_offset} is not the one ingested"
         else:
             continue
-        message = f"{tp.topic}[{tp.partition}]: {why}; re-reading from offset {first[tp]}"
-        log.error("broker lost data: %s", message)
-        report.resets.append(message)
-        metrics.OFFSET_RESETS.labels(tp.topic, str(tp.partition)).inc()
-        start[tp] = Position(first[tp])
+        _reset(tp, why, first, report)
+        start[tp] = Position(first[tp], topic_id=pos.topic_id)
         reset.add(tp)
     return start, end, reset
+
+
+def _reset(
+    tp: TopicPartition,
+    why: str,
+    first: dict[TopicPartition, int],
+    report: IngestReport,
+) -> None:
+    message = f"{tp.topic}[{tp.partition}]: {why}; re-reading from offset {first[tp]}"
+    log.error("broker lost data: %s", message)
+    report.resets.append(message)
+    metrics.OFFSET_RESETS.labels(tp.topic, str(tp.partition)).inc()
+
+
+def topic_ids(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[str, str | None]:
+    """The broker's id of each topic (from the metadata the consumer holds), None if unknown."""
+    cluster = consumer._client.cluster  # kafka-python keeps topic ids there (metadata v10+)
+    ids = {tp.topic: cluster.topic_id(tp.topic) for tp in partitions}
+    return {topic: str(tid) if tid is not None else None for topic, tid in ids.items()}
 
 
 def _probe(

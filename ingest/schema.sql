@@ -34,6 +34,9 @@ create table if not exists raw.ingest_offsets (
 -- sha256 of the message at next_offset - 1: tells a broker that lost its log and refilled it
 -- (same offsets, other messages) from the log we read.
 alter table raw.ingest_offsets add column if not exists last_message_sha256 text;
+-- The broker's topic id (Kafka >= 2.8, Tansu): new when a topic is recreated or a memory-only
+-- broker restarts, so a refilled log is noticed whatever order it is in. Null: not known.
+alter table raw.ingest_offsets add column if not exists topic_id uuid;
 
 -- Every ingest transaction gets a batch id (for tracing a row back to the run that wrote it).
 create sequence if not exists raw.ingest_batch_seq;
@@ -77,4 +80,22 @@ create table if not exists raw.dead_letter_events (
     -- The same bad message read twice (after a broker reset) is kept once; another message
     -- at a reused offset is kept as well.
     unique (kafka_topic, kafka_partition, kafka_offset, message_sha256)
+);
+
+-- Dead letters that left the table: replayed into raw after a fix, or discarded by an
+-- operator. Kept as they were, with what happened to them, when and why (the audit trail).
+create table if not exists raw.dead_letter_archive (
+    id              bigint primary key,  -- the dead letter's id
+    kafka_topic     text not null,
+    kafka_partition int not null,
+    kafka_offset    bigint not null,
+    message_key     bytea,
+    message_value   bytea,
+    message_sha256  text not null,
+    reason          text not null,
+    ingested_at     timestamptz not null,
+    outcome         text not null check (outcome in ('replayed', 'discarded')),
+    outcome_at      timestamptz not null default now(),
+    outcome_by      text not null default current_user,
+    note            text
 );

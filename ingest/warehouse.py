@@ -9,49 +9,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 import psycopg
-from psycopg import sql
-from psycopg.errors import UniqueViolation
 
 from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from ingest.landing import land
+from ingest.rows import RAW_COLUMNS as RAW_COLUMNS
+from ingest.rows import DeadLetter as DeadLetter
+from ingest.rows import RawEvent as RawEvent
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
-
-RAW_COLUMNS = (
-    "event_id", "event_type", "schema_version", "aggregate_id", "aggregate_version",
-    "occurred_at", "producer", "request_id", "trace", "payload",
-    "kafka_topic", "kafka_partition", "kafka_offset", "ingest_batch_id",
-)  # fmt: skip
-
-
-class RawEvent(NamedTuple):
-    """A valid event at the current schema version, as the columns of ``raw.<topic>``."""
-
-    event_id: str
-    event_type: str
-    schema_version: int
-    aggregate_id: str
-    aggregate_version: int
-    occurred_at: str
-    producer: str
-    request_id: str | None
-    trace: str  # JSON text
-    payload: str  # JSON text
-    kafka_topic: str
-    kafka_partition: int
-    kafka_offset: int
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    reason: str
 
 
 def ensure_schema(settings: Settings) -> None:
@@ -64,6 +32,9 @@ class Position:
 
     next_offset: int
     last_sha256: str | None = None
+    # The broker's id of the topic the offset belongs to: a topic recreated, or a memory-only
+    # broker restarted, gets a new one, whatever order its refilled log is in.
+    topic_id: str | None = None
 
 
 Positions = dict[tuple[str, int], Position]
@@ -75,9 +46,18 @@ def message_sha256(key: bytes | None, value: bytes | None) -> str:
 
 def stored_offsets(conn: psycopg.Connection) -> Positions:
     rows = conn.execute(
-        "select topic, partition, next_offset, last_message_sha256 from raw.ingest_offsets"
+        "select topic, partition, next_offset, last_message_sha256, topic_id::text"
+        " from raw.ingest_offsets"
     ).fetchall()
-    return {(t, p): Position(o, sha) for t, p, o, sha in rows}
+    return {(t, p): Position(o, sha, tid) for t, p, o, sha, tid in rows}
+
+
+class Written(NamedTuple):
+    """What one batch transaction wrote."""
+
+    inserted: dict[str, int]  # rows per topic
+    dead: list[DeadLetter]  # every dead letter, the ones PostgreSQL refused included
+    batch_id: int
 
 
 def write_batch(
@@ -85,15 +65,15 @@ def write_batch(
     events: Sequence[RawEvent],
     dead: Sequence[DeadLetter],
     next_offsets: Positions,
-) -> tuple[dict[str, int], int]:
-    """Write one batch and its offsets in ONE transaction; return rows inserted per topic.
+) -> Written:
+    """Write one batch, its dead letters and its offsets in ONE transaction.
 
-    Fast path: COPY straight into ``raw.<topic>`` (inside a savepoint). If an event_id is
-    already there (a relay re-send, a replay after a broker reset) the COPY fails as a whole,
-    and that topic's rows take the slow path: COPY into a temporary table, then insert the
-    event_ids not yet present. Either way an event lands once.
+    Each topic's rows land by ``ingest.landing.land``: a COPY, or, when PostgreSQL objects,
+    a merge of known event_ids and a split down to the rows it refuses, which join the dead
+    letters. Either way an event lands once and the offsets advance past every message.
     """
     inserted: dict[str, int] = {}
+    dead = list(dead)
     with conn.transaction():
         row = conn.execute("select nextval('raw.ingest_batch_seq')").fetchone()
         assert row is not None
@@ -102,13 +82,8 @@ def write_batch(
         for event in events:
             by_topic.setdefault(event.kafka_topic, []).append(event)
         for topic, rows in sorted(by_topic.items()):
-            table = sql.Identifier("raw", raw_table(topic))
-            try:
-                with conn.transaction():
-                    _copy(conn, table, rows, batch_id)
-                inserted[topic] = len(rows)
-            except UniqueViolation:
-                inserted[topic] = _merge(conn, table, rows, batch_id)
+            inserted[topic], refused = land(conn, raw_table(topic), rows, batch_id)
+            dead += refused
         if dead:
             with conn.cursor() as cur:
                 cur.executemany(
@@ -118,50 +93,25 @@ def write_batch(
                     " on conflict do nothing",
                     [
                         (d.topic, d.partition, d.offset, d.key, d.value,
-                         message_sha256(d.key, d.value), d.reason, batch_id)
+                         message_sha256(d.key, d.value), d.stored_reason(), batch_id)
                         for d in dead
                     ],
                 )  # fmt: skip
         save_offsets(conn, next_offsets)
-    return inserted, batch_id
-
-
-_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))
-
-
-def _copy(
-    conn: psycopg.Connection, table: sql.Composable, rows: list[RawEvent], batch: int
-) -> None:
-    with conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(table, _COLUMNS)) as copy:
-        for row in rows:
-            copy.write_row((*row, batch))
-
-
-def _merge(
-    conn: psycopg.Connection, table: sql.Composable, rows: list[RawEvent], batch: int
-) -> int:
-    """Insert the rows whose event_id is new (first by partition/offset within the batch)."""
-    conn.execute(
-        "create temp table if not exists incoming (like raw.order_created including defaults)"
-        " on commit delete rows"
-    )
-    conn.execute("truncate incoming")
-    _copy(conn, sql.Identifier("incoming"), rows, batch)
-    cur = conn.execute(
-        sql.SQL(
-            "insert into {table} ({cols}) select distinct on (event_id) {cols} from incoming"
-            " order by event_id, kafka_partition, kafka_offset on conflict (event_id) do nothing"
-        ).format(table=table, cols=_COLUMNS)
-    )
-    return cur.rowcount
+    return Written(inserted, dead, batch_id)
 
 
 def save_offsets(conn: psycopg.Connection, offsets: Positions) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into raw.ingest_offsets (topic, partition, next_offset, last_message_sha256)"
-            " values (%s, %s, %s, %s) on conflict (topic, partition) do update"
+            "insert into raw.ingest_offsets"
+            " (topic, partition, next_offset, last_message_sha256, topic_id)"
+            " values (%s, %s, %s, %s, %s) on conflict (topic, partition) do update"
             " set next_offset = excluded.next_offset,"
-            " last_message_sha256 = excluded.last_message_sha256, updated_at = now()",
-            [(t, p, pos.next_offset, pos.last_sha256) for (t, p), pos in offsets.items()],
+            " last_message_sha256 = excluded.last_message_sha256,"
+            " topic_id = excluded.topic_id, updated_at = now()",
+            [
+                (t, p, pos.next_offset, pos.last_sha256, pos.topic_id)
+                for (t, p), pos in offsets.items()
+            ],
         )

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import psycopg
 from psycopg import sql
+from psycopg.errors import LockNotAvailable
 
 from config.settings import Settings
 from contracts.catalog import raw_table
@@ -53,17 +54,33 @@ def publish_views(settings: Settings) -> dict[str, int]:
     Cost is proportional to the rows changed since the last publication, except when a mart
     was rebuilt from scratch (full refresh), which is copied whole.
     """
+    # Every wait for a lock (the publish lock, a serving table a reader holds) is bounded by
+    # the connection's lock_timeout; past it the publication fails whole and says why.
     with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
-        conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
+        try:
+            conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
+        except LockNotAvailable:
+            raise PublishFailed(_lock_wait(settings, "another publication")) from None
         try:
             # One snapshot for all marts: the published views describe the same moment.
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 conn.execute(PUBLICATIONS_DDL.encode())
                 return {view.name: _publish(conn, view) for view in MARTS}
+        except LockNotAvailable:
+            raise PublishFailed(
+                _lock_wait(settings, "another session on a serving table")
+            ) from None
         finally:
             conn.isolation_level = None
             conn.execute("select pg_advisory_unlock(%s)", (PUBLISH_LOCK,))
+
+
+def _lock_wait(settings: Settings, holder: str) -> str:
+    return (
+        f"waited {settings.pg_lock_timeout_s:g}s (CQRSW_PG_LOCK_TIMEOUT_S) for a lock held by"
+        f" {holder}; nothing was published, the serving views are unchanged"
+    )
 
 
 def _publish(conn: psycopg.Connection, view: Mart) -> int:

@@ -30,6 +30,8 @@ def describe(dag):
         "retry_policy": {t.task_id: type(t.retry_policy).__name__ for t in dag.tasks},
         "on_failure": {t.task_id: bool(t.on_failure_callback) for t in dag.tasks},
         "on_success": sorted(t.task_id for t in dag.tasks if t.on_success_callback),
+        "timeout_s": {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds()
+                      for t in dag.tasks},
         "retry_decisions": retry_decisions(dag.get_task("validate")),
     }
 
@@ -134,3 +136,12 @@ def test_every_dbt_model_task_records_a_span_of_its_run(parsed: dict[str, Any]) 
         dbt_builds = [t for t in dag["on_failure"] if t.endswith("_model_build")]
         assert dbt_builds
         assert set(dbt_builds) <= set(dag["on_success"])
+
+
+def test_every_task_has_an_execution_timeout(parsed: dict[str, Any]) -> None:
+    settings = Settings()
+    for dag in parsed["dags"].values():
+        others = {t: s for t, s in dag["timeout_s"].items() if t != "ingest"}
+        assert set(others.values()) == {settings.task_timeout_s}
+    ingest = parsed["dags"]["cqrs_warehouse_pipeline"]["timeout_s"]["ingest"]
+    assert ingest == settings.ingest_deadline_s + 120

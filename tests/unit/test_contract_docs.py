@@ -42,6 +42,7 @@ def test_payload_fields_get_their_contract_description() -> None:
         "{% docs stock_updated__operation %}\nDirection of the change.\n{% enddocs %}" in rendered
     )
     assert (
-        "| `amount` | integer >= 1 | yes | Units added or removed (always positive). |" in rendered
+        "| `amount` | integer 1 to 1000000000 | yes | Units added or removed (always positive). |"
+        in rendered
     )
     assert "Older versions (v1) are upcast to it on ingest." in rendered

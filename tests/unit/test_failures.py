@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from kafka.errors import KafkaTimeoutError
 
+from ingest.batches import DeadlineExceeded
 from pipeline.dbt import DbtFailed
 from pipeline.failures import is_transient
 from quality.gate import DataQualityFailed
@@ -30,8 +31,9 @@ def caused_by(cause: BaseException, message: str = "task failed") -> RuntimeErro
             "dbt invocation did not complete with unhandled error: Database Error\n"
             '  connection to server at "127.0.0.1", port 55432 failed: Connection refused'
         ),
+        DeadlineExceeded("ingest deadline reached with order.created[0] not read to the end"),
     ],
-    ids=["psycopg", "kafka", "socket", "chained", "dbt-text"],
+    ids=["psycopg", "kafka", "socket", "chained", "dbt-text", "ingest-deadline"],
 )
 def test_unreachable_engines_are_transient(error: BaseException) -> None:
     assert is_transient(error)

@@ -37,7 +37,7 @@ def test_every_service_is_a_role_of_the_image_listening_on_all_interfaces() -> N
 
 def test_airflow_settings_given_to_a_container_win_over_the_local_ones() -> None:
     env = airflow_environment(
-        Settings(database_url="postgresql://u:p@db:5432/postgres"),
+        Settings(database_url="postgresql://u:p@db:5432/postgres", jwt_secret="x" * 32),
         {"AIRFLOW__API__HOST": "0.0.0.0", "PATH": "/bin"},
     )
     assert env["AIRFLOW__API__HOST"] == "0.0.0.0"
@@ -55,7 +55,7 @@ def test_an_unknown_role_is_a_clear_error(capsys: pytest.CaptureFixture[str]) ->
 
 def test_init_refuses_to_run_on_embedded_engines() -> None:
     with pytest.raises(SystemExit, match="CQRSW_DATABASE_URL and CQRSW_KAFKA_BOOTSTRAP_SERVERS"):
-        initialise(Settings(kafka_bootstrap_servers="kafka:9092"))
+        initialise(Settings(kafka_bootstrap_servers="kafka:9092", jwt_secret="x" * 32))
 
 
 def test_without_nginx_the_stack_says_the_gateway_is_skipped(

@@ -21,6 +21,7 @@ def test_embedded_dsn_points_at_loopback(tmp_path: object) -> None:
     settings = Settings(pg_port=6543)
     assert conninfo_to_dict(settings.dsn("orders")) == {
         "host": "127.0.0.1", "port": "6543", "user": "postgres", "dbname": "orders",
+        "options": "-c statement_timeout=300000 -c lock_timeout=10000",
     }  # fmt: skip
     assert settings.embedded_postgres
 

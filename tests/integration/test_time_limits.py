@@ -1,0 +1,106 @@
+"""Bounded time: a dead broker, a held lock or a restarted server ends in a clear failure."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+
+import psycopg
+import pytest
+
+from config.settings import Settings
+from cqrsw.stack import Stack
+from database import connections
+from database.names import WAREHOUSE_DATABASE
+from ingest.batches import DeadlineExceeded
+from ingest.job import INGEST_LOCK, run_ingest
+from ingest.report import IngestReport
+from pipeline.publish import PUBLISH_LOCK, PublishFailed, publish_views
+from tests.integration.test_ingest import committed_offsets, produce_tracked
+from tests.support.dbt_in_process import InProcessDbt
+from tests.support.throwaway_stack import throwaway_stack
+
+
+def lock_is_free(settings: Settings, key: int) -> bool:
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        row = conn.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if row and row[0]:
+            conn.execute("select pg_advisory_unlock(%s)", (key,))
+        return bool(row and row[0])
+
+
+def test_every_connection_bounds_its_statements_and_lock_waits(settings: Settings) -> None:
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("5min",)
+        assert conn.execute("show lock_timeout").fetchone() == ("10s",)
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("set local statement_timeout = 200")
+            conn.execute("select pg_sleep(5)")
+
+
+def test_publish_gives_up_on_a_held_serving_table_and_frees_its_lock(
+    settings: Settings, dbt: InProcessDbt
+) -> None:
+    dbt("run")
+    publish_views(settings)  # serving.* exist
+    impatient = settings.model_copy(update={"pg_lock_timeout_s": 1.0})
+    with connections.connect(settings, WAREHOUSE_DATABASE) as holder:
+        holder.execute("lock table serving.products in access exclusive mode")
+        started = time.monotonic()
+        with pytest.raises(PublishFailed, match=r"waited 1s .* nothing was published"):
+            publish_views(impatient)
+        assert time.monotonic() - started < 15
+        holder.rollback()
+    assert lock_is_free(settings, PUBLISH_LOCK)
+    publish_views(settings)  # and the next publication goes through
+
+
+def test_an_ingest_whose_broker_dies_ends_by_its_deadline_and_keeps_what_it_read(
+    settings: Settings,
+) -> None:
+    stack = Stack(settings)
+    run_ingest(settings)  # caught up: the run below reads only the events produced here
+    produce_tracked(settings, 30_000)
+    hurried = settings.model_copy(update={"ingest_deadline_s": 20.0})
+    before = committed_offsets(settings)
+    outcome: Future[IngestReport] = Future()
+
+    def ingest() -> None:
+        try:
+            outcome.set_result(run_ingest(hurried, batch_size=200))
+        except BaseException as exc:  # handed to the test thread
+            outcome.set_exception(exc)
+
+    started = time.monotonic()
+    threading.Thread(target=ingest, daemon=True).start()
+    while committed_offsets(settings) == before:
+        assert not outcome.done(), "the run ended before the broker was stopped"
+        assert time.monotonic() - started < 60, "nothing committed in 60 s"
+        time.sleep(0.01)
+    stack.stop_kafka()  # mid-run
+    try:
+        with pytest.raises(DeadlineExceeded, match="ingest deadline reached"):
+            outcome.result(timeout=90)
+        assert time.monotonic() - started < 20 + 60
+        assert committed_offsets(settings) > before  # what was read before is kept
+        assert lock_is_free(settings, INGEST_LOCK)
+    finally:
+        stack.start_kafka()
+        stack.create_topics()
+    run_ingest(settings)  # the broker came back empty: a reset, not a failure
+
+
+def test_pooled_connections_survive_a_postgres_restart() -> None:
+    with throwaway_stack(kafka=False) as own:
+        pool = connections.open_pool(own, "postgres", max_size=2)
+        try:
+            with pool.connection() as conn:
+                assert conn.execute("select 1").fetchone() == (1,)
+            stack = Stack(own)
+            stack.stop_postgres()
+            stack.start_postgres()
+            with pool.connection() as conn:  # the dead connection is checked and replaced
+                assert conn.execute("select 1").fetchone() == (1,)
+        finally:
+            pool.close()
