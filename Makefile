@@ -31,6 +31,7 @@ promtool:
 
 # Every alert rule is checked, and unit-tested to fire and to resolve.
 alert-rules: promtool
+	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts.test.yml
 

@@ -1,7 +1,8 @@
 """Entry point of the container image: one image, the role is chosen when it is started.
 
 ``python -m cqrsw.container ROLE [ARGS...]``: a service name starts that service on all
-interfaces, ``init`` prepares the external PostgreSQL, Kafka and Airflow's database,
+interfaces, ``init`` prepares the external PostgreSQL, Kafka and Airflow's database, ``metrics``
+serves the pipeline exporter,
 ``airflow ARGS`` runs Airflow with this project's configuration, anything else is executed.
 """
 
@@ -15,7 +16,7 @@ from config.settings import Settings, settings_or_exit
 from cqrsw.http_services import HTTP_SERVICES
 
 SERVICES = {service.role: service for service in HTTP_SERVICES}
-USAGE = f"roles: {', '.join(SERVICES)}, init, airflow ARGS..., or any command"
+USAGE = f"roles: {', '.join(SERVICES)}, init, metrics, airflow ARGS..., or any command"
 
 
 def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, str]:
@@ -62,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if role == "init":
         initialise(settings_or_exit())
         return 0
+    if role == "metrics":
+        # The pipeline exporter (warehouse facts for Prometheus), reachable by other containers.
+        cqrsw = os.path.join(os.path.dirname(sys.executable), "cqrsw")
+        os.execv(cqrsw, [cqrsw, "metrics", "serve", "--host", "0.0.0.0", *rest])  # noqa: S104, S606
     if role == "airflow":
         from cqrsw.airflow import AIRFLOW
 

@@ -162,7 +162,7 @@ def test_secrets_come_from_an_uncommitted_env_file() -> None:
 
 
 def test_app_containers_start_roles_the_image_knows(compose: dict[str, Any]) -> None:
-    roles = {*CONTAINER_ROLES, "init", "airflow"}
+    roles = {*CONTAINER_ROLES, "init", "metrics", "airflow"}
     for name, service in app_services(compose).items():
         assert service["command"][0] in roles, name
 
