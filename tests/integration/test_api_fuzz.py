@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pytest
 import schemathesis
@@ -21,7 +21,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from schemathesis.specs.openapi.schemas import OpenApiOperation
 
 from config.settings import Settings
 from pipeline.publish import publish_views
@@ -33,7 +32,12 @@ from services.tokens import ROLES, issue_token
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.throwaway_stack import throwaway_stack
 
-Case = schemathesis.Case[OpenApiOperation]
+if TYPE_CHECKING:  # a type alias only: schemathesis defines it for type checkers alone
+    from schemathesis.specs.openapi.schemas import OpenApiOperation
+
+    Case = schemathesis.Case[OpenApiOperation]
+else:
+    Case = schemathesis.Case
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 EXAMPLES = settings(
     max_examples=60,
