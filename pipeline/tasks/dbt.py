@@ -15,7 +15,10 @@ from pipeline.dbt import run_dbt
 
 PROFILE = "cqrs_warehouse"
 TARGET = "dev"
-WATCH_POKE_S = 1  # how often a watching task looks for its model's result
+# The watching tasks start after the producer (watched_dbt_build): a node's result is there
+# at the first look or never, so one that dbt did not report is skipped after a few seconds
+# instead of holding the run (and the next one) for the sensor's default of a week.
+WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": True}
 PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
 
 
@@ -89,14 +92,22 @@ def dbt_task_group(
             test_behavior=TestBehavior.AFTER_EACH if watcher else TestBehavior.BUILD,
             # People consume the published views (pipeline.tasks.assets), not the marts.
             emit_datasets=False,
-            source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+            # In the watcher a source task waits for a freshness result that a source without
+            # freshness never gets; the one dbt build runs the source tests all the same.
+            source_rendering_behavior=(
+                SourceRenderingBehavior.NONE
+                if watcher
+                else SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS
+            ),
             # A test on two models (relationships) runs once both are built, in its own task.
-            should_detach_multiple_parents_tests=True,
+            # The watcher's producer never reports a detached test (its task would wait in
+            # vain): there a test on two models shows under one of them.
+            should_detach_multiple_parents_tests=not watcher,
         ),
         operator_args={
             "full_refresh": full_refresh,
             "vars": dbt_vars or {},
-            **({"deferrable": False, "poke_interval": WATCH_POKE_S} if watcher else {}),
+            **(WATCHING if watcher else {}),
         },
     )
 

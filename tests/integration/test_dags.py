@@ -12,7 +12,6 @@ import pytest
 from config.settings import Settings
 from cqrsw.airflow import airflow_env
 from database.warehouse import MARTS
-from pipeline.registry import RAW_TABLES
 from pipeline.tasks.dbt import manifest_path
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
@@ -96,22 +95,20 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(
 ) -> None:
     dag = parsed["dags"]["cqrs_warehouse_pipeline"]
     down, types = dag["downstream"], dag["types"]
-    models, sources = dbt_nodes(airflow_ready)
+    models, _ = dbt_nodes(airflow_ready)
     dbt_tasks = {t for t in down if t.startswith("dbt_build.")}
     # One `dbt build` of the whole project, in one task: the only one that runs dbt.
     producer = "dbt_build.dbt_producer_watcher"
     assert [t for t, kind in types.items() if "Producer" in kind] == [producer]
-    # Per model a task showing its run and, after it, one showing its tests; per source one
-    # for its freshness and tests; a test on two models (relationships, stock against the
-    # log) gets its own task once both are built. All of them only watch the producer.
+    # Per model a task showing its run and, after it, one showing its tests (a test on two
+    # models shows under one of them). All of them only watch the producer.
     assert {f"dbt_build.{m}.run" for m in models} <= dbt_tasks
     assert {f"dbt_build.{m.name}.test" for m in MARTS} <= dbt_tasks
-    source_tasks = {t for t in dbt_tasks if t.endswith(".source")}
-    assert source_tasks <= {f"dbt_build.{s}.source" for s in sources}
-    assert {f"dbt_build.raw_{t.split('.')[1]}.source" for t in RAW_TABLES.values()} <= source_tasks
+    # sources have no task: their tests run in the one dbt build (pipeline/tasks/dbt.py)
+    assert not {t for t in dbt_tasks if t.endswith(".source")}
     watchers = dbt_tasks - {producer, f"{producer}_done"}
     assert all(types[t].endswith("WatcherOperator") for t in watchers)
-    assert any(t.startswith("dbt_build.relationships_") for t in watchers)
+    assert not any(t.startswith("dbt_build.relationships_") for t in watchers)
     # ingest, then a short-circuit that skips everything after it when nothing is new
     assert down["ingest"] == ["anything_new"]
     assert types["anything_new"] == "_ShortCircuitDecoratedOperator"
