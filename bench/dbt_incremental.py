@@ -104,6 +104,11 @@ class Warehouse:
             conn.execute("analyze")  # what autovacuum would do after a large load
 
 
+def spread(times: list[float]) -> tuple[float, float]:
+    """Lowest and highest of the runs: on a shared machine, how far one run can stray."""
+    return min(times), max(times)
+
+
 def timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
@@ -154,9 +159,13 @@ class Size:
 
     def report(self) -> float:
         runs = ", ".join(f"{t:.2f}" for t in self.incremental)
+        median, low, high = statistics.median(self.incremental), *spread(self.incremental)
         publish = statistics.median(self.publish)
-        print(f"  {self.existing:>9,} existing: incremental runs {runs}s; publish {publish:.2f}s")
-        return statistics.median(self.incremental)
+        print(
+            f"  {self.existing:>9,} existing: incremental runs {runs}s (median {median:.2f}s,"
+            f" spread {low:.2f}-{high:.2f}s); publish {publish:.2f}s"
+        )
+        return median
 
     def full_refresh(self) -> float:
         before = mart_summary(self.settings)

@@ -121,7 +121,19 @@ class Settings(BaseSettings):
         default=None, description="Password of the Airflow UI user `admin`; `admin` in dev."
     )
     pipeline_schedule: str = Field(
-        default="*/5 * * * *", description="Cron schedule of the cqrs_warehouse_pipeline DAG."
+        default="@continuous",
+        description="Schedule of the cqrs_warehouse_pipeline DAG: `@continuous` (a run starts"
+        " as the previous one ends and waits for new events) or a cron expression.",
+    )
+    pipeline_idle_wait_s: float = Field(
+        default=60, ge=0, le=3600,
+        description="How long a continuous run waits for new events before ending empty.",
+    )  # fmt: skip
+    pipeline_poll_s: float = Field(
+        default=1, gt=0, le=60, description="How often a waiting run looks for new events."
+    )
+    dbt_threads: int | None = Field(
+        default=None, ge=1, le=64, description="dbt threads; unset: one per CPU core."
     )
     pipeline_catchup: bool = Field(
         default=False, description="Let the scheduler run missed intervals of the pipeline."

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag
 
 from config.settings import Settings
-from pipeline import steps as pipeline
 from pipeline.tasks.alerts import on_task_failure
-from pipeline.tasks.dbt import dbt_task_group
-from pipeline.tasks.gate_and_publish import check_and_publish, run_of
-from pipeline.tasks.limits import ingest_timeout, time_limits
+from pipeline.tasks.dbt import watched_dbt_build
+from pipeline.tasks.gate_and_publish import check_and_publish
+from pipeline.tasks.ingest import ingest_then_check
+from pipeline.tasks.limits import time_limits
 from pipeline.tasks.retries import retry_args
 
 SETTINGS = Settings()
@@ -27,19 +25,22 @@ SETTINGS = Settings()
     default_args={**retry_args(), **time_limits(SETTINGS), "on_failure_callback": on_task_failure},
 )
 def cqrs_warehouse_pipeline() -> None:
-    """Ingest the topics into raw tables, build the marts with dbt (a task per model and its
-    tests), check raw tables and marts with Great Expectations, then publish the marts to the
-    serving schema the read API reads and record how fresh they are.
+    """Ingest the topics into raw tables, build the marts with one `dbt build` (a task per
+    model and its tests shows its result once it is done), check raw tables and marts with Great
+    Expectations, then publish the marts to the serving schema the read API reads and record
+    how fresh they are.
+
+    Continuous by default: a run starts when the previous one ends and waits in `ingest`
+    for new events; with nothing new, `anything_new` skips the rest. Events that arrive
+    during a run are left for the next one, and only one run is ever active.
 
     A failed check stops the run before `publish`: the serving views stay as they were and
     an alert is raised. Only an unreachable broker or database is retried.
     """
-
-    @task(execution_timeout=ingest_timeout(SETTINGS))
-    def ingest() -> dict[str, Any]:
-        return pipeline.ingest_step(Settings(), run_of(get_current_context()))
-
-    ingest() >> dbt_task_group(SETTINGS, "dbt_build") >> check_and_publish()
+    _, anything_new = ingest_then_check(SETTINGS)
+    dbt_build, producer = watched_dbt_build(SETTINGS, "dbt_build")
+    anything_new >> dbt_build
+    producer >> check_and_publish()
 
 
 cqrs_warehouse_pipeline()

@@ -19,6 +19,11 @@ class DbtFailed(RuntimeError):
     """dbt exited non-zero: a model failed to build or a test failed."""
 
 
+def dbt_threads(settings: Settings) -> int:
+    """dbt threads: as set, or one per core (dbt waits on PostgreSQL, which shares the cores)."""
+    return settings.dbt_threads or os.cpu_count() or 1
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment for ``dbt_project/profiles.yml``: the warehouse connection, nothing else."""
     params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE))
@@ -29,6 +34,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         CQRSW_DBT_USER=str(params.get("user", "postgres")),
         CQRSW_DBT_PASSWORD=str(params.get("password", "")),
         CQRSW_DBT_DBNAME=str(params.get("dbname", WAREHOUSE_DATABASE)),
+        CQRSW_DBT_THREADS=str(dbt_threads(settings)),
         DBT_SEND_ANONYMOUS_USAGE_STATS="False",
         DO_NOT_TRACK="1",
     )

@@ -16,6 +16,11 @@ from pipeline.tasks.spans import record_dbt_span
 
 PROFILE = "cqrs_warehouse"
 TARGET = "dev"
+# The watching tasks start after the producer (watched_dbt_build): a node's result is there
+# at the first look or never, so one that dbt did not report is skipped after a few seconds
+# instead of holding the run (and the next one) for the sensor's default of a week.
+WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": True}
+PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
 
 
 def manifest_path(settings: Settings) -> Path:
@@ -35,15 +40,23 @@ def dbt_task_group(
     *,
     full_refresh: bool | str = False,
     dbt_vars: dict[str, str] | None = None,
+    watcher: bool = False,
 ) -> Any:
     """A ``DbtTaskGroup``: per model one task that builds it and runs its tests (``dbt build``),
     in the models' order, after a freshness check of the sources it reads.
+
+    With ``watcher``, one ``dbt build`` of the whole project runs in the group's
+    ``dbt_producer_watcher`` task (dbt's threads build independent models at once) and each
+    model's task only watches for its result: the grid keeps a task per model and its tests,
+    a run pays dbt's start-up and parse once (docs/adr/event-driven-runs.md). Use it through
+    ``watched_dbt_build``, which orders the tasks so that they cannot wait on each other.
 
     ``full_refresh`` and the values of ``dbt_vars`` may be Jinja templates (DAG params).
     """
     from cosmos import (
         DbtTaskGroup,
         ExecutionConfig,
+        ExecutionMode,
         LoadMode,
         ProfileConfig,
         ProjectConfig,
@@ -69,20 +82,55 @@ def dbt_task_group(
             target_name=TARGET,
             profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
         ),
-        execution_config=ExecutionConfig(dbt_executable_path=Path(sys.executable).with_name("dbt")),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
+            dbt_executable_path=Path(sys.executable).with_name("dbt"),
+        ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
+            # The watcher has no per-node `dbt build` task: a model's task shows its run, the
+            # task after it the model's tests (both run in the producer's one `dbt build`).
+            test_behavior=TestBehavior.AFTER_EACH if watcher else TestBehavior.BUILD,
             # People consume the published views (pipeline.tasks.assets), not the marts.
             emit_datasets=False,
-            source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+            # In the watcher a source task waits for a freshness result that a source without
+            # freshness never gets; the one dbt build runs the source tests all the same.
+            source_rendering_behavior=(
+                SourceRenderingBehavior.NONE
+                if watcher
+                else SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS
+            ),
             # A test on two models (relationships) runs once both are built, in its own task.
-            should_detach_multiple_parents_tests=True,
+            # The watcher's producer never reports a detached test (its task would wait in
+            # vain): there a test on two models shows under one of them.
+            should_detach_multiple_parents_tests=not watcher,
         ),
         operator_args={
             "full_refresh": full_refresh,
             "vars": dbt_vars or {},
             # Failures keep the DAG's default on_failure_callback (the alert).
             "on_success_callback": record_dbt_span,
+            **(WATCHING if watcher else {}),
         },
     )
+
+
+def watched_dbt_build(settings: Settings, group_id: str) -> tuple[Any, Any]:
+    """The watcher ``DbtTaskGroup`` with its producer first; returns (group, producer).
+
+    Cosmos starts the watching tasks beside the producer. Here they would wait for it in
+    every worker slot (LocalExecutor, four) or, run one at a time (``airflow dags test``),
+    before it: a deadlock either way, seen in the e2e test. So every watching task runs after
+    the producer and finds its node's result at its first look; what follows the group
+    (the gate) waits for the producer only, so the watchers cost the run no time. The
+    producer never retries: Cosmos would skip a second attempt, and a skipped build must not
+    let the gate pass on marts that were not built.
+    """
+    group = dbt_task_group(settings, group_id, watcher=True)
+    tasks = list(group.iter_tasks())
+    producer = next(t for t in tasks if t.task_id == f"{group_id}.{PRODUCER}")
+    producer.retries = 0
+    for task in tasks:
+        if task is not producer and not task.upstream_task_ids & {t.task_id for t in tasks}:
+            producer >> task
+    return group, producer

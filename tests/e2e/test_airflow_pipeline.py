@@ -134,6 +134,9 @@ def test_pipeline_publishes_checked_views(
     assert run.exit_code == 0, run
     assert set(run.states.values()) == {"success"}
     assert {"ingest", "validate", "publish", "record_freshness"} <= set(run.states)
+    # one task ran dbt: the per-model tasks only watched it
+    assert "dbt_build.dbt_producer_watcher" in run.states
+    assert "dbt_build.orders_with_invoices.run" in run.states
     run_id = run.run_id
     published = warehouse(
         settings,
@@ -157,6 +160,21 @@ def test_pipeline_publishes_checked_views(
         ).fetchall()
     extras: dict[str, str] = {name: extra for name, extra in events}
     assert extras["serving.orders_with_invoices"] == (f'{{"published": true, "rows": {count}}}')
+
+
+def test_a_run_with_nothing_new_skips_dbt_gate_and_publish(airflow_ready: Settings) -> None:
+    settings = airflow_ready
+    first = run_dag(settings, PIPELINE)  # takes whatever earlier tests left
+    assert first.exit_code == 0, first
+    published = warehouse(settings, "select count(*) from ops.view_publications")
+
+    run = run_dag(settings, PIPELINE)
+
+    assert run.exit_code == 0, run
+    assert (run.states["ingest"], run.states["anything_new"]) == ("success", "success")
+    after = {t: s for t, s in run.states.items() if t not in ("ingest", "anything_new")}
+    assert after and set(after.values()) == {"skipped"}, run
+    assert warehouse(settings, "select count(*) from ops.view_publications") == published
 
 
 def test_bad_event_stops_at_the_gate_and_serving_keeps_the_last_good_views(

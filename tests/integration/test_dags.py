@@ -11,6 +11,7 @@ import pytest
 
 from config.settings import Settings
 from cqrsw.airflow import airflow_env
+from database.warehouse import MARTS
 from pipeline.tasks.dbt import manifest_path
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
@@ -32,6 +33,9 @@ def describe(dag):
         "on_success": sorted(t.task_id for t in dag.tasks if t.on_success_callback),
         "timeout_s": {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds()
                       for t in dag.tasks},
+        "types": {t.task_id: type(t).__name__ for t in dag.tasks},
+        "max_active_runs": dag.max_active_runs,
+        "retries": {t.task_id: t.retries for t in dag.tasks},
         "retry_decisions": retry_decisions(dag.get_task("validate")),
     }
 
@@ -93,24 +97,34 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(
     parsed: dict[str, Any], airflow_ready: Settings
 ) -> None:
     dag = parsed["dags"]["cqrs_warehouse_pipeline"]
-    down = dag["downstream"]
-    models, sources = dbt_nodes(airflow_ready)
+    down, types = dag["downstream"], dag["types"]
+    models, _ = dbt_nodes(airflow_ready)
     dbt_tasks = {t for t in down if t.startswith("dbt_build.")}
-    # a task per model that builds it and runs its tests, after a freshness task per source;
-    # a test on two models (relationships, stock against the log) gets its own task once
-    # both are built
-    model_tasks = {f"dbt_build.{m}_model_build" for m in models}
-    assert model_tasks <= dbt_tasks
-    others = dbt_tasks - model_tasks - {f"dbt_build.{s}_source" for s in sources}
-    assert any(t.startswith("dbt_build.relationships_") for t in others)
-    assert all(t.endswith("__test") and "_ref_" in t for t in others)
-    assert dbt_tasks <= reachable(down, "ingest")
-    for task in dbt_tasks:
-        assert "validate" in reachable(down, task) | {task}
+    # One `dbt build` of the whole project, in one task: the only one that runs dbt.
+    producer = "dbt_build.dbt_producer_watcher"
+    assert [t for t, kind in types.items() if "Producer" in kind] == [producer]
+    # Per model a task showing its run and, after it, one showing its tests (a test on two
+    # models shows under one of them). All of them only watch the producer.
+    assert {f"dbt_build.{m}.run" for m in models} <= dbt_tasks
+    assert {f"dbt_build.{m.name}.test" for m in MARTS} <= dbt_tasks
+    # sources have no task: their tests run in the one dbt build (pipeline/tasks/dbt.py)
+    assert not {t for t in dbt_tasks if t.endswith(".source")}
+    watchers = dbt_tasks - {producer, f"{producer}_done"}
+    assert all(types[t].endswith("WatcherOperator") for t in watchers)
+    assert not any(t.startswith("dbt_build.relationships_") for t in watchers)
+    # ingest, then a short-circuit that skips everything after it when nothing is new
+    assert down["ingest"] == ["anything_new"]
+    assert types["anything_new"] == "_ShortCircuitDecoratedOperator"
+    assert dbt_tasks <= reachable(down, "anything_new")
+    # the watchers show the build's results after it; the gate waits for the build itself
+    assert watchers <= reachable(down, producer)
+    assert "validate" in down[producer]
+    assert dag["retries"][producer] == 0
     assert down["validate"] == ["publish"]
     assert down["publish"] == ["record_freshness"]
     assert dag["outlets"] == {"publish": SERVING}
-    assert (dag["schedule"], dag["catchup"]) == ("*/5 * * * *", False)
+    # a run starts when the previous one ends; never two at once, so a burst queues nothing
+    assert (dag["schedule"], dag["catchup"], dag["max_active_runs"]) == ("@continuous", False, 1)
 
 
 def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> None:
@@ -133,7 +147,7 @@ def test_every_task_retries_only_transient_failures_and_alerts(parsed: dict[str,
 
 def test_every_dbt_model_task_records_a_span_of_its_run(parsed: dict[str, Any]) -> None:
     for dag in parsed["dags"].values():
-        dbt_builds = [t for t in dag["on_failure"] if t.endswith("_model_build")]
+        dbt_builds = [t for t in dag["on_failure"] if t.startswith(("dbt_build.", "dbt_rebuild."))]
         assert dbt_builds
         assert set(dbt_builds) <= set(dag["on_success"])
 

@@ -1,6 +1,7 @@
--- Refreshes only the orders that got an event since the last run, but re-reads every event
--- of those orders: an invoice that arrived before its order, or a cancellation before an
--- invoice, is found when the order is refreshed, whichever run brought each event in.
+-- Refreshes only the orders that got an event since the last run, and re-reads every invoice
+-- and cancellation of those orders: an invoice that arrived before its order, or a
+-- cancellation before an invoice, is found when the order is refreshed, whichever run
+-- brought each event in (macro orders_to_refresh says where an order's own facts come from).
 -- Rebuilding from a date (var rebuild_from) refreshes the orders with an event on or after it.
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = watermark_folded_up_to() %}
@@ -18,11 +19,7 @@ changed_orders as (
 {% endif %}
 
 orders as (
-
-    select created.*
-    from {{ ref('stg_orders__created') }} as created
-    where {{ below_horizon_of_changed('created', 'order_id', horizon, changed) }}
-
+    {{ orders_to_refresh(ref('stg_orders__created'), changed, folded_up_to, horizon) }}
 ),
 
 cancellations as (
