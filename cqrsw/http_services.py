@@ -1,0 +1,71 @@
+"""The stack's HTTP services (write services and read API) as uvicorn processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import httpx
+
+from config.settings import Settings
+from cqrsw.processes import PidFile, StackError, port_free, spawn, wait_until
+
+
+@dataclass(frozen=True)
+class HttpService:
+    name: str
+    app: str
+
+    def port(self, settings: Settings) -> int:
+        port: int = getattr(settings, f"{self.name}_port")
+        return port
+
+    def argv(self, settings: Settings) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port(settings)),
+        ]
+
+    def pid_file(self, settings: Settings) -> PidFile:
+        # App and port: the same service of another stack listens on another port.
+        return PidFile(settings.state_dir, self.name, " ".join(self.argv(settings)[3:]))
+
+
+HTTP_SERVICES = (
+    HttpService("orders", "services.orders.app:create_app"),
+    HttpService("invoices", "services.invoices.app:create_app"),
+    HttpService("stock", "services.stock.app:create_app"),
+    HttpService("read_api", "services.read_api.app:create_app"),
+)
+
+
+def start_service(settings: Settings, service: HttpService, started: list[str]) -> str:
+    """Start it unless it runs; ``started`` gets its name as soon as it was spawned."""
+    port = service.port(settings)
+    url = f"http://127.0.0.1:{port}"
+    pid_file = service.pid_file(settings)
+    if pid_file.process() is not None:
+        return f"{url} (already running)"
+    if not port_free(port):
+        raise StackError(f"{service.name}: port {port} on 127.0.0.1 is already in use")
+    log = settings.state_dir / "logs" / f"{service.name}.log"
+    env = {**os.environ, **settings.as_env()}
+    proc = spawn(pid_file, service.argv(settings), log, env=env)
+    started.append(service.name)
+    wait_until(service.name, lambda: healthy(f"{url}/health"), proc, log, timeout=60)
+    return url
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
