@@ -11,7 +11,7 @@ from typing import Any
 from rich.markup import escape
 
 from contracts.catalog import TOPICS
-from cqrsw import stack_command
+from cqrsw import loadgen_command, stack_command
 from cqrsw.processes import StackError
 from cqrsw.terminal import console, settings_or_exit
 from database.names import SERVICE_DATABASES
@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     stack_command.add_parser(sub)
+    loadgen_command.add_parsers(sub)
 
     p = sub.add_parser("ingest", help="sink the Kafka topics into the raw warehouse tables")
     p.add_argument("--topic", action="append", choices=TOPICS, help="only this topic (repeatable)")
