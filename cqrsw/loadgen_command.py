@@ -56,7 +56,8 @@ def cmd_loadgen(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from cqrsw.invariants import check_record
 
-    report = check_record(settings_or_exit(), args.record, strict=args.strict)
+    settings = settings_or_exit()
+    report = check_record(settings, args.record, strict=args.strict, broker_lost=args.broker_lost)
     for line in report.lines():
         console.print(line, highlight=False)
     return 0 if report.ok else 1
@@ -86,5 +87,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--strict", action="store_true",
         help="the warehouse saw only this run: an event no command accounts for is a violation",
+    )  # fmt: skip
+    p.add_argument(
+        "--broker-lost-at", dest="broker_lost", metavar="TIME",
+        help="when a memory-only broker came back empty (ISO 8601 UTC): poison produced"
+        " before then and never ingested is counted as lost, not as a violation",
     )  # fmt: skip
     p.set_defaults(func=cmd_check)
