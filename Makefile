@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test unit integration e2e lint format up down status bench clean
+.PHONY: venv demo test test-faults unit integration e2e lint format up down status bench clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: $(STAMP)
 
 test: lint $(STAMP)
 	$(BIN)/python -m pytest
+
+# Every fault alone, then all together, under load (make test runs the short version).
+test-faults: $(STAMP)
+	CQRSW_FAULT_SUITE=1 $(BIN)/python -m pytest tests/e2e/test_faults.py -v
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -35,6 +35,7 @@ class Expectation:
     request_ids: frozenset[str]
     verdict: Verdict
     response: dict[str, Any] | None  # the body of the accepted answer
+    statuses: tuple[int | None, ...] = ()  # of every attempt, None where no answer came
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def expectations(records: Iterable[dict[str, Any]]) -> list[Expectation]:
                 request_ids=frozenset(t["id"] for t in tries),
                 verdict=verdict(t.get("status") for t in tries),
                 response=accepted[0]["response"] if accepted else None,
+                statuses=tuple(t.get("status") for t in tries),
             )
         )
     return found
@@ -105,6 +107,10 @@ def check_events(commands: list[Expectation], events: list[Event], strict: bool)
         by_request[event.request_id].append(event)
     claimed: set[str | None] = set()
     for command in commands:
+        crashed = [s for s in command.statuses if s is not None and s >= 500 and s != 503]
+        if crashed:
+            # A service that cannot reach its database says 503; anything else is a bug.
+            findings.violations.append(f"{command.kind} {command.key} was answered {crashed}")
         made = [e for rid in command.request_ids for e in by_request.get(rid, [])]
         claimed |= command.request_ids
         findings.count(f"commands {command.verdict}")

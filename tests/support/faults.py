@@ -59,6 +59,33 @@ def restart_broker(stack: Stack) -> str:
     return lost
 
 
+def restart_postgres(stack: Stack, outage: float = 4) -> tuple[str, str]:
+    """Stop PostgreSQL for ``outage`` seconds while the services take commands; (down, up)."""
+    assert stack.stop_postgres()
+    down = datetime.now(UTC).isoformat()
+    time.sleep(outage)
+    stack.start_postgres()
+    return down, datetime.now(UTC).isoformat()
+
+
+def restart_service(stack: Stack, name: str = "stock") -> None:
+    """SIGKILL a write service, whatever it is doing, and let the supervisor start it again."""
+    from cqrsw.http_services import HTTP_SERVICES
+    from cqrsw.supervisor import Supervisor
+
+    service = next(s for s in HTTP_SERVICES if s.name == name)
+    proc = service.pid_file(stack.settings).process()
+    assert proc is not None
+    proc.kill()
+    proc.wait(10)
+    assert Supervisor(stack, services=True, airflow=False).check() == [name]
+
+
+def duplicate_deliveries(stack: Stack) -> None:
+    """Have every relay send again all it ever published: each event reaches Kafka twice."""
+    stack.republish_outboxes()
+
+
 def wait_for_outboxes(settings: Settings, timeout: float = 180) -> None:
     """Until every write service's relay has published everything it recorded."""
     deadline = time.monotonic() + timeout

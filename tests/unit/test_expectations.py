@@ -81,3 +81,8 @@ def test_the_stock_log_folds_and_reports_gaps_and_negatives() -> None:
     assert any("gaps" in p for p in problems)
     _, problems = check_stock_log([stock(1, "decrease", 1)])
     assert any("stock -1" in p for p in problems)
+
+
+def test_a_500_is_a_violation_a_503_is_not() -> None:
+    assert check_events(expectations([record("a", 500)]), [], strict=False).violations
+    assert not check_events(expectations([record("a", 503)]), [], strict=False).violations
