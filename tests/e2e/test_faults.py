@@ -116,6 +116,8 @@ def test_load_through_a_broker_restart_and_a_killed_ingest(tmp_path: Path) -> No
 @pytest.mark.skipif(
     os.environ.get("CQRSW_FAULT_SUITE") != "1", reason="the whole suite: make test-faults"
 )
-@pytest.mark.parametrize("names", [[name] for name in FAULTS] + [list(FAULTS)], ids=str)
+@pytest.mark.parametrize(
+    "names", [[name] for name in FAULTS] + [list(FAULTS)], ids=lambda names: "+".join(names)
+)
 def test_fault_suite(tmp_path: Path, names: list[str]) -> None:
     assert_holds(*run_under_faults(tmp_path, names, duration=45.0))

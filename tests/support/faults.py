@@ -61,8 +61,8 @@ def restart_broker(stack: Stack) -> str:
 
 def restart_postgres(stack: Stack, outage: float = 4) -> tuple[str, str]:
     """Stop PostgreSQL for ``outage`` seconds while the services take commands; (down, up)."""
+    down = datetime.now(UTC).isoformat()  # a fast shutdown refuses work from its start
     assert stack.stop_postgres()
-    down = datetime.now(UTC).isoformat()
     time.sleep(outage)
     stack.start_postgres()
     return down, datetime.now(UTC).isoformat()
