@@ -73,7 +73,7 @@ def soak(rate: float, duration: float, seed: int) -> dict[str, Any]:
         published.append(datetime.now(UTC))
         elapsed = time.monotonic() - began
         records = read_record(record)
-        report = check(settings, records, strict=True)
+        report = check(settings, records, strict=True, reads=True)
         reached = _ingested_at(settings)
     freshness = []
     for r in records:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from psycopg import sql
 
@@ -26,6 +27,7 @@ from database import connections
 from database.names import WAREHOUSE_DATABASE
 from database.warehouse import RAW_SCHEMA, SERVING_SCHEMA
 from ingest.warehouse import message_sha256
+from services.auth import issue_token
 
 
 @dataclass
@@ -46,10 +48,8 @@ class Report:
         return out
 
 
-def check_record(
-    settings: Settings, record: Path, *, strict: bool = False, broker_lost: str | None = None
-) -> Report:
-    return check(settings, read_record(record), strict=strict, broker_lost=broker_lost)
+def check_record(settings: Settings, record: Path, **options: Any) -> Report:
+    return check(settings, read_record(record), **options)
 
 
 def check(
@@ -58,8 +58,11 @@ def check(
     *,
     strict: bool = False,
     broker_lost: str | None = None,
+    reads: bool = False,
 ) -> Report:
-    """``broker_lost``: when (ISO 8601, UTC) a memory-only broker last came back empty.
+    """``reads``: also read each user's orders through the read API (it must be running).
+
+    ``broker_lost``: when (ISO 8601, UTC) a memory-only broker last came back empty.
 
     Poison produced before then is in no outbox: if ingest had not read it, it is gone
     with the broker, which is counted, not a violation.
@@ -74,6 +77,8 @@ def check(
         _check_products(conn, commands, folded, findings)
         _check_orders(conn, commands, findings)
         _check_poison(conn, records, findings, broker_lost)
+    if reads:
+        _check_reads(settings, commands, findings)
     return report
 
 
@@ -147,6 +152,31 @@ def _check_orders(
         elif command.verdict == "refused" and row is not None:
             findings.violations.append(f"refused order {order_id} is in the served view")
     findings.count("orders served", len(served))
+
+
+def _check_reads(
+    settings: Settings, commands: list[Expectation], findings: Findings, users: int = 20
+) -> None:
+    """Each user's read returns their accepted orders, and no other user's rows."""
+    placed: dict[str, set[str]] = {}
+    for c in commands:
+        if c.kind == "create_order" and c.verdict == "accepted":
+            placed.setdefault(c.user, set()).add(str(c.body["order_id"]))
+    url = f"http://127.0.0.1:{settings.read_api_port}/orders-with-invoices"
+    for user in sorted(placed)[:users]:
+        headers = {"Authorization": f"Bearer {issue_token(settings, user)}"}
+        answer = httpx.get(url, params={"userId": user, "limit": 1000}, headers=headers)
+        findings.count("reads through the read API")
+        if answer.status_code != 200:
+            findings.violations.append(f"read of {user}: {answer.status_code} {answer.text}")
+            continue
+        rows = answer.json()
+        strangers = {row["userId"] for row in rows} - {user}
+        if strangers:
+            findings.violations.append(f"read of {user} returned rows of {sorted(strangers)}")
+        missing = placed[user] - {row["orderId"] for row in rows}
+        if missing:
+            findings.violations.append(f"read of {user} misses accepted orders {sorted(missing)}")
 
 
 def _check_poison(

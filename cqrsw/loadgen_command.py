@@ -57,7 +57,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cqrsw.invariants import check_record
 
     settings = settings_or_exit()
-    report = check_record(settings, args.record, strict=args.strict, broker_lost=args.broker_lost)
+    report = check_record(
+        settings, args.record, strict=args.strict, broker_lost=args.broker_lost, reads=args.reads
+    )
     for line in report.lines():
         console.print(line, highlight=False)
     return 0 if report.ok else 1
@@ -87,6 +89,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--strict", action="store_true",
         help="the warehouse saw only this run: an event no command accounts for is a violation",
+    )  # fmt: skip
+    p.add_argument(
+        "--reads", action="store_true",
+        help="also read each user's orders through the running read API",
     )  # fmt: skip
     p.add_argument(
         "--broker-lost-at", dest="broker_lost", metavar="TIME",

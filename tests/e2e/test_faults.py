@@ -88,7 +88,8 @@ def run_under_faults(
         faults.wait_for_outboxes(settings)
         run_pipeline(settings)
         records = read_record(record)
-        report = check(settings, records, strict=True, broker_lost=seen.get("broker_lost"))
+        lost = seen.get("broker_lost")
+        report = check(settings, records, strict=True, broker_lost=lost, reads=True)
         return report, records, seen
 
 
@@ -98,6 +99,7 @@ def assert_holds(report: Report, records: list[dict[str, Any]], seen: dict[str, 
     assert figures["commands accepted"] > 100
     assert figures["commands refused"] > 0  # decreases below zero, cancels of the unknown
     assert figures["poison messages produced"] > 0
+    assert figures["reads through the read API"] > 0
     assert any(r["kind"] == "stock_decrease" and r.get("status") == 409 for r in records)
     assert any(r["retry_of"] and r.get("status") in (200, 201) for r in records)
     if "postgres_down" in seen:

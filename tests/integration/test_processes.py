@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from cqrsw.airflow import COMPONENTS
 from cqrsw.broker import kafka_pid_file
 from cqrsw.http_services import HTTP_SERVICES
 from cqrsw.process_groups import group_members
-from cqrsw.processes import MARK_VARIABLE, PidFile, spawn
+from cqrsw.processes import MARK_VARIABLE, PidFile, signals_deferred, spawn
 from cqrsw.stack import Stack
 from tests.support.throwaway_stack import free_port
 
@@ -142,3 +143,12 @@ def test_stack_down_leaves_another_checkouts_look_alikes_running(
     assert Stack(ours).down() == ["orders"]
     assert child.wait(timeout=10) is not None
     assert all(p.is_running() for p in look_alikes)
+
+
+def test_ctrl_c_while_spawning_waits_until_the_pid_file_is_written(tmp_path: Path) -> None:
+    reached = []
+    with pytest.raises(KeyboardInterrupt), signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # a held signal does not interrupt this block
+        reached.append("end of block")
+    assert reached == ["end of block"]
