@@ -24,6 +24,9 @@ def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> Connect
         open=False,
         timeout=30,
         kwargs={"autocommit": True},
+        # A connection the server dropped (a restart) is replaced when it is taken, rather
+        # than failing the first request after the server came back.
+        check=ConnectionPool.check_connection,
     )
     pool.open(wait=True, timeout=30)
     return pool
