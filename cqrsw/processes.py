@@ -194,7 +194,24 @@ def spawn(
                 env=child_env,
             )
         pid_file.write(proc.pid)
+    _until_exec_done(proc.pid)
     return proc
+
+
+def _until_exec_done(pid: int, timeout: float = 5) -> None:
+    """Wait until the new command line shows, so a pid file check recognises the process.
+
+    Popen returns once exec is past its point of no return; /proc shows an empty command
+    line for a moment after that (long enough, on a loaded machine, to fail a check).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).cmdline():
+                return
+        except psutil.Error:
+            return  # gone already: whoever waits on it will see why
+        time.sleep(0.005)
 
 
 def wait_until(
