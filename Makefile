@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test unit integration e2e lint format up down status bench clean nginx kubectl check-deploy promtool alert-rules
+.PHONY: venv demo test test-faults soak unit integration e2e lint format up down status bench clean nginx kubectl check-deploy promtool alert-rules
 
 venv: $(STAMP)
 
@@ -34,6 +34,15 @@ alert-rules: promtool
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts.test.yml
+
+# Every fault alone, then all together, under load (make test runs the short version).
+test-faults: $(STAMP)
+	CQRSW_FAULT_SUITE=1 $(BIN)/python -m pytest tests/e2e/test_faults.py -v
+
+# Steady load while the pipeline runs pass after pass; appends its figures to docs/benchmarks.md.
+SOAK_ARGS ?= --rate 20 --duration 180
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --write $(SOAK_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

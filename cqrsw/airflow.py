@@ -35,6 +35,8 @@ class Component:
 
     def pid_file(self, settings: Settings) -> PidFile:
         # The api-server renames its process "airflow api_server -- host:...": match both.
+        # No port on the command line: the start time in the pid file and the process mark
+        # (state dir) in its environment tell this stack's from another checkout's.
         marker = f"airflow {self.command[:3]}"
         return PidFile(settings.state_dir, self.name, marker)
 
@@ -197,9 +199,8 @@ def stop_airflow(settings: Settings, names: list[str] | None = None) -> list[str
 def airflow_status(settings: Settings) -> dict[str, str]:
     report = {}
     for component in COMPONENTS:
-        up = component.pid_file(settings).process() is not None
         where = ui_url(settings) if component == COMPONENTS[0] else "local"
-        report[component.name] = f"{where} {'up' if up else 'down'}"
+        report[component.name] = f"{where} {component.pid_file(settings).state()}"
     return report
 
 

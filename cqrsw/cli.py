@@ -4,64 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 from datetime import datetime
 from typing import Any
 
 from kafka.errors import KafkaError
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from config.settings import ConfigurationError, Settings, load_settings
 from contracts.catalog import TOPICS
-from cqrsw import observe
+from cqrsw import loadgen_command, observe, stack_command
 from cqrsw.processes import StackError
+from cqrsw.terminal import console, settings_or_exit
 from database.names import SERVICE_DATABASES
 from ingest.batches import DeadlineExceeded
 from ingest.job import IngestBusy
 from ingest.positions import IngestError
 
-# Wide enough for the demo's tables when output is not a terminal (make, CI logs).
-console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _print_where(title: str, where: dict[str, str]) -> None:
-    table = Table(title=title)
-    table.add_column("part")
-    table.add_column("where")
-    for part, address in where.items():
-        table.add_row(part, address)
-    console.print(table)
-
-
-def cmd_stack(args: argparse.Namespace) -> int:
-    from cqrsw.stack import Stack
-
-    stack = Stack(_settings())
-    if args.action == "up":
-        where = stack.up(
-            services=args.services,
-            airflow=args.airflow,
-            gateway=args.gateway,
-            prometheus=args.prometheus,
-        )
-        _print_where("cqrs-warehouse stack is up", where)
-    elif args.action == "down":
-        stopped = stack.down()
-        console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
-    else:
-        _print_where("cqrs-warehouse stack", stack.status())
-    return 0
+_settings = settings_or_exit
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -182,20 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cqrsw", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("stack", help="start, stop or show the local stack")
-    p.add_argument("action", choices=["up", "down", "status"])
-    p.add_argument("--services", action="store_true", help="also start the HTTP services")
-    p.add_argument(
-        "--airflow", action="store_true", help="also start Airflow (api-server, scheduler, ...)"
-    )
-    p.add_argument(
-        "--gateway", action="store_true", help="also start the nginx API gateway (if installed)"
-    )
-    p.add_argument(
-        "--prometheus", action="store_true",
-        help="also start the pipeline exporter and Prometheus with the alert rules",
-    )  # fmt: skip
-    p.set_defaults(func=cmd_stack)
+    stack_command.add_parser(sub)
+    loadgen_command.add_parsers(sub)
 
     p = sub.add_parser("ingest", help="sink the Kafka topics into the raw warehouse tables")
     p.add_argument("--topic", action="append", choices=TOPICS, help="only this topic (repeatable)")
@@ -258,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as exc:
         console.print(f"[red]stack error[/red] {exc}")
         return 1
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]: what this call started was stopped again")
+        return 130
     except (IngestBusy, DeadlineExceeded, IngestError, KafkaError) as exc:
         console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", highlight=False)
         return 1

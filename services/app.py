@@ -14,11 +14,12 @@ import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 
 from config.settings import Settings
 from database import connections
 from services.auth import token_check
-from services.errors import DomainError, http_status
+from services.errors import DomainError, Unavailable, http_status
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
 from services.outbox_metrics import OUTBOXES
@@ -28,6 +29,7 @@ from services.telemetry import instrument
 from services.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
+CONNECTION_WAIT_S = 5.0  # longest a request waits for a pooled connection
 
 
 def create_service_app(
@@ -83,6 +85,17 @@ def create_service_app(
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.details}, status_code=http_status(exc))
 
+    # The database restarting or out of reach is no bug of the request: 503, not 500, so
+    # clients retry (with the same Idempotency-Key, which makes the retry safe).
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s: database unavailable: %s", name, exc)
+        error = Unavailable(f"the {name} database is unavailable; retry later")
+        response = await _domain_error(request, error)
+        response.headers["Retry-After"] = "1"
+        return response
+
     # Added first, so it runs inside telemetry: its 401s and 413s carry a request id too.
     app.add_middleware(RequestGuard, verifier=verifier, max_body_bytes=settings.max_body_bytes)
     instrument(app, name, settings)
@@ -94,7 +107,11 @@ def create_service_app(
 
 async def _connection(request: Request) -> AsyncIterator[psycopg.Connection]:
     pool, limiter = request.app.state.pool, request.app.state.pool_limiter
-    conn = await anyio.to_thread.run_sync(pool.getconn, limiter=limiter)
+    # Not the pool's 30 s: a request that cannot get a connection soon gets a 503 (the
+    # database is down or overloaded) instead of holding its client until it times out.
+    conn = await anyio.to_thread.run_sync(
+        lambda: pool.getconn(timeout=CONNECTION_WAIT_S), limiter=limiter
+    )
     try:
         yield conn
     finally:

@@ -1,0 +1,156 @@
+"""Pid files that know their process, and stops that take its whole group (real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from config.settings import Settings
+from cqrsw.airflow import COMPONENTS
+from cqrsw.broker import kafka_pid_file
+from cqrsw.http_services import HTTP_SERVICES
+from cqrsw.process_groups import group_members
+from cqrsw.processes import MARK_VARIABLE, PidFile, signals_deferred, spawn
+from cqrsw.stack import Stack
+from tests.support.throwaway_stack import free_port
+
+SLEEPER = "import time; time.sleep(120)"
+# A leader that ignores SIGTERM and leaves a child that ignores it too.
+STUBBORN = (
+    "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    " subprocess.Popen([sys.executable, '-c', 'import signal, time;"
+    " signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)']); time.sleep(120)"
+)
+
+
+@pytest.fixture
+def reaped() -> Iterator[list[psutil.Process]]:
+    """Processes a test started; killed afterwards whatever happened."""
+    procs: list[psutil.Process] = []
+    yield procs
+    for proc in procs:
+        try:
+            for child in proc.children(recursive=True):
+                child.kill()
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
+def start(
+    state: Path,
+    name: str,
+    marker_args: list[str],
+    reaped: list[psutil.Process],
+    code: str = SLEEPER,
+) -> tuple[PidFile, psutil.Process]:
+    pid_file = PidFile(state, name, " ".join(marker_args))
+    proc = spawn(pid_file, [sys.executable, "-c", code, *marker_args], state / f"{name}.log")
+    reaped.append(psutil.Process(proc.pid))
+    return pid_file, psutil.Process(proc.pid)
+
+
+def test_the_pid_file_holds_pid_and_start_time(
+    tmp_path: Path, reaped: list[psutil.Process]
+) -> None:
+    pid_file, proc = start(tmp_path, "svc", ["--port", "8001"], reaped)
+    record = json.loads(pid_file.path.read_text())
+    assert record == {"pid": proc.pid, "create_time": proc.create_time()}
+    assert proc.environ()[MARK_VARIABLE] == f"{tmp_path.resolve()}#svc"
+    assert pid_file.process() == proc
+    assert pid_file.state() == "up"
+
+
+def test_a_reused_pid_is_not_ours(tmp_path: Path, reaped: list[psutil.Process]) -> None:
+    """Our process died and the kernel gave its pid to a look-alike: same command, later start."""
+    pid_file, proc = start(tmp_path, "svc", ["--port", "8001"], reaped)
+    pid_file.path.write_text(json.dumps({"pid": proc.pid, "create_time": proc.create_time() - 5}))
+    assert pid_file.process() is None
+    assert pid_file.state() == "died"
+    assert not pid_file.stop(timeout=1)
+    assert proc.is_running()
+
+
+def test_another_port_is_another_process(tmp_path: Path, reaped: list[psutil.Process]) -> None:
+    _, proc = start(tmp_path, "svc", ["--port", "80011"], reaped)
+    ours = PidFile(tmp_path, "svc", "--port 8001")  # a prefix of the other's port
+    assert ours.process() is None
+    assert proc.is_running()
+
+
+def test_an_old_bare_pid_file_needs_a_process_older_than_itself(
+    tmp_path: Path, reaped: list[psutil.Process]
+) -> None:
+    pid_file, proc = start(tmp_path, "svc", ["--port", "8001"], reaped)
+    pid_file.path.write_text(str(proc.pid))
+    assert pid_file.process() == proc
+    stale = time.time() - 60
+    os.utime(pid_file.path, (stale, stale))  # written before this process started
+    assert pid_file.process() is None
+
+
+def test_stop_takes_the_whole_group_after_the_timeout(
+    tmp_path: Path, reaped: list[psutil.Process]
+) -> None:
+    pid_file, leader = start(tmp_path, "stubborn", ["--port", "8001"], reaped, code=STUBBORN)
+    deadline = time.monotonic() + 10
+    while len(group_members(leader.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    members = group_members(leader.pid)
+    assert len(members) == 2
+    assert pid_file.stop(timeout=1)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members)
+    assert not pid_file.path.exists()
+
+
+def test_stack_down_leaves_another_checkouts_look_alikes_running(
+    tmp_path: Path, reaped: list[psutil.Process]
+) -> None:
+    """Our pid files point at processes of another checkout: `stack down` must not stop them."""
+    ours = Settings(state_dir=tmp_path / "ours", kafka_port=free_port(), pg_port=free_port())
+    theirs = tmp_path / "theirs"
+    look_alikes = []
+    # Another checkout's scheduler: the same command line, its own state dir in its mark;
+    # our pid file names its pid, as a stale file does once the kernel reuses the number.
+    scheduler = COMPONENTS[1].pid_file(ours)
+    _, proc = start(theirs, "airflow-scheduler", ["airflow", "scheduler"], reaped)
+    scheduler.path.parent.mkdir(parents=True, exist_ok=True)
+    scheduler.path.write_text(json.dumps({"pid": proc.pid, "create_time": proc.create_time()}))
+    look_alikes.append(proc)
+    # Another checkout's broker on another port, named by a bare pid file of ours.
+    their_port = ["--listener-url", f"tcp://127.0.0.1:{free_port()}"]
+    _, proc = start(theirs, "kafka", their_port, reaped)
+    kafka_pid_file(ours).path.write_text(str(proc.pid))
+    look_alikes.append(proc)
+    # And one of our own, which must go.
+    orders = HTTP_SERVICES[0]
+    own = orders.pid_file(ours)
+    child = spawn(
+        own, [sys.executable, "-c", SLEEPER, *orders.uvicorn_argv(ours)[3:]], tmp_path / "o"
+    )
+    reaped.append(psutil.Process(child.pid))
+
+    status = Stack(ours).status()
+    assert status["airflow-scheduler"].endswith(" died")
+    assert status["kafka"].endswith(" died")
+    assert status["orders"].endswith(" up")
+    assert Stack(ours).down() == ["orders"]
+    assert child.wait(timeout=10) is not None
+    assert all(p.is_running() for p in look_alikes)
+
+
+def test_ctrl_c_while_spawning_waits_until_the_pid_file_is_written(tmp_path: Path) -> None:
+    reached = []
+    with pytest.raises(KeyboardInterrupt), signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # a held signal does not interrupt this block
+        reached.append("end of block")
+    assert reached == ["end of block"]

@@ -1,0 +1,113 @@
+"""A stack on free ports: Ctrl-C during `stack up` leaves nothing, a part that dies comes back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from config.settings import Settings
+from cqrsw.processes import MARK_VARIABLE
+from cqrsw.stack import Stack
+from cqrsw.supervisor import Supervisor
+from tests.support.throwaway_stack import free_port
+
+pytestmark = pytest.mark.slow
+CQRSW = Path(sys.executable).with_name("cqrsw")
+PORTS = ("PG", "KAFKA", "ORDERS", "INVOICES", "STOCK", "READ_API", "AIRFLOW")
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    # Not under pytest's tmp_path: the server runs as another system user when we are root.
+    with tempfile.TemporaryDirectory(prefix="cqrsw-sup-", ignore_cleanup_errors=True) as state:
+        yield Path(state)
+
+
+def marked(state: Path) -> list[psutil.Process]:
+    """Live processes whose mark names this state dir: what a stack there started."""
+    prefix = f"{state.resolve()}#"
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(MARK_VARIABLE, "").startswith(prefix):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_ctrl_c_during_stack_up_stops_what_it_started(state_dir: Path) -> None:
+    env = {
+        **os.environ,
+        "CQRSW_STATE_DIR": str(state_dir),
+        **{f"CQRSW_{name}_PORT": str(free_port()) for name in PORTS},
+    }
+    up = subprocess.Popen(
+        [str(CQRSW), "stack", "up", "--services"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # Interrupt while a service has been spawned but is not yet healthy.
+        pid_file = state_dir / "pids" / "orders.pid"
+        deadline = time.monotonic() + 120
+        while not pid_file.exists():
+            assert up.poll() is None, up.communicate()[0]
+            assert time.monotonic() < deadline, "orders was never started"
+            time.sleep(0.05)
+        assert marked(state_dir), "the spawned parts carry the mark of this state dir"
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 130, output
+    assert "interrupted" in output
+    assert marked(state_dir) == []
+    status = Stack(Settings(state_dir=state_dir, **_ports(env))).status()
+    assert {part: where.rsplit(" ", 1)[1] for part, where in status.items()} == {
+        part: "down" for part in status
+    }
+
+
+def _ports(env: dict[str, str]) -> dict[str, Any]:
+    return {f"{name.lower()}_port": int(env[f"CQRSW_{name}_PORT"]) for name in PORTS}
+
+
+def test_the_supervisor_restarts_a_part_that_died(state_dir: Path) -> None:
+    ports: dict[str, Any] = {f"{name.lower()}_port": free_port() for name in PORTS}
+    settings = Settings(state_dir=state_dir, relay_enabled=False, **ports)
+    stack = Stack(settings)
+    supervisor = Supervisor(stack, services=True, airflow=False)
+    try:
+        supervisor.up()
+        for part in ("kafka", "orders"):
+            victim = psutil.Process(_pid(state_dir, part))
+            victim.kill()
+            victim.wait(10)  # a child of this test: reaped here
+        assert sorted(stack.died()) == ["kafka", "orders"]
+        assert sorted(supervisor.check()) == ["kafka", "orders"]
+        status = stack.status()
+        assert all(where.endswith(" up") for part, where in status.items() if "airflow" not in part)
+        assert supervisor.check() == []
+    finally:
+        stopped = supervisor.stop()
+    assert {"postgres", "kafka", "orders", "read_api"} <= set(stopped)
+    assert marked(state_dir) == []
+
+
+def _pid(state: Path, part: str) -> int:
+    return int(json.loads((state / "pids" / f"{part}.pid").read_text())["pid"])

@@ -1,0 +1,100 @@
+"""Faults the fault suite injects into a running stack, each reporting what it did."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from config.settings import Settings
+from cqrsw.stack import Stack
+from database import connections
+from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
+from services import outbox
+
+CQRSW = Path(sys.executable).with_name("cqrsw")
+
+
+def raw_batches(settings: Settings) -> int:
+    """How many ingest transactions have drawn a batch id: grows while ingest writes."""
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        row = conn.execute("select last_value, is_called from raw.ingest_batch_seq").fetchone()
+    assert row is not None
+    return int(row[0]) if row[1] else 0
+
+
+def kill_ingest_mid_run(settings: Settings, timeout: float = 120) -> bool:
+    """Start `cqrsw ingest` in small batches and SIGKILL it once it has written one.
+
+    True if it was still running when killed (it was cut mid-run, between or in batches).
+    """
+    before = raw_batches(settings)
+    env = {**os.environ, **settings.as_env()}
+    ingest = subprocess.Popen(
+        [str(CQRSW), "ingest", "--batch-size", "5"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    while raw_batches(settings) == before and ingest.poll() is None:
+        assert time.monotonic() < deadline, "ingest wrote nothing"
+        time.sleep(0.02)
+    running = ingest.poll() is None
+    ingest.send_signal(signal.SIGKILL)
+    ingest.wait(30)
+    return running
+
+
+def restart_broker(stack: Stack) -> str:
+    """Stop the memory-only broker and start it again empty; return when it came back (UTC)."""
+    assert stack.stop_kafka()
+    lost = datetime.now(UTC).isoformat()
+    stack.up(services=True)  # starts the broker, its topics, and marks outboxes for re-publication
+    assert "kafka" in stack.started
+    return lost
+
+
+def restart_postgres(stack: Stack, outage: float = 4) -> tuple[str, str]:
+    """Stop PostgreSQL for ``outage`` seconds while the services take commands; (down, up)."""
+    down = datetime.now(UTC).isoformat()  # a fast shutdown refuses work from its start
+    assert stack.stop_postgres()
+    time.sleep(outage)
+    stack.start_postgres()
+    return down, datetime.now(UTC).isoformat()
+
+
+def restart_service(stack: Stack, name: str = "stock") -> None:
+    """SIGKILL a write service, whatever it is doing, and let the supervisor start it again."""
+    from cqrsw.http_services import HTTP_SERVICES
+    from cqrsw.supervisor import Supervisor
+
+    service = next(s for s in HTTP_SERVICES if s.name == name)
+    proc = service.pid_file(stack.settings).process()
+    assert proc is not None
+    proc.kill()
+    proc.wait(10)
+    assert Supervisor(stack, services=True, airflow=False).check() == [name]
+
+
+def duplicate_deliveries(stack: Stack) -> None:
+    """Have every relay send again all it ever published: each event reaches Kafka twice."""
+    stack.republish_outboxes()
+
+
+def wait_for_outboxes(settings: Settings, timeout: float = 180) -> None:
+    """Until every write service's relay has published everything it recorded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = 0
+        for name in SERVICE_DATABASES:
+            with connections.connect(settings, name) as conn:
+                left += outbox.pending(conn)
+        if left == 0:
+            return
+        assert time.monotonic() < deadline, f"{left} outbox rows still unpublished"
+        time.sleep(0.5)
