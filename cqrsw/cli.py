@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import datetime
 from typing import Any
 
 from kafka.errors import KafkaError
 from rich.markup import escape
 
+from config.settings import settings_or_exit
 from contracts.catalog import TOPICS
 from cqrsw import loadgen_command, observe, stack_command
+from cqrsw.arguments import aware_time
 from cqrsw.processes import StackError
-from cqrsw.terminal import console, settings_or_exit
+from cqrsw.terminal import console
 from database.names import SERVICE_DATABASES
 from ingest.batches import DeadlineExceeded
 from ingest.job import IngestBusy
@@ -119,18 +120,6 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return run_demo(_settings(), console)
 
 
-def _since(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 time: {value!r} (e.g. 2026-11-27T10:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a time zone, e.g. {value}Z")
-    return moment
-
-
 def _positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {value!r}")
@@ -156,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("outbox", help="publish or re-publish a service's outbox")
     p.add_argument("action", choices=["relay", "replay"])
     p.add_argument("--service", required=True, choices=SERVICE_DATABASES)
-    p.add_argument("--since", type=_since, help="replay: re-publish events recorded since then")
+    p.add_argument("--since", type=aware_time, help="replay: re-publish events recorded since then")
     p.set_defaults(func=cmd_outbox)
 
     from cqrsw.dead_letters import add_parser as add_dead_letters

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -12,22 +11,11 @@ from rich.table import Table
 
 from config.settings import Settings
 from contracts.catalog import TOPICS
+from cqrsw.arguments import aware_time
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest import dead_letters
 from ingest.warehouse import ensure_schema
-
-
-def _moment(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 time: {value!r} (e.g. 2026-11-27T10:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a time zone, e.g. {value}Z")
-    return moment
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -38,8 +26,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", type=int, metavar="ID", help="only these dead letters")
     p.add_argument("--topic", choices=TOPICS, help="only this topic")
     p.add_argument("--reason", help="only dead letters whose reason contains this text")
-    p.add_argument("--since", type=_moment, help="only dead-lettered at or after this time")
-    p.add_argument("--until", type=_moment, help="only dead-lettered before this time")
+    p.add_argument("--since", type=aware_time, help="only dead-lettered at or after this time")
+    p.add_argument("--until", type=aware_time, help="only dead-lettered before this time")
     p.add_argument("--note", help="discard: why (kept in raw.dead_letter_archive); required")
     p.add_argument("--limit", type=int, default=100, choices=range(1, 100_001), metavar="N")
     return p

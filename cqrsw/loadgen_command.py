@@ -10,7 +10,8 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cqrsw.terminal import console, settings_or_exit
+from config.settings import settings_or_exit
+from cqrsw.terminal import console
 
 
 def _bounded(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:

@@ -7,7 +7,8 @@ import signal
 from types import FrameType
 from typing import Any
 
-from cqrsw.terminal import console, print_where, settings_or_exit
+from config.settings import settings_or_exit
+from cqrsw.terminal import console, print_where
 
 
 def _interrupt(signum: int, _: FrameType | None) -> None:

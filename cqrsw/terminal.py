@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from config.settings import ConfigurationError, Settings, load_settings
-
 # Wide enough for the demo's tables when output is not a terminal (make, CI logs).
 console = Console(width=max(shutil.get_terminal_size((130, 24)).columns, 130))
-
-
-def settings_or_exit() -> Settings:
-    """The settings from the environment, or exit 2 naming each bad variable."""
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def print_where(title: str, where: dict[str, str]) -> None:
