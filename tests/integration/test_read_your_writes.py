@@ -80,7 +80,7 @@ def test_a_write_is_not_yet_served_until_it_is_published(
 def test_freshness_headers_and_view_lag(
     settings: Settings, dbt: InProcessDbt, stock: TestClient, read_api: TestClient, auth: Auth
 ) -> None:
-    product, headers = f"sku-{uuid.uuid4().hex[:8]}", auth("clerk", "stock")
+    product, headers = f"sku-{uuid.uuid4().hex[:8]}", auth("clerk", "customer", "stock")
     changed = stock.post(
         f"/products/{product}/stock-operations",
         json={"operation": "increase", "amount": 4},

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from config.settings import Settings
+from cqrsw.broker import kafka_pid_file
 from cqrsw.stack import Stack
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -61,7 +62,7 @@ def test_an_ingest_whose_broker_dies_ends_by_its_deadline_and_keeps_what_it_read
 ) -> None:
     stack = Stack(settings)
     run_ingest(settings)  # caught up: the run below reads only the events produced here
-    produce_tracked(settings, 30_000)
+    produce_tracked(settings, 100_000)  # enough that the run is still reading when killed
     hurried = settings.model_copy(update={"ingest_deadline_s": 20.0})
     before = committed_offsets(settings)
     outcome: Future[IngestReport] = Future()
@@ -78,7 +79,11 @@ def test_an_ingest_whose_broker_dies_ends_by_its_deadline_and_keeps_what_it_read
         assert not outcome.done(), "the run ended before the broker was stopped"
         assert time.monotonic() - started < 60, "nothing committed in 60 s"
         time.sleep(0.01)
-    stack.stop_kafka()  # mid-run
+    broker = kafka_pid_file(settings).process()
+    assert broker is not None
+    broker.kill()  # mid-run, at once: a graceful stop could outlast the rest of the run
+    broker.wait(10)
+    stack.stop_kafka()
     try:
         with pytest.raises(DeadlineExceeded, match="ingest deadline reached"):
             outcome.result(timeout=90)
