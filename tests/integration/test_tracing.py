@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from config import tracing
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -20,18 +17,6 @@ from services.orders.app import create_app as orders_app
 from tests.support.relay import relay_all
 
 Auth = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    previous = tracing.use_provider(
-        tracing.make_provider("test", processors=[SimpleSpanProcessor(exporter)])
-    )
-    try:
-        yield exporter
-    finally:
-        tracing.use_provider(previous)
 
 
 def named(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from config import tracing
 from config.settings import Settings
 from pipeline.steps import step_span
 from pipeline.tasks.spans import record_dbt_span
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    previous = tracing.use_provider(
-        tracing.make_provider("test", processors=[SimpleSpanProcessor(exporter)])
-    )
-    try:
-        yield exporter
-    finally:
-        tracing.use_provider(previous)
 
 
 def test_airflow_tasks_of_one_run_put_their_steps_in_the_same_trace(
