@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from config.settings import settings_or_exit
+from cqrsw.arguments import aware_time
 from cqrsw.terminal import console
 
 
@@ -66,6 +68,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _utc_iso(value: str) -> str:
+    """An aware time, written as the record writes ``answered_at`` so that the two compare."""
+    return aware_time(value).astimezone(UTC).isoformat()
+
+
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("loadgen", help="send realistic traffic to the running services")
     p.add_argument("--seed", type=int, default=1, help="same seed, same commands (default 1)")
@@ -96,7 +103,7 @@ def add_parsers(sub: Any) -> None:
         help="also read each user's orders through the running read API",
     )  # fmt: skip
     p.add_argument(
-        "--broker-lost-at", dest="broker_lost", metavar="TIME",
+        "--broker-lost-at", dest="broker_lost", metavar="TIME", type=_utc_iso,
         help="when a memory-only broker came back empty (ISO 8601 UTC): poison produced"
         " before then and never ingested is counted as lost, not as a violation",
     )  # fmt: skip
