@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from cqrsw.stack import Stack
 from services.tokens import issue_token
+from stack.lifecycle import Stack
 from tests.support.throwaway_stack import free_port, throwaway_stack
 
 

@@ -23,14 +23,14 @@ from typing import Any
 from psycopg import sql
 
 from contracts.catalog import TOPICS, raw_table
-from cqrsw.invariants import check
-from cqrsw.loadgen import LoadGenerator, read_record
-from cqrsw.stack import Stack
-from cqrsw.traffic import Traffic
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from database.warehouse import RAW_SCHEMA
+from loadtest.invariants import check
+from loadtest.loadgen import LoadGenerator, read_record
+from loadtest.traffic import Traffic
 from pipeline.steps import run_pipeline
+from stack.lifecycle import Stack
 from tests.support.faults import wait_for_outboxes
 from tests.support.throwaway_stack import free_port, throwaway_stack
 

@@ -14,12 +14,12 @@ from config.settings import settings_or_exit
 from contracts.catalog import TOPICS
 from cqrsw import loadgen_command, observe, stack_command
 from cqrsw.arguments import aware_time
-from cqrsw.processes import StackError
 from cqrsw.terminal import console
 from database.names import SERVICE_DATABASES
 from ingest.batches import DeadlineExceeded
 from ingest.job import IngestBusy
 from ingest.positions import IngestError
+from stack.processes import StackError
 
 _settings = settings_or_exit
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from config.settings import Settings, settings_or_exit
-from cqrsw.http_services import HTTP_SERVICES
+from stack.http_services import HTTP_SERVICES
 
 SERVICES = {service.role: service for service in HTTP_SERVICES}
 USAGE = f"roles: {', '.join(SERVICES)}, init, metrics, airflow ARGS..., or any command"
@@ -23,9 +23,9 @@ def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, 
     """The local stack's Airflow configuration; ``AIRFLOW__*`` given to the container win.
 
     Compose and Kubernetes set what differs across containers (API host, execution API URL,
-    executor, shared JWT secret); everything else is written once, in ``cqrsw.airflow``.
+    executor, shared JWT secret); everything else is written once, in ``stack.airflow``.
     """
-    from cqrsw.airflow import airflow_env
+    from stack.airflow import airflow_env
 
     env = airflow_env(settings)
     env.update({k: v for k, v in given.items() if k.startswith("AIRFLOW")})
@@ -34,8 +34,8 @@ def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, 
 
 def initialise(settings: Settings) -> None:
     """Databases, raw schema, topics and Airflow's metadata: idempotent, run before the rest."""
-    from cqrsw.airflow import prepare_airflow
-    from cqrsw.stack import Stack
+    from stack.airflow import prepare_airflow
+    from stack.lifecycle import Stack
 
     if settings.embedded_postgres or settings.embedded_kafka:
         raise SystemExit(
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cqrsw = os.path.join(os.path.dirname(sys.executable), "cqrsw")
         os.execv(cqrsw, [cqrsw, "metrics", "serve", "--host", "0.0.0.0", *rest])  # noqa: S104, S606
     if role == "airflow":
-        from cqrsw.airflow import AIRFLOW
+        from stack.airflow import AIRFLOW
 
         env = airflow_environment(settings_or_exit(), dict(os.environ))
         os.execve(AIRFLOW, [str(AIRFLOW), *rest], env)  # noqa: S606 replaced by Airflow

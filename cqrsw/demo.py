@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from config.settings import Settings
-from cqrsw.airflow import prepare_airflow, run_airflow
-from cqrsw.stack import Stack
 from database import connections
 from services import outbox
 from services.tokens import BILLING, STOCK, issue_token
+from stack.airflow import prepare_airflow, run_airflow
+from stack.lifecycle import Stack
 
 PIPELINE_DAG = "cqrs_warehouse_pipeline"
 

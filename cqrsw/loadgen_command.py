@@ -30,8 +30,8 @@ def _bounded(kind: Callable[[str], Any], low: float, high: float) -> Callable[[s
 
 
 def cmd_loadgen(args: argparse.Namespace) -> int:
-    from cqrsw.loadgen import LoadGenerator
-    from cqrsw.traffic import Traffic, TrafficShape
+    from loadtest.loadgen import LoadGenerator
+    from loadtest.traffic import Traffic, TrafficShape
 
     settings = settings_or_exit()
     shape = TrafficShape(users=args.users, poison_share=args.poison_share)
@@ -57,7 +57,7 @@ def cmd_loadgen(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from cqrsw.invariants import check_record
+    from loadtest.invariants import check_record
 
     settings = settings_or_exit()
     report = check_record(

@@ -35,8 +35,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def cmd_trace(args: argparse.Namespace) -> int:
     import psycopg
 
-    from cqrsw.journey_sources import find_journeys
-    from cqrsw.journey_view import print_journeys
+    from journeys.sources import find_journeys
+    from journeys.view import print_journeys
 
     settings = settings_or_exit()
     try:

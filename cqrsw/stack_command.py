@@ -26,8 +26,8 @@ def _seconds(value: str) -> float:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from cqrsw.stack import Stack
-    from cqrsw.supervisor import Supervisor
+    from stack.lifecycle import Stack
+    from stack.supervisor import Supervisor
 
     stack = Stack(settings_or_exit())
     if args.action == "up":

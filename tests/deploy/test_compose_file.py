@@ -13,8 +13,8 @@ import yaml
 from config.settings import REPO_ROOT, Settings
 from contracts.catalog import TOPICS
 from cqrsw.container import SERVICES as CONTAINER_ROLES
-from cqrsw.gateway import TEMPLATE, render
-from cqrsw.http_services import HTTP_SERVICES as SERVICES
+from stack.gateway import TEMPLATE, render
+from stack.http_services import HTTP_SERVICES as SERVICES
 from tests.support.deploy_settings import check, interpolate, read_env_file
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from config.settings import REPO_ROOT, Settings
-from cqrsw.http_services import HTTP_SERVICES
+from stack.http_services import HTTP_SERVICES
 from tests.support.deploy_settings import check
 
 K8S = REPO_ROOT / "deploy" / "k8s"

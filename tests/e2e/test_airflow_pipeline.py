@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from contracts.envelope import EventMeta, make_event
-from cqrsw.airflow import AIRFLOW_DATABASE, run_airflow
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.publish import publish_views
 from services.outbox import Relay, make_producer
+from stack.airflow import AIRFLOW_DATABASE, run_airflow
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import ingest_events, order_created
 

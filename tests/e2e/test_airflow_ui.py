@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from config.settings import Settings
-from cqrsw.airflow import ADMIN_USER, COMPONENTS, run_airflow, start_airflow, stop_airflow
+from stack.airflow import ADMIN_USER, COMPONENTS, run_airflow, start_airflow, stop_airflow
 from tests.support.throwaway_stack import free_port
 
 # No scheduler: nothing may run DAGs against the test session's warehouse behind its back.

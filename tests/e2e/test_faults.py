@@ -3,7 +3,7 @@
 Seeded traffic (orders, early invoices, cancellations, racing stock changes on hot
 products, idempotent retries, poison messages) goes through the real services, relays,
 broker, ingest, dbt, gate and publish while faults are injected; after the pipeline
-catches up, `cqrsw.invariants.check` must find nothing.
+catches up, `loadtest.invariants.check` must find nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from cqrsw.invariants import Report, check
-from cqrsw.loadgen import LoadGenerator, read_record
-from cqrsw.stack import Stack
-from cqrsw.traffic import Traffic
+from loadtest.invariants import Report, check
+from loadtest.loadgen import LoadGenerator, read_record
+from loadtest.traffic import Traffic
 from pipeline.steps import run_pipeline
+from stack.lifecycle import Stack
 from tests.support import faults
 from tests.support.throwaway_stack import free_port, throwaway_stack
 

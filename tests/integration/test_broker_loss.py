@@ -8,11 +8,11 @@ import orjson
 from kafka import KafkaProducer
 
 from config.settings import Settings
-from cqrsw.stack import Stack
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest import metrics
 from ingest.job import run_ingest
+from stack.lifecycle import Stack
 from tests.integration.test_ingest import count_rows, order_created
 
 TOPIC = "order.created"

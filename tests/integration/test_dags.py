@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from cqrsw.airflow import airflow_env
 from database.warehouse import MARTS
 from pipeline.tasks.dbt import manifest_path
+from stack.airflow import airflow_env
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
 PARSE = """

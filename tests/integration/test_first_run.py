@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from config.settings import Settings
-from cqrsw.stack import Stack
 from database import connections
+from stack.lifecycle import Stack
 from tests.support.throwaway_stack import throwaway_stack
 
 pytestmark = [

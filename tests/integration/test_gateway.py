@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from config.settings import Settings
-from cqrsw.gateway import nginx_binary
-from cqrsw.stack import Stack
 from services.tokens import issue_token
+from stack.gateway import nginx_binary
+from stack.lifecycle import Stack
 from tests.support.throwaway_stack import free_port
 
 REJECTED = "rejected at the gateway: missing or invalid bearer token"

@@ -17,11 +17,11 @@ import pytest
 from bench.events import event_stream
 from config.settings import Settings
 from contracts.envelope import EventMeta, make_event
-from cqrsw.stack import Stack
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest.job import INGEST_LOCK, IngestBusy, run_ingest
 from services.outbox import make_producer
+from stack.lifecycle import Stack
 
 
 def order_created(user: str = "ingest-test") -> dict[str, Any]:

@@ -14,12 +14,12 @@ import psutil
 import pytest
 
 from config.settings import Settings
-from cqrsw.airflow import COMPONENTS
-from cqrsw.broker import kafka_pid_file
-from cqrsw.http_services import HTTP_SERVICES
-from cqrsw.process_groups import group_members
-from cqrsw.processes import MARK_VARIABLE, PidFile, signals_deferred, spawn
-from cqrsw.stack import Stack
+from stack.airflow import COMPONENTS
+from stack.broker import kafka_pid_file
+from stack.http_services import HTTP_SERVICES
+from stack.lifecycle import Stack
+from stack.process_groups import group_members
+from stack.processes import MARK_VARIABLE, PidFile, signals_deferred, spawn
 from tests.support.throwaway_stack import free_port
 
 SLEEPER = "import time; time.sleep(120)"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from config.settings import Settings
-from cqrsw.monitoring import prometheus_status, start_prometheus, stop_prometheus
+from stack.monitoring import prometheus_status, start_prometheus, stop_prometheus
 from tests.support.throwaway_stack import free_port
 
 

@@ -17,10 +17,10 @@ import psutil
 import pytest
 
 from config.settings import Settings
-from cqrsw.http_services import HTTP_SERVICES
-from cqrsw.processes import MARK_VARIABLE
-from cqrsw.stack import Stack
-from cqrsw.supervisor import Supervisor
+from stack.http_services import HTTP_SERVICES
+from stack.lifecycle import Stack
+from stack.processes import MARK_VARIABLE
+from stack.supervisor import Supervisor
 from tests.support.throwaway_stack import free_port
 
 pytestmark = pytest.mark.slow

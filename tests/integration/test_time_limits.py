@@ -10,14 +10,14 @@ import psycopg
 import pytest
 
 from config.settings import Settings
-from cqrsw.broker import kafka_pid_file
-from cqrsw.stack import Stack
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest.batches import DeadlineExceeded
 from ingest.job import INGEST_LOCK, run_ingest
 from ingest.report import IngestReport
 from pipeline.publish import PUBLISH_LOCK, PublishFailed, publish_views
+from stack.broker import kafka_pid_file
+from stack.lifecycle import Stack
 from tests.integration.test_ingest import committed_offsets, produce_tracked
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.throwaway_stack import throwaway_stack

@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from cqrsw.cli import main as cqrsw
-from cqrsw.stack import Stack
 from database import connections
 from ingest.job import run_ingest
 from services.orders.app import create_app as orders_app
 from services.outbox import Relay
 from services.stock.repository import PostgresStockRepository
 from services.tokens import issue_token
+from stack.lifecycle import Stack
 from tests.support.kafka_reader import find_events
 from tests.support.relay import relay_all
 from tests.support.throwaway_stack import free_port

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from config.settings import Settings
-from cqrsw.stack import Stack
 from database import connections
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 from services import outbox
+from stack.lifecycle import Stack
 
 CQRSW = Path(sys.executable).with_name("cqrsw")
 
@@ -70,8 +70,8 @@ def restart_postgres(stack: Stack, outage: float = 4) -> tuple[str, str]:
 
 def restart_service(stack: Stack, name: str = "stock") -> None:
     """SIGKILL a write service, whatever it is doing, and let the supervisor start it again."""
-    from cqrsw.http_services import HTTP_SERVICES
-    from cqrsw.supervisor import Supervisor
+    from stack.http_services import HTTP_SERVICES
+    from stack.supervisor import Supervisor
 
     service = next(s for s in HTTP_SERVICES if s.name == name)
     proc = service.pid_file(stack.settings).process()

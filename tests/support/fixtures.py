@@ -63,7 +63,7 @@ def auth(settings: Settings) -> Callable[..., dict[str, str]]:
 @pytest.fixture(scope="session")
 def airflow_ready(settings: Settings) -> Settings:
     """The session stack plus Airflow's metadata database, UI login and dbt manifest."""
-    from cqrsw.airflow import prepare_airflow
+    from stack.airflow import prepare_airflow
 
     prepare_airflow(settings)
     return settings

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
-from cqrsw.stack import Stack
+from stack.lifecycle import Stack
 
 
 def free_port() -> int:

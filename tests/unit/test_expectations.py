@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cqrsw.expectations import Event, check_events, check_stock_log, expectations, verdict
+from loadtest.expectations import Event, check_events, check_stock_log, expectations, verdict
 
 
 def record(rid: str, status: int | None, key: str | None = None, kind: str = "create_order",

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from cqrsw import gateway
 from cqrsw.container import SERVICES, airflow_environment, initialise, main
-from cqrsw.gateway import TEMPLATE, local_values, render
-from cqrsw.processes import StackError
-from cqrsw.stack import Stack
+from stack import gateway
+from stack.gateway import TEMPLATE, local_values, render
+from stack.lifecycle import Stack
+from stack.processes import StackError
 
 
 def test_local_routes_point_at_the_local_ports() -> None:

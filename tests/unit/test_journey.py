@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from cqrsw.journey import DeadLettered, Facts, Ingested, journey
+from journeys.journey import DeadLettered, Facts, Ingested, journey
 
 T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
 NEXT_RUN = datetime(2026, 11, 27, 10, 5, tzinfo=UTC)

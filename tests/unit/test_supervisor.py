@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cqrsw.processes import StackError
-from cqrsw.supervisor import Supervisor
+from stack.processes import StackError
+from stack.supervisor import Supervisor
 
 
 class FakeStack:

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from itertools import islice
 
-from cqrsw.traffic import Command, Traffic, TrafficShape, poison_message
+from loadtest.traffic import Command, Traffic, TrafficShape, poison_message
 
 
 def take(seed: int, n: int, shape: TrafficShape | None = None) -> list[Command]:

@@ -7,8 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from config.settings import Settings
-from cqrsw import broker
-from cqrsw.airflow import (
+from database import connections
+from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
+from ingest import warehouse
+from services import outbox
+from stack import broker
+from stack.airflow import (
     COMPONENTS,
     airflow_status,
     prepare_airflow,
@@ -16,16 +20,12 @@ from cqrsw.airflow import (
     stop_airflow,
     ui_url,
 )
-from cqrsw.gateway import GatewayUnavailable, gateway_status, start_gateway, stop_gateway
-from cqrsw.http_services import HTTP_SERVICES, HttpService, start_service
-from cqrsw.monitoring import NAMES as MONITORING
-from cqrsw.monitoring import prometheus_status, start_prometheus, stop_prometheus
-from cqrsw.postgres import EmbeddedPostgres
-from cqrsw.processes import PidFile, StackError
-from database import connections
-from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
-from ingest import warehouse
-from services import outbox
+from stack.gateway import GatewayUnavailable, gateway_status, start_gateway, stop_gateway
+from stack.http_services import HTTP_SERVICES, HttpService, start_service
+from stack.monitoring import NAMES as MONITORING
+from stack.monitoring import prometheus_status, start_prometheus, stop_prometheus
+from stack.postgres import EmbeddedPostgres
+from stack.processes import PidFile, StackError
 
 
 class Stack:

@@ -17,7 +17,7 @@ from types import FrameType
 
 import psutil
 
-from cqrsw.process_groups import stop_group
+from stack.process_groups import stop_group
 
 
 class StackError(RuntimeError):

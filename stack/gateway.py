@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from config.settings import REPO_ROOT, Settings
-from cqrsw.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
+from stack.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 
 TEMPLATE = REPO_ROOT / "deploy" / "gateway" / "templates" / "default.conf.template"
 NAME = "gateway"

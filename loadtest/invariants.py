@@ -19,14 +19,14 @@ from psycopg import sql
 
 from config.settings import Settings
 from contracts.catalog import TOPICS, raw_table
-from cqrsw.expectations import Event, Expectation, Findings, check_events, check_stock_log
-from cqrsw.expectations import expectations as expectations_of
-from cqrsw.loadgen import read_record
-from cqrsw.traffic import POISON_KEY, Command, poison_message
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from database.warehouse import RAW_SCHEMA, SERVING_SCHEMA
 from ingest.warehouse import message_sha256
+from loadtest.expectations import Event, Expectation, Findings, check_events, check_stock_log
+from loadtest.expectations import expectations as expectations_of
+from loadtest.loadgen import read_record
+from loadtest.traffic import POISON_KEY, Command, poison_message
 from services.tokens import issue_token
 
 

@@ -8,7 +8,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from cqrsw.journey import Journey
+from journeys.journey import Journey
 
 
 def _seconds(value: float | None) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from cqrsw.processes import PidFile, StackError, port_free, tail
+from stack.processes import PidFile, StackError, port_free, tail
 
 
 def package_dir(name: str) -> Path:

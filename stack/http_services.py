@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from config.settings import Settings
-from cqrsw.processes import PidFile, StackError, port_free, spawn, wait_until
+from stack.processes import PidFile, StackError, port_free, spawn, wait_until
 
 
 @dataclass(frozen=True)
