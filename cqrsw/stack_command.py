@@ -45,7 +45,9 @@ def cmd_stack(args: argparse.Namespace) -> int:
             console.print("supervising: a part that dies is started again; Ctrl-C stops all")
             try:
                 supervisor.run(
-                    args.interval, lambda parts: console.print(f"restarted: {', '.join(parts)}")
+                    args.interval,
+                    lambda parts: console.print(f"restarted: {', '.join(parts)}"),
+                    lambda error: console.print(f"[yellow]restart failed, retrying:[/] {error}"),
                 )
             finally:
                 console.print(f"stopped: {', '.join(supervisor.stop()) or 'nothing'}")

@@ -18,6 +18,10 @@ from stack.lifecycle import Stack
 from stack.processes import StackError
 
 
+class RestartBudgetSpent(StackError):
+    """A part died more often than the budget allows: the supervisor gives up on it."""
+
+
 class Supervisor:
     """Restart what died, at most ``max_restarts`` times per part in ``window`` seconds."""
 
@@ -65,20 +69,42 @@ class Supervisor:
             while recent and now - recent[0] > self.window:
                 recent.popleft()
             if len(recent) >= self.max_restarts:
-                raise StackError(
+                raise RestartBudgetSpent(
                     f"{part} died {len(recent) + 1} times within {self.window:.0f}s; not"
                     f" restarting it again (see {self.stack.logs / part}.log)"
                 )
             recent.append(now)
-        self.stack.up(services=self.services, airflow=self.airflow)
+        # The same parts as the first `up`: a gateway or Prometheus that died comes back too.
+        self.stack.up(
+            services=self.services,
+            airflow=self.airflow,
+            gateway=self.gateway,
+            prometheus=self.prometheus,
+        )
         self.started.extend(p for p in self.stack.started if p not in self.started)
         return died
 
-    def run(self, interval: float, on_restart: Callable[[list[str]], None]) -> None:
-        """Check every ``interval`` seconds until interrupted (Ctrl-C) or out of budget."""
+    def run(
+        self,
+        interval: float,
+        on_restart: Callable[[list[str]], None],
+        on_failed_restart: Callable[[StackError], None] = lambda error: None,
+    ) -> None:
+        """Check every ``interval`` seconds until interrupted (Ctrl-C) or out of budget.
+
+        A restart that fails (PostgreSQL still shutting down its old backends, a port not yet
+        free) is tried again on the next round; each try counts against the part's budget, so
+        a part that cannot come back ends the loop with the budget's error.
+        """
         while True:
             time.sleep(interval)
-            restarted = self.check()
+            try:
+                restarted = self.check()
+            except RestartBudgetSpent:
+                raise
+            except StackError as error:
+                on_failed_restart(error)
+                continue
             if restarted:
                 on_restart(restarted)
 

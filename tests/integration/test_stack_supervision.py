@@ -13,14 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
 from config.settings import Settings
+from services.tokens import issue_token
+from stack import airflow
 from stack.http_services import HTTP_SERVICES
 from stack.lifecycle import Stack
-from stack.processes import MARK_VARIABLE
-from stack.supervisor import Supervisor
+from stack.processes import MARK_VARIABLE, StackError
+from stack.supervisor import RestartBudgetSpent, Supervisor
 from tests.support.throwaway_stack import free_port
 
 pytestmark = pytest.mark.slow
@@ -108,6 +111,79 @@ def test_the_supervisor_restarts_a_part_that_died(state_dir: Path) -> None:
     finally:
         stopped = supervisor.stop()
     assert {"postgres", "kafka", "orders", "read_api"} <= set(stopped)
+    assert marked(state_dir) == []
+
+
+def test_the_supervisor_brings_back_a_crashed_postgres_and_the_services_reconnect(
+    state_dir: Path,
+) -> None:
+    ports: dict[str, Any] = {f"{name.lower()}_port": free_port() for name in PORTS}
+    settings = Settings(state_dir=state_dir, relay_enabled=False, **ports)
+    stack = Stack(settings)
+    supervisor = Supervisor(stack, services=True, airflow=False)
+    token = issue_token(settings, "pat", roles=("customer", "stock"))
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        supervisor.up()
+        postmaster = psutil.Process(_pid(state_dir, "postgres"))
+        postmaster.kill()  # a crash: no shutdown checkpoint, its backends left to notice
+        postmaster.wait(10)
+        assert stack.died() == ["postgres"]
+        restarted: list[str] = []
+        deadline = time.monotonic() + 90
+        while not restarted:
+            assert time.monotonic() < deadline, "postgres was not brought back"
+            try:
+                restarted = supervisor.check()
+            except RestartBudgetSpent:
+                raise
+            except StackError:
+                time.sleep(1)  # the old backends still hold the shared memory
+        assert restarted == ["postgres"]
+        assert stack.status()["postgres"].endswith(" up")
+        # The services were not restarted: their pools notice the new server by themselves.
+        placed = httpx.post(
+            f"http://127.0.0.1:{ports['orders_port']}/orders",
+            json={"customer_name": "Pat"},
+            headers=auth,
+            timeout=30,
+        )
+        assert placed.status_code == 201, placed.text
+        stocked = httpx.post(
+            f"http://127.0.0.1:{ports['stock_port']}/products/sku-1/stock-operations",
+            json={"operation": "increase", "amount": 3},
+            headers=auth,
+            timeout=30,
+        )
+        assert stocked.status_code == 201, stocked.text
+    finally:
+        stopped = supervisor.stop()
+    assert "postgres" in stopped
+    assert marked(state_dir) == []
+
+
+def test_the_supervisor_brings_back_a_killed_airflow_scheduler(state_dir: Path) -> None:
+    ports: dict[str, Any] = {f"{name.lower()}_port": free_port() for name in PORTS}
+    settings = Settings(state_dir=state_dir, relay_enabled=False, **ports)
+    stack = Stack(settings)
+    supervisor = Supervisor(stack, services=False, airflow=True)
+    try:
+        supervisor.up()
+        scheduler = _pid(state_dir, "airflow-scheduler")
+        os.killpg(scheduler, signal.SIGKILL)  # the scheduler and its executor's workers
+        psutil.Process(scheduler).wait(10)
+        assert stack.died() == ["airflow-scheduler"]
+        assert supervisor.check() == ["airflow-scheduler"]
+        assert _pid(state_dir, "airflow-scheduler") != scheduler
+        assert stack.status()["airflow-scheduler"].endswith(" up")
+        deadline = time.monotonic() + 90
+        while airflow.health(settings).get("scheduler") != "healthy":
+            assert time.monotonic() < deadline, airflow.health(settings)
+            time.sleep(2)
+        assert supervisor.check() == []
+    finally:
+        stopped = supervisor.stop()
+    assert {"postgres", "kafka", "airflow-api-server", "airflow-scheduler"} <= set(stopped)
     assert marked(state_dir) == []
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stack.processes import StackError
-from stack.supervisor import Supervisor
+from stack.supervisor import RestartBudgetSpent, Supervisor
 
 
 class FakeStack:
@@ -55,7 +55,9 @@ def test_a_part_that_died_is_started_again_with_the_same_parts() -> None:
     sup = supervisor(stack, [0.0])
     stack.dead = ["kafka", "orders"]
     assert sup.check() == ["kafka", "orders"]
-    assert stack.ups == [{"services": True, "airflow": False}]
+    assert stack.ups == [
+        {"services": True, "airflow": False, "gateway": False, "prometheus": False}
+    ]
     assert sup.stop() == ["kafka", "orders"]  # what it restarted is its own to stop
 
 
@@ -83,3 +85,30 @@ def test_old_restarts_leave_the_budget() -> None:
     now[0] = 61.0
     stack.dead = ["orders"]
     assert sup.check() == ["orders"]
+
+
+def test_a_gateway_that_died_comes_back_with_the_parts_first_asked_for() -> None:
+    stack = FakeStack()
+    sup = supervisor(stack, [0.0], gateway=True, prometheus=True)
+    stack.dead = ["gateway"]
+    assert sup.check() == ["gateway"]
+    assert stack.ups == [{"services": True, "airflow": False, "gateway": True, "prometheus": True}]
+
+
+class FailingStack(FakeStack):
+    """A part stays dead and every restart fails, as a port still held would make it."""
+
+    def up(self, **parts: bool) -> dict[str, str]:
+        self.ups.append(parts)
+        raise StackError("postgres: port 5432 is taken")
+
+
+def test_a_failed_restart_is_tried_again_until_the_budget_is_spent() -> None:
+    stack = FailingStack()
+    stack.dead = ["postgres"]
+    sup = supervisor(stack, [0.0], max_restarts=3, window=60)
+    failures: list[StackError] = []
+    with pytest.raises(RestartBudgetSpent, match="postgres died 4 times within 60s"):
+        sup.run(0, on_restart=lambda parts: None, on_failed_restart=failures.append)
+    assert len(failures) == 3
+    assert len(stack.ups) == 3
