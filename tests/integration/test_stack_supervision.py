@@ -92,8 +92,7 @@ def _ports(env: dict[str, str]) -> dict[str, Any]:
 
 
 def test_the_supervisor_restarts_a_part_that_died(state_dir: Path) -> None:
-    ports: dict[str, Any] = {f"{name.lower()}_port": free_port() for name in PORTS}
-    settings = Settings(state_dir=state_dir, relay_enabled=False, **ports)
+    settings = _settings_on_free_ports(state_dir)
     stack = Stack(settings)
     supervisor = Supervisor(stack, services=True, airflow=False)
     try:
@@ -117,8 +116,7 @@ def test_the_supervisor_restarts_a_part_that_died(state_dir: Path) -> None:
 def test_the_supervisor_brings_back_a_crashed_postgres_and_the_services_reconnect(
     state_dir: Path,
 ) -> None:
-    ports: dict[str, Any] = {f"{name.lower()}_port": free_port() for name in PORTS}
-    settings = Settings(state_dir=state_dir, relay_enabled=False, **ports)
+    settings = _settings_on_free_ports(state_dir)
     stack = Stack(settings)
     supervisor = Supervisor(stack, services=True, airflow=False)
     token = issue_token(settings, "pat", roles=("customer", "stock"))
@@ -143,14 +141,14 @@ def test_the_supervisor_brings_back_a_crashed_postgres_and_the_services_reconnec
         assert stack.status()["postgres"].endswith(" up")
         # The services were not restarted: their pools notice the new server by themselves.
         placed = httpx.post(
-            f"http://127.0.0.1:{ports['orders_port']}/orders",
+            f"http://127.0.0.1:{settings.orders_port}/orders",
             json={"customer_name": "Pat"},
             headers=auth,
             timeout=30,
         )
         assert placed.status_code == 201, placed.text
         stocked = httpx.post(
-            f"http://127.0.0.1:{ports['stock_port']}/products/sku-1/stock-operations",
+            f"http://127.0.0.1:{settings.stock_port}/products/sku-1/stock-operations",
             json={"operation": "increase", "amount": 3},
             headers=auth,
             timeout=30,
@@ -163,8 +161,7 @@ def test_the_supervisor_brings_back_a_crashed_postgres_and_the_services_reconnec
 
 
 def test_the_supervisor_brings_back_a_killed_airflow_scheduler(state_dir: Path) -> None:
-    ports: dict[str, Any] = {f"{name.lower()}_port": free_port() for name in PORTS}
-    settings = Settings(state_dir=state_dir, relay_enabled=False, **ports)
+    settings = _settings_on_free_ports(state_dir)
     stack = Stack(settings)
     supervisor = Supervisor(stack, services=False, airflow=True)
     try:
@@ -185,6 +182,11 @@ def test_the_supervisor_brings_back_a_killed_airflow_scheduler(state_dir: Path) 
         stopped = supervisor.stop()
     assert {"postgres", "kafka", "airflow-api-server", "airflow-scheduler"} <= set(stopped)
     assert marked(state_dir) == []
+
+
+def _settings_on_free_ports(state_dir: Path) -> Settings:
+    ports: dict[str, Any] = {f"{name.lower()}_port": free_port() for name in PORTS}
+    return Settings(state_dir=state_dir, relay_enabled=False, **ports)
 
 
 def _pid(state: Path, part: str) -> int:
