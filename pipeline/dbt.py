@@ -41,13 +41,25 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def dbt_session_env(settings: Settings) -> dict[str, str]:
+    """``PGOPTIONS`` for dbt's connections: the statement and lock timeouts of ``Settings.dsn``.
+
+    dbt-postgres has no profile field for libpq ``options`` (only ``search_path``, which
+    would replace them), so libpq reads them from the environment of the dbt process. Kept
+    out of ``dbt_env``, which Airflow's own processes inherit: their metadata connections
+    keep Airflow's defaults.
+    """
+    options = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE)).get("options")
+    return {"PGOPTIONS": str(options)} if options else {}
+
+
 def run_dbt(settings: Settings, *args: str, quiet: bool = False) -> str:
     """Run one dbt command in a subprocess; raise ``DbtFailed`` with its output on failure."""
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt), *args, *PROJECT_ARGS]
     done = subprocess.run(
         argv,
-        env=dbt_env(settings),
+        env={**dbt_env(settings), **dbt_session_env(settings)},
         cwd=DBT_PROJECT_DIR,
         capture_output=True,
         text=True,

@@ -20,6 +20,7 @@ from config.settings import Settings
 from database import connections
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
+from services.health import router as health
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
 from services.outbox_metrics import OUTBOXES
@@ -63,6 +64,7 @@ def create_service_app(
                 )
                 relay_thread.start()
         app.state.pool = pool
+        app.state.relay_thread = relay_thread  # readiness checks it is alive
         # Waiting for a pooled connection happens on its own threads, so requests queued for
         # the pool never hold the worker threads that requests holding connections need.
         app.state.pool_limiter = anyio.CapacityLimiter(pool.max_size)
@@ -73,6 +75,7 @@ def create_service_app(
             stop.set()
             if relay_thread is not None:
                 relay_thread.join(timeout=15)
+            app.state.pool = app.state.relay_thread = None
             pool.close()
 
     app = FastAPI(title=f"cqrs-warehouse {name}", lifespan=lifespan)
@@ -99,6 +102,7 @@ def create_service_app(
     # Added first, so it runs inside telemetry: its 401s and 413s carry a request id too.
     app.add_middleware(RequestGuard, verifier=verifier, max_body_bytes=settings.max_body_bytes)
     instrument(app, name, settings)
+    app.include_router(health)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
         app.include_router(router)

@@ -13,10 +13,11 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.auth import UNAUTHORIZED, principal_from_header
+from services.health import LIVE_PATHS, READY_PATH
 from services.tokens import TokenVerifier
 
-# Open to anyone: liveness, metrics and the API description.
-PUBLIC_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/docs", "/redoc"})
+# Open to anyone: liveness, readiness, metrics and the API description.
+PUBLIC_PATHS = frozenset({*LIVE_PATHS, READY_PATH, "/metrics", "/openapi.json", "/docs", "/redoc"})
 
 
 def is_public(path: str) -> bool:

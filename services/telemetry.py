@@ -81,10 +81,6 @@ def instrument(app: FastAPI, service: str, settings: Settings) -> None:
     )
     app.mount("/metrics", make_asgi_app())
 
-    @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "service": service}
-
 
 def event_meta(request: Request) -> EventMeta:
     """What the current request adds to every event it causes."""

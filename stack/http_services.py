@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from config.settings import Settings
+from services.health import READY_PATH
 from stack.processes import PidFile, StackError, port_free, spawn, wait_until
 
 
@@ -58,7 +59,7 @@ def start_service(settings: Settings, service: HttpService, started: list[str]) 
     env = {**os.environ, **settings.as_env()}
     proc = spawn(pid_file, service.uvicorn_argv(settings), log, env=env)
     started.append(service.name)
-    wait_until(service.name, lambda: healthy(f"{url}/health"), proc, log, timeout=60)
+    wait_until(service.name, lambda: healthy(f"{url}{READY_PATH}"), proc, log, timeout=60)
     return url
 
 

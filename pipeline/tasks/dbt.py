@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import DBT_PROJECT_DIR, Settings
-from pipeline.dbt import run_dbt
+from pipeline.dbt import dbt_session_env, run_dbt
 from pipeline.tasks.spans import record_dbt_span
 
 PROFILE = "cqrs_warehouse"
@@ -108,6 +108,8 @@ def dbt_task_group(
         operator_args={
             "full_refresh": full_refresh,
             "vars": dbt_vars or {},
+            # Appended to the worker's environment: dbt's connections get the timeouts too.
+            "env": dbt_session_env(settings),
             # Failures keep the DAG's default on_failure_callback (the alert).
             "on_success_callback": record_dbt_span,
             **(WATCHING if watcher else {}),

@@ -13,6 +13,7 @@ import yaml
 from config.settings import REPO_ROOT, Settings
 from contracts.catalog import TOPICS
 from cqrsw.container import SERVICES as CONTAINER_ROLES
+from services.health import READY_PATH
 from stack.gateway import TEMPLATE, render
 from stack.http_services import HTTP_SERVICES as SERVICES
 from tests.support.deploy_settings import check, interpolate, read_env_file
@@ -146,7 +147,8 @@ def test_gateway_and_healthchecks_use_the_ports_the_services_listen_on(
         port = Settings.model_fields[f"{field}_port"].default
         upstream = gateway[f"{field.upper()}_UPSTREAM"]
         assert upstream == f"{name}:{port}"
-        assert f"127.0.0.1:{port}/health" in " ".join(
+        # Healthy means ready: what waits on a service waits until it can serve.
+        assert f"127.0.0.1:{port}{READY_PATH}'" in " ".join(
             compose["services"][name]["healthcheck"]["test"]
         )
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from config.settings import REPO_ROOT, Settings
+from services.health import READY_PATH
 from stack.http_services import HTTP_SERVICES
 from tests.support.deploy_settings import check
 
@@ -78,8 +79,10 @@ def test_services_have_probes_resources_autoscaling_and_disruption_budgets(
     for name, container in containers(manifests):
         assert set(container["resources"]) == {"requests", "limits"}, name
         if name in deployments:
-            assert container["readinessProbe"]["httpGet"]["path"] == "/health", name
-            assert container["livenessProbe"]["httpGet"]["path"] == "/health", name
+            # Out of rotation while the database or the relay is down; restarted only when
+            # the process stops answering.
+            assert container["readinessProbe"]["httpGet"]["path"] == READY_PATH, name
+            assert container["livenessProbe"]["httpGet"]["path"] == "/health/live", name
             assert container["args"] == [name]
     for service in HTTP_SERVICES:
         (container,) = deployments[service.role]["spec"]["template"]["spec"]["containers"]

@@ -11,6 +11,7 @@ import pytest
 
 from config.settings import Settings
 from database.warehouse import MARTS
+from pipeline.dbt import dbt_session_env
 from pipeline.tasks.dbt import manifest_path
 from stack.airflow import airflow_env
 
@@ -36,6 +37,8 @@ def describe(dag):
         "types": {t.task_id: type(t).__name__ for t in dag.tasks},
         "max_active_runs": dag.max_active_runs,
         "retries": {t.task_id: t.retries for t in dag.tasks},
+        "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
+                      if isinstance(getattr(t, "env", None), dict)},
         "retry_decisions": retry_decisions(dag.get_task("validate")),
     }
 
@@ -120,6 +123,8 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(
     assert watchers <= reachable(down, producer)
     assert "validate" in down[producer]
     assert dag["retries"][producer] == 0
+    # dbt's connections bound their statements and lock waits as the project's own do
+    assert dag["pgoptions"][producer] == dbt_session_env(airflow_ready)["PGOPTIONS"]
     assert down["validate"] == ["publish"]
     assert down["publish"] == ["record_freshness"]
     assert dag["outlets"] == {"publish": SERVING}

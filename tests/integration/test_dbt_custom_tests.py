@@ -16,7 +16,12 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from tests.support.dbt_in_process import InProcessDbt
-from tests.support.raw_events import ingest_events, stock_updated
+from tests.support.raw_events import (
+    ingest_events,
+    order_cancelled,
+    order_created,
+    stock_updated,
+)
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
@@ -86,3 +91,41 @@ def test_equals_signed_sum_of_log_fails_on_a_stock_that_does_not_add_up(
         conn.execute("delete from products_copy where product_id = %s", (product,))
         [missing] = failures(conn, sql, "products", "products_copy")
         assert missing[0] == product and missing[1] is None
+
+
+def test_order_versions_fail_on_a_gap_and_a_repeat_but_wait_for_a_late_first_event(
+    settings: Settings, dbt: InProcessDbt
+) -> None:
+    order = str(uuid.uuid4())
+    ingest_events(settings, [order_created(order, "ada", T0), order_cancelled(order, T0)])
+    dbt("run", "--select", "+int_order_events_unioned")
+    sql = compiled(dbt, "versions_gap_free", "int_order_events_unioned")
+    model = "int_order_events_unioned"
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        conn.execute(
+            "create temp table order_events as select * from intermediate.int_order_events_unioned"
+            " where order_id = %s",
+            (order,),
+        )
+        assert conn.execute("select count(*) from order_events").fetchone() == (2,)
+        assert failures(conn, sql, model, "order_events") == []
+        conn.execute("update order_events set aggregate_version = 3 where aggregate_version = 2")
+        [gap] = failures(conn, sql, model, "order_events")  # version 2 was lost
+        assert (str(gap[0]), *gap[1:]) == (order, 2, 2, 1, 3)
+        conn.execute("update order_events set aggregate_version = 2 where aggregate_version = 3")
+        assert failures(conn, sql, model, "order_events") == []
+        conn.execute(  # a second cancellation, another event claiming version 2
+            "insert into order_events select order_id, gen_random_uuid(), event_type,"
+            " aggregate_version, occurred_at, ingest_txid from order_events"
+            " where event_type = 'order.cancelled'"
+        )
+        [repeat] = failures(conn, sql, model, "order_events")
+        assert (str(repeat[0]), *repeat[1:]) == (order, 3, 2, 1, 2)
+        # Only the cancellation so far (its topic was read first): wait, do not fail.
+        conn.execute("delete from order_events")
+        conn.execute(
+            "insert into order_events select * from intermediate.int_order_events_unioned"
+            " where order_id = %s and event_type = 'order.cancelled'",
+            (order,),
+        )
+        assert failures(conn, sql, model, "order_events") == []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from concurrent.futures import Future
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -15,11 +17,14 @@ from database.names import WAREHOUSE_DATABASE
 from ingest.batches import DeadlineExceeded
 from ingest.job import INGEST_LOCK, run_ingest
 from ingest.report import IngestReport
+from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.publish import PUBLISH_LOCK, PublishFailed, publish_views
+from pipeline.steps import dbt_build_step
 from stack.broker import kafka_pid_file
 from stack.lifecycle import Stack
 from tests.integration.test_ingest import committed_offsets, produce_tracked
 from tests.support.dbt_in_process import InProcessDbt
+from tests.support.raw_events import ingest_events, stock_updated
 from tests.support.throwaway_stack import throwaway_stack
 
 
@@ -38,6 +43,50 @@ def test_every_connection_bounds_its_statements_and_lock_waits(settings: Setting
         with pytest.raises(psycopg.errors.QueryCanceled):
             conn.execute("set local statement_timeout = 200")
             conn.execute("select pg_sleep(5)")
+
+
+def test_dbt_connections_bound_their_statements_and_lock_waits(settings: Settings) -> None:
+    shown = run_dbt(
+        settings,
+        "show",
+        "--inline",
+        "select current_setting('statement_timeout') as statement_limit,"
+        " current_setting('lock_timeout') as lock_limit",
+        quiet=True,
+    )
+    assert "| 5min" in shown and "| 10s" in shown, shown
+
+
+def test_a_dbt_build_gives_up_on_a_held_mart_and_leaves_it_whole(
+    settings: Settings, dbt: InProcessDbt
+) -> None:
+    dbt("run", "--select", "+products")  # the mart exists and has folded everything
+    product = f"sku-{uuid.uuid4().hex[:8]}"
+    ingest_events(settings, [stock_updated(product, 1, 5, datetime(2026, 4, 2, tzinfo=UTC))])
+    impatient = settings.model_copy(update={"pg_lock_timeout_s": 1.0})
+    with connections.connect(settings, WAREHOUSE_DATABASE) as holder:
+        holder.execute("lock table marts.products in access exclusive mode")
+        # Were dbt's lock wait unbounded, the build would end (and pass) only after this.
+        release = threading.Timer(240, holder.rollback)
+        release.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(DbtFailed, match="canceling statement due to lock timeout"):
+                dbt_build_step(impatient)
+            assert time.monotonic() - started < 200
+        finally:
+            release.cancel()
+            holder.rollback()
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        query = "select stock from marts.products where product_id = %s"
+        assert conn.execute(query, (product,)).fetchall() == []  # nothing half-written
+        leftovers = conn.execute(
+            "select relname from pg_class join pg_namespace on pg_namespace.oid = relnamespace"
+            " where nspname = 'marts' and strpos(relname, '__dbt_') > 0"
+        ).fetchall()
+        assert leftovers == []
+        dbt("run", "--select", "products")  # the lock released, the next build takes it up
+        assert conn.execute(query, (product,)).fetchall() == [(5,)]
 
 
 def test_publish_gives_up_on_a_held_serving_table_and_frees_its_lock(

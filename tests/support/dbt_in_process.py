@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from config.settings import Settings
-from pipeline.dbt import PROJECT_ARGS, DbtFailed, dbt_env
+from pipeline.dbt import PROJECT_ARGS, DbtFailed, dbt_env, dbt_session_env
 
 
 class InProcessDbt:
@@ -23,7 +23,8 @@ class InProcessDbt:
         from dbt.contracts.graph.manifest import Manifest
 
         # profiles.yml reads the connection from the environment, at every invocation.
-        self._env = {k: v for k, v in dbt_env(settings).items() if k.startswith("CQRSW_DBT_")}
+        connection = {k: v for k, v in dbt_env(settings).items() if k.startswith("CQRSW_DBT_")}
+        self._env = {**connection, **dbt_session_env(settings)}
         with self._environment():
             parsed = dbtRunner().invoke(["parse", *PROJECT_ARGS, "--quiet"])
         if not parsed.success or not isinstance(parsed.result, Manifest):

@@ -128,4 +128,16 @@ def test_an_unexpected_error_is_a_json_500_with_request_id_and_counted() -> None
 
 def test_health_and_openapi_need_no_token(orders: TestClient) -> None:
     assert orders.get("/health").status_code == 200
+    assert orders.get("/health/live").json() == {"status": "ok", "service": "orders"}
     assert orders.get("/openapi.json").status_code == 200
+
+
+def test_a_service_without_its_pool_is_live_but_not_ready(orders: TestClient) -> None:
+    ready = orders.get("/health/ready")  # no lifespan here: no pool
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "not ready"
+    assert ready.json()["checks"]["database"] == {
+        "ok": False,
+        "detail": "no connection pool (the service is starting or stopping)",
+    }
+    assert orders.get("/health/live").status_code == 200

@@ -10,6 +10,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from config.settings import Settings
+from pipeline.dbt import dbt_env, dbt_session_env
 from services.tokens import Principal, TokenVerifier, issue_token
 
 
@@ -37,6 +38,19 @@ def test_external_dsn_keeps_credentials_and_swaps_database() -> None:
         "db.internal", "5433", "app", "pw",
     )  # fmt: skip
     assert params["sslmode"] == "require"
+
+
+def test_dbt_gets_the_same_timeouts_and_the_urls_own_options_through_pgoptions() -> None:
+    settings = Settings(
+        database_url="postgresql://app:pw@db.internal/x?options=-c%20work_mem%3D64MB",
+        jwt_secret="s" * 40,
+        pg_statement_timeout_s=30,
+        pg_lock_timeout_s=2.5,
+    )
+    assert dbt_session_env(settings) == {
+        "PGOPTIONS": "-c work_mem=64MB -c statement_timeout=30000 -c lock_timeout=2500"
+    }
+    assert "PGOPTIONS" not in dbt_env(settings)  # Airflow's processes inherit dbt_env
 
 
 def test_prod_needs_a_jwt_secret() -> None:

@@ -11,7 +11,9 @@ renamed as (
 
     select
         source.event_id,
-        (source.payload ->> 'invoice_id')::uuid as invoice_id,
+        {{ uuid_or_null("source.payload ->> 'invoice_id'") }} as invoice_id,
+        -- Cannot fail: raw's index on this very cast keeps non-UUIDs out (ingest/schema.sql),
+        -- and the marts' lookups by order use that index.
         (source.payload ->> 'order_id')::uuid as order_id,
         source.payload ->> 'invoice_url' as invoice_url,
         source.aggregate_version,
@@ -25,3 +27,6 @@ renamed as (
 )
 
 select * from renamed
+
+-- A value the cast could not take leaves the row out; stg_raw__quarantined lists it.
+where renamed.invoice_id is not null

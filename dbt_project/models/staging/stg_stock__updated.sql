@@ -13,10 +13,10 @@ renamed as (
         source.event_id,
         source.payload ->> 'product_id' as product_id,
         source.payload ->> 'operation' as operation,
-        (source.payload ->> 'amount')::bigint as amount,
+        {{ bigint_or_null("source.payload ->> 'amount'") }} as amount,
         case source.payload ->> 'operation'
-            when 'increase' then (source.payload ->> 'amount')::bigint
-            when 'decrease' then -(source.payload ->> 'amount')::bigint
+            when 'increase' then {{ bigint_or_null("source.payload ->> 'amount'") }}
+            when 'decrease' then -{{ bigint_or_null("source.payload ->> 'amount'") }}
         end as signed_amount,
         source.aggregate_version as version,
         source.occurred_at,
@@ -29,3 +29,6 @@ renamed as (
 )
 
 select * from renamed
+
+-- A value the cast could not take leaves the row out; stg_raw__quarantined lists it.
+where renamed.amount is not null
