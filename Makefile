@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test test-faults soak unit integration e2e lint format up down status bench clean nginx kubectl check-deploy promtool alert-rules
+.PHONY: venv demo test test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
 
 venv: $(STAMP)
 
@@ -82,6 +82,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.dbt_incremental
 	$(BIN)/python -m bench.trace_links
 
+# CQRS read vs the BFF vs a constant's ceiling, 1M orders (about 10 min on 2 shared cores).
+READ_ARGS ?=
+bench-read: $(STAMP) wrk
+	$(BIN)/python -m bench.read_latency $(READ_ARGS)
+
 # Debian packages the project uses, installed only when missing and only where it can (root
 # with apt-get): nginx is the local API gateway (its test and `make up`); kubectl renders
 # deploy/k8s with its built-in kustomize for the manifest tests. Without them `make up` says
@@ -92,6 +97,14 @@ nginx:
 	    (apt-get install -y --no-install-recommends nginx || \
 	     (apt-get update && apt-get install -y --no-install-recommends nginx)) >/dev/null; \
 	  else echo "nginx is not installed and cannot be installed here: the gateway is skipped"; fi; }
+
+# wrk drives bench/read_latency.py (the bench also installs it itself when missing).
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y --no-install-recommends wrk || \
+	     (apt-get update && apt-get install -y --no-install-recommends wrk)) >/dev/null; \
+	  else echo "wrk is not installed and cannot be installed here: bench-read cannot run"; fi; }
 
 kubectl:
 	@command -v kubectl >/dev/null || { \

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 import psycopg
@@ -124,6 +124,21 @@ async def _connection(request: Request) -> AsyncIterator[psycopg.Connection]:
 
 
 Conn = Annotated[psycopg.Connection, Depends(_connection)]
+T = TypeVar("T")
+
+
+async def in_pool(request: Request, work: Callable[[psycopg.Connection], T]) -> T:
+    """``work`` with a pooled connection, all in one worker thread: for the reads, where a
+    hop to a thread and back for each step (take, query, give back) costs more than the query.
+    The limiter has as many slots as the pool has connections, and each thread gives back the
+    connection it took, so no thread waits for a slot another waiting thread holds."""
+    pool, limiter = request.app.state.pool, request.app.state.pool_limiter
+
+    def run() -> T:
+        with pool.connection(timeout=CONNECTION_WAIT_S) as conn:
+            return work(conn)
+
+    return await anyio.to_thread.run_sync(run, limiter=limiter)
 
 
 async def _idempotency(

@@ -19,6 +19,7 @@ STOCK: Final = "stock"
 ANALYST: Final = "analyst"
 SUPPORT: Final = "support"
 ROLES: Final = (CUSTOMER, BILLING, STOCK, ANALYST, SUPPORT)
+VERIFIED_TOKENS_KEPT: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings):
         self._settings = settings
+        self._verified: dict[str, tuple[Principal, float]] = {}  # token: (caller, valid until)
         self._algorithm = settings.jwt_algorithm
         self._jwks: jwt.PyJWKSet | None = None
         self._key: Any = None
@@ -57,7 +59,21 @@ class TokenVerifier:
         raise jwt.InvalidKeyError("no key in the JWKS file has this token's kid")
 
     def verify(self, token: str) -> Principal:
-        """The caller of a valid token; ``jwt.InvalidTokenError`` (details for logs) otherwise."""
+        """The caller of a valid token; ``jwt.InvalidTokenError`` (details for logs) otherwise.
+
+        A token already verified is not checked again until it expires: a client sends the
+        same token with every request, and checking it cost more than the rest of a read.
+        """
+        hit = self._verified.get(token)
+        if hit is not None and time.time() < hit[1]:
+            return hit[0]
+        principal, expires = self._check(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()  # rare: a bound on memory, not an LRU worth its upkeep
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _check(self, token: str) -> tuple[Principal, float]:
         s = self._settings
         claims = jwt.decode(
             token,
@@ -80,7 +96,8 @@ class TokenVerifier:
         lifetime = claims["exp"] - claims["iat"]
         if not isinstance(lifetime, int) or lifetime > s.jwt_max_lifetime_s:
             raise jwt.InvalidTokenError(f"lifetime above {s.jwt_max_lifetime_s} s")
-        return Principal(subject, _roles(claims.get(s.jwt_roles_claim)))
+        principal = Principal(subject, _roles(claims.get(s.jwt_roles_claim)))
+        return principal, float(claims["exp"]) + s.jwt_leeway_s
 
 
 def _load_jwks(path: Path) -> jwt.PyJWKSet:

@@ -30,8 +30,8 @@ def issue_invoice(
 ) -> Response:
     def action() -> Response:
         invoice, event = domain.issue_invoice(cmd, url_base)
-        uow.invoices.add(invoice)
         recorded = envelope(event, meta)
+        uow.invoices.add(invoice, at=recorded["occurred_at"])  # the event's time, as in the views
         uow.outbox.add(recorded)
         return 201, _view(invoice, recorded)
 

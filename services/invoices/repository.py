@@ -13,7 +13,8 @@ from services.invoices.domain import Invoice
 
 class InvoiceRepository(ABC):
     @abstractmethod
-    def add(self, invoice: Invoice) -> None: ...
+    def add(self, invoice: Invoice, at: str | None = None) -> None:
+        """Add an invoice issued at ``at`` (its event's time; now if None)."""
 
     @abstractmethod
     def get(self, invoice_id: UUID) -> Invoice | None: ...
@@ -23,11 +24,11 @@ class PostgresInvoiceRepository(InvoiceRepository):
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
-    def add(self, invoice: Invoice) -> None:
+    def add(self, invoice: Invoice, at: str | None = None) -> None:
         self.conn.execute(
             "insert into invoices (invoice_id, order_id, invoice_url, issued_by, created_at)"
-            " values (%s, %s, %s, %s, now())",
-            (invoice.invoice_id, invoice.order_id, invoice.invoice_url, invoice.issued_by),
+            " values (%s, %s, %s, %s, coalesce(%s::timestamptz, now()))",
+            (invoice.invoice_id, invoice.order_id, invoice.invoice_url, invoice.issued_by, at),
         )
 
     def get(self, invoice_id: UUID) -> Invoice | None:
@@ -43,7 +44,7 @@ class InMemoryInvoiceRepository(InvoiceRepository):
     def __init__(self, rows: StagedTable[UUID, Invoice]):
         self.rows = rows
 
-    def add(self, invoice: Invoice) -> None:
+    def add(self, invoice: Invoice, at: str | None = None) -> None:
         if self.rows.get(invoice.invoice_id) is not None:
             raise KeyError(f"invoice {invoice.invoice_id} exists already")
         self.rows.put(invoice.invoice_id, invoice)

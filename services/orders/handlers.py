@@ -27,9 +27,10 @@ def create_order(
 ) -> Response:
     def action() -> Response:
         order, event = domain.create_order(cmd)
-        if not uow.orders.add(order):
-            raise Conflict("an order with this id already exists", order_id=str(order.order_id))
         recorded = envelope(event, meta)
+        # The row keeps its event's time, so the service and the views tell the same time.
+        if not uow.orders.add(order, at=recorded["occurred_at"]):
+            raise Conflict("an order with this id already exists", order_id=str(order.order_id))
         uow.outbox.add(recorded)
         return 201, _view(order, recorded)
 
@@ -41,8 +42,8 @@ def cancel_order(
 ) -> Response:
     def action() -> Response:
         order, event = domain.cancel_order(uow.orders.get(cmd.order_id), cmd)
-        uow.orders.save(order)
         recorded = envelope(event, meta)
+        uow.orders.save(order, at=recorded["occurred_at"])
         uow.outbox.add(recorded)
         return 200, _view(order, recorded)
 

@@ -8,4 +8,7 @@ create table if not exists orders (
     created_at    timestamptz not null,
     updated_at    timestamptz not null
 );
-create index if not exists orders_user on orders (user_id);
+-- A user's newest orders (services/orders/bff_queries.py); it also serves what the plain
+-- (user_id) index did, which it replaces.
+create index if not exists orders_user_created on orders (user_id, created_at, order_id);
+drop index if exists orders_user;

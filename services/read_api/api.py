@@ -11,10 +11,11 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+import psycopg
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from services.app import Conn
+from services.app import in_pool
 from services.auth import READ_ANY_USER, Caller, OrdersReader
 from services.fields import STORABLE, contract_limits
 from services.read_api import cursors, freshness, product_queries, queries
@@ -47,9 +48,9 @@ def _paged(*codes: int, **descriptions: str) -> dict[int | str, dict[str, object
     response_model_by_alias=True,
     responses=_paged(*AUTHENTICATED, 400, 403, 422, 503, s503=_NOT_PUBLISHED),
 )
-def orders_with_invoices(
+async def orders_with_invoices(
+    request: Request,
     user: OrdersReader,
-    conn: Conn,
     response: Response,
     position: PositionToken,
     user_id: Annotated[
@@ -74,8 +75,12 @@ def orders_with_invoices(
     filters = queries.OrderFilters(user_id, order_status, created_from, created_to)
     digest = cursors.filters_digest(**vars(filters))
     after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
-    describe(conn, response, "orders_with_invoices", position)
-    rows = queries.orders_with_invoices(conn, filters, limit + 1, after)
+
+    def read(conn: psycopg.Connection) -> list[queries.OrderWithInvoice]:
+        describe(conn, response, "orders_with_invoices", position)
+        return queries.orders_with_invoices(conn, filters, limit + 1, after)
+
+    rows = await in_pool(request, read)
     if len(rows) > limit:
         rows, last = rows[:limit], rows[limit - 1]
         response.headers[NEXT_CURSOR] = cursors.encode(
@@ -100,9 +105,9 @@ def _order_key(key: list[object]) -> tuple[datetime, UUID]:
     response_model_by_alias=True,
     responses=_paged(*AUTHENTICATED, 400, 422, 503, s503=_NOT_PUBLISHED),
 )
-def list_products(
+async def list_products(
+    request: Request,
     user: Caller,
-    conn: Conn,
     response: Response,
     position: PositionToken,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -110,8 +115,12 @@ def list_products(
 ) -> list[queries.ProductStock]:
     digest = cursors.filters_digest()
     after = None if cursor is None else str(cursors.decode(cursor, digest, 1)[0])
-    describe(conn, response, "products", position)
-    rows = product_queries.products(conn, limit + 1, after)
+
+    def read(conn: psycopg.Connection) -> list[queries.ProductStock]:
+        describe(conn, response, "products", position)
+        return product_queries.products(conn, limit + 1, after)
+
+    rows = await in_pool(request, read)
     if len(rows) > limit:
         rows = rows[:limit]
         response.headers[NEXT_CURSOR] = cursors.encode(digest, [rows[-1].product_id])
@@ -133,10 +142,10 @@ def list_products(
         s503=_NOT_PUBLISHED,
     ),
 )
-def product_stock(
+async def product_stock(
+    request: Request,
     product_id: ProductId,
     user: Caller,
-    conn: Conn,
     response: Response,
     position: PositionToken,
     as_of: Annotated[
@@ -144,12 +153,14 @@ def product_stock(
         Query(alias="asOf", description="Stock at the end of this day (UTC), YYYY-MM-DD"),
     ] = None,
 ) -> queries.ProductStock:
-    describe(conn, response, "products" if as_of is None else "product_stock_daily", position)
-    found = (
-        queries.product_stock(conn, product_id)
-        if as_of is None
-        else queries.product_stock_as_of(conn, product_id, as_of)
-    )
+
+    def read(conn: psycopg.Connection) -> queries.ProductStock | None:
+        describe(conn, response, "products" if as_of is None else "product_stock_daily", position)
+        if as_of is None:
+            return queries.product_stock(conn, product_id)
+        return queries.product_stock_as_of(conn, product_id, as_of)
+
+    found = await in_pool(request, read)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
     return found
@@ -161,10 +172,10 @@ def product_stock(
     response_model_by_alias=True,
     responses=_paged(*AUTHENTICATED, 400, 404, 422, 503, s404="No stock operation of this product"),
 )
-def stock_history(
+async def stock_history(
+    request: Request,
     product_id: ProductId,
     user: Caller,
-    conn: Conn,
     response: Response,
     position: PositionToken,
     since: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
@@ -176,11 +187,19 @@ def stock_history(
         raise HTTPException(422, "from must not be after to")
     digest = cursors.filters_digest(product_id=product_id, since=since, until=until)
     after = None if cursor is None else _day(cursors.decode(cursor, digest, 1)[0])
-    describe(conn, response, "product_stock_daily", position)
-    days = product_queries.stock_history(
-        conn, product_id, since=since, until=until, limit=limit + 1, after=after
-    )
-    if not days and after is None and not product_queries.product_exists(conn, product_id):
+
+    def read(conn: psycopg.Connection) -> list[product_queries.StockDay] | None:
+        """The days, or None for a product with no operation."""
+        describe(conn, response, "product_stock_daily", position)
+        days = product_queries.stock_history(
+            conn, product_id, since=since, until=until, limit=limit + 1, after=after
+        )
+        if not days and after is None and not product_queries.product_exists(conn, product_id):
+            return None
+        return days
+
+    days = await in_pool(request, read)
+    if days is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
     if len(days) > limit:
         days = days[:limit]
@@ -201,6 +220,6 @@ def _day(value: object) -> date:
     response_model_by_alias=True,
     responses=documented(*AUTHENTICATED, 503, s503=_NOT_PUBLISHED),
 )
-def view_freshness(user: Caller, conn: Conn) -> list[freshness.ViewFreshness]:
+async def view_freshness(request: Request, user: Caller) -> list[freshness.ViewFreshness]:
     """Each published view: when it was published and how far behind its events it is."""
-    return freshness.latest(conn)
+    return await in_pool(request, freshness.latest)

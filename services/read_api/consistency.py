@@ -50,7 +50,7 @@ def stage_of(
     return Stage.INCLUDED if int(row[0]) < view.watermark else Stage.INGESTED
 
 
-def _token(
+async def _token(  # async: decoding is pure, not worth a worker thread
     token: Annotated[
         str | None,
         Header(

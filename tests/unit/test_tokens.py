@@ -162,3 +162,19 @@ def test_cqrsw_token_grants_the_roles_asked_for(
     assert verify(capsys.readouterr().out.strip()).roles == {"customer"}
     with pytest.raises(SystemExit):
         main(["token", "ann", "--role", "root"])
+
+
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier(Settings(jwt_secret=SECRET, jwt_leeway_s=0))
+    expires = int(time.time()) + 60
+    token = sign({"exp": expires, "roles": ["analyst"]})
+    assert verifier.verify(token) == Principal("ann", frozenset({"analyst"}))
+
+    def expired(*_: Any, **__: Any) -> None:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+
+    monkeypatch.setattr(jwt, "decode", expired)
+    assert verifier.verify(token).subject == "ann"  # from memory, not decoded again
+    monkeypatch.setattr(time, "time", lambda: expires + 1.0)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        verifier.verify(token)  # past its exp: checked again, and refused

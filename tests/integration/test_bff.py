@@ -1,0 +1,149 @@
+"""The BFF (no CQRS) and the read API (CQRS) give the same answer for the same user.
+
+The orders and invoices services run as real uvicorn processes, since the BFF calls them
+over HTTP; the read API answers from the views a pipeline pass published.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from config.settings import Settings
+from pipeline.steps import dbt_build_step, ingest_step, publish_step
+from services.bff.app import create_app as bff_app
+from services.bff.settings import BffSettings
+from services.invoices.bff_queries import MAX_ORDER_IDS
+from services.tokens import ANALYST, BILLING, STOCK
+from tests.support.relay import relay_all
+from tests.support.throwaway_stack import free_port
+from tests.support.uvicorn_process import uvicorn_process
+
+Auth = Callable[..., dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def write_services(settings: Settings) -> Iterator[dict[str, str]]:
+    """The orders and invoices services, each its own process on a free port."""
+    env = settings.as_env()
+    with (
+        uvicorn_process("services.orders.app:create_app", env) as orders_url,
+        uvicorn_process("services.invoices.app:create_app", env) as invoices_url,
+    ):
+        yield {"orders": orders_url, "invoices": invoices_url}
+
+
+@pytest.fixture(scope="module")
+def bff(settings: Settings, write_services: dict[str, str]) -> Iterator[TestClient]:
+    bff_settings = BffSettings(
+        **settings.model_dump(),
+        bff_orders_url=write_services["orders"],
+        bff_invoices_url=write_services["invoices"],
+    )
+    with TestClient(bff_app(bff_settings)) as client:
+        yield client
+
+
+def test_the_bff_answers_what_the_read_api_serves(
+    settings: Settings,
+    orders: TestClient,
+    invoices: TestClient,
+    read_api: TestClient,
+    bff: TestClient,
+    auth: Auth,
+) -> None:
+    user = f"bea-{uuid.uuid4().hex[:6]}"
+    customer, billing = auth(user), auth("biller", BILLING)
+    early = str(uuid.uuid4())  # its invoice is issued before the order is placed
+
+    def invoice(order_id: str) -> None:
+        r = invoices.post("/invoices", json={"order_id": order_id}, headers=billing)
+        assert r.status_code == 201, r.text
+
+    def place(order_id: str | None = None) -> str:
+        body = {"customer_name": "Bea", "items": [{"product_id": "sku-1", "quantity": 2}]}
+        r = orders.post(
+            "/orders",
+            json={**body, **({"order_id": order_id} if order_id else {})},
+            headers=customer,
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["order_id"])
+
+    invoice(early)
+    place(early)
+    twice, plain, cancelled = place(), place(), place()
+    invoice(twice)
+    invoice(twice)
+    invoice(cancelled)
+    r = orders.post(f"/orders/{cancelled}/cancel", json={"reason": "late"}, headers=customer)
+    assert r.status_code == 200, r.text
+    relay_all(settings, "orders", "invoices")
+    ingest_step(settings)
+    dbt_build_step(settings)
+    publish_step(settings)
+
+    params = {"userId": user}
+    cqrs = read_api.get("/orders-with-invoices", params=params, headers=customer)
+    without_cqrs = bff.get("/orders-with-invoices", params=params, headers=customer)
+    assert cqrs.status_code == without_cqrs.status_code == 200, (cqrs.text, without_cqrs.text)
+    assert without_cqrs.json() == cqrs.json()
+    statuses = {row["orderId"]: row["status"] for row in cqrs.json()}
+    assert statuses == {
+        early: "invoiced",
+        twice: "invoiced",
+        plain: "created",
+        cancelled: "cancelled",
+    }
+    analyst = bff.get("/orders-with-invoices", params=params, headers=auth("ann", ANALYST))
+    assert analyst.json() == cqrs.json()
+    two = bff.get("/orders-with-invoices", params={**params, "limit": 2}, headers=customer)
+    assert two.json() == cqrs.json()[:2]
+
+
+def test_the_bff_refuses_what_the_read_api_refuses(bff: TestClient, auth: Auth) -> None:
+    path, params = "/orders-with-invoices", {"userId": "dora"}
+    assert bff.get(path, params=params).status_code == 401
+    assert bff.get(path, params=params, headers=auth("eve")).status_code == 403
+    assert bff.get(path, params=params, headers=auth("dora", STOCK)).status_code == 403
+    too_many = bff.get(path, params={**params, "limit": 1001}, headers=auth("dora"))
+    assert too_many.status_code == 422
+    assert bff.get(path, headers=auth("dora")).status_code == 422
+    nobody = bff.get(path, params=params, headers=auth("dora"))
+    assert (nobody.status_code, nobody.json()) == (200, [])
+
+
+def test_the_bff_reads_are_internal_but_guarded(
+    write_services: dict[str, str], orders: TestClient, invoices: TestClient, auth: Auth
+) -> None:
+    for client in (orders, invoices):
+        paths = client.get("/openapi.json").json()["paths"]
+        assert not [p for p in paths if p.startswith("/internal")], paths
+    assert orders.get("/internal/bff/orders", params={"userId": "fay"}).status_code == 401
+    other = orders.get("/internal/bff/orders", params={"userId": "gil"}, headers=auth("fay"))
+    assert other.status_code == 403
+    ids = [str(uuid.uuid4()) for _ in range(MAX_ORDER_IDS + 1)]
+    path, customer = "/internal/bff/invoices", auth("fay")
+    assert invoices.get(path, params={"orderId": ids}, headers=customer).status_code == 422
+    assert (
+        invoices.get(path, params={"orderId": ids[:3]}, headers=auth("fay", STOCK)).status_code
+        == 403
+    )
+    assert invoices.get(path, headers=customer).status_code == 422
+    bad = invoices.get(path, params={"orderId": "not-a-uuid"}, headers=customer)
+    assert bad.status_code == 422
+    none = invoices.get(path, params={"orderId": ids[:3]}, headers=customer)
+    assert (none.status_code, none.json()) == (200, [])
+
+
+def test_the_bff_says_when_a_write_service_is_down(settings: Settings, auth: Auth) -> None:
+    gone = f"http://127.0.0.1:{free_port()}"
+    down = BffSettings(**settings.model_dump(), bff_orders_url=gone, bff_invoices_url=gone)
+    with TestClient(bff_app(down)) as client:
+        r = client.get("/orders-with-invoices", params={"userId": "hal"}, headers=auth("hal"))
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "1"
+    assert "orders service is unavailable" in r.json()["detail"]
