@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
+.PHONY: venv manifest demo test test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
 
 venv: $(STAMP)
 
@@ -18,10 +18,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The dbt manifest the DAGs render from (pipeline/tasks/dbt.py): `dbt parse`, no database,
+# redone when the dbt project changes. Importing a DAG needs it, so the test targets make it.
+MANIFEST := dbt_project/target/parsed/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o \
+  -path dbt_project/logs -prune -o -type f -print)
+manifest: $(MANIFEST)
+
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/python -c "from config.settings import Settings; \
+	  from pipeline.tasks.dbt import build_manifest; build_manifest(Settings())"
+
 demo: $(STAMP)
 	$(BIN)/cqrsw demo
 
-test: lint alert-rules $(STAMP) nginx kubectl
+test: lint alert-rules $(STAMP) $(MANIFEST) nginx kubectl
 	$(BIN)/python -m pytest
 
 # promtool (and the prometheus binary `make up` runs) come from Debian's `prometheus` package.
@@ -44,13 +55,13 @@ SOAK_ARGS ?= --rate 20 --duration 180
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak --write $(SOAK_ARGS)
 
-unit: $(STAMP)
+unit: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest tests/unit
 
-integration: $(STAMP) nginx
+integration: $(STAMP) $(MANIFEST) nginx
 	$(BIN)/python -m pytest tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(MANIFEST)
 	$(BIN)/python -m pytest tests/e2e
 
 # docker-compose.yml and deploy/k8s checked offline (compose-spec schema, kustomize render,

@@ -1,8 +1,7 @@
-{#- The mechanics of an incremental mart's window (docs/adr/incremental-watermark.md), kept
-    out of the marts so that each reads as its question. They are macros, not intermediate
-    models: dbt compiles an ephemeral model in its own context (`this` and is_incremental()
-    name the ephemeral, not the mart), and a view is built apart from the mart, possibly by
-    another invocation with another horizon; only a macro sees the mart being built. -#}
+{#- The mechanics of an incremental mart's window (docs/adr/incremental-watermark.md), used by
+    the intermediate models that select what a mart's run folds and, for what reads the mart
+    itself (`this`, which an ephemeral model cannot see), by the marts
+    (docs/adr/intermediate-models.md). -#}
 
 {#- The distinct `key`s of the given staging relations with an event this run folds
     (events_to_fold). -#}

@@ -1,6 +1,6 @@
 {#- The stored days product_stock_daily rewrites and the stock it starts from, read from
     `this` by index range scans per changed product: cost follows the days rewritten, not the
-    history. Macros rather than intermediate models, see keys_with_events_to_fold. On a first
+    history. Macros: they read the mart itself (docs/adr/intermediate-models.md). On a first
     build both are empty and every product opens at zero. -#}
 
 {#- Stored days on or after each product's first changed day (`first_days`: product_id,

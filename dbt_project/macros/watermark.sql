@@ -82,3 +82,31 @@
     {%- endif -%}
     {{ return('0') }}
 {%- endmacro %}
+
+
+{#- For the intermediate models that prepare one mart's window (models/intermediate/). They
+    are ephemeral, compiled into the mart's query with this invocation's horizon, but their
+    `this` and is_incremental() name themselves: they read the mart's watermark by name
+    (docs/adr/intermediate-models.md). Same rules as is_incremental() and
+    watermark_folded_up_to(): a first build or a full refresh folds everything. -#}
+{% macro mart_relation(mart) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- dbt_project.yml puts every mart in the `marts` schema. -#}
+    {{ return(adapter.get_relation(database=target.database, schema='marts', identifier=mart)) }}
+{%- endmacro %}
+
+
+{% macro mart_is_incremental(mart) -%}
+    {{ return(mart_relation(mart) is not none and not should_full_refresh()) }}
+{%- endmacro %}
+
+
+{#- Lower end of this run's window for `mart`, as watermark_folded_up_to() gives it there. -#}
+{% macro mart_folded_up_to(mart) -%}
+    {%- if mart_is_incremental(mart) -%}
+        {{ return('(select coalesce(max(changed_at_watermark), 0) from ' ~ mart_relation(mart) ~ ')') }}
+    {%- endif -%}
+    {{ return('0') }}
+{%- endmacro %}

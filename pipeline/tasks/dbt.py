@@ -1,7 +1,8 @@
 """The dbt project as Airflow tasks: Cosmos renders one task per model with its tests.
 
-Cosmos renders from a manifest that ``prepare_airflow`` writes with ``dbt parse``, so parsing
-the DAG files never runs dbt nor touches the database.
+Cosmos renders from a manifest that ``dbt parse`` writes to a fixed build path (``make
+manifest``, which ``make test`` runs first; ``prepare_airflow`` and the image refresh it), so
+parsing the DAG files never runs dbt nor touches the database, and needs no running stack.
 """
 
 from __future__ import annotations
@@ -23,15 +24,14 @@ WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": 
 PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
 
 
-def manifest_path(settings: Settings) -> Path:
-    return settings.state_dir / "airflow" / "dbt" / "manifest.json"
+# Apart from target/ itself, which every other dbt command rewrites.
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "parsed" / "manifest.json"
 
 
 def build_manifest(settings: Settings) -> Path:
-    """``dbt parse`` into the state directory (no database work); return the manifest."""
-    path = manifest_path(settings)
-    run_dbt(settings, "parse", "--target-path", str(path.parent), quiet=True)
-    return path
+    """``dbt parse`` into MANIFEST_PATH (no database work); return the manifest."""
+    run_dbt(settings, "parse", "--target-path", str(MANIFEST_PATH.parent), quiet=True)
+    return MANIFEST_PATH
 
 
 def dbt_task_group(
@@ -65,10 +65,10 @@ def dbt_task_group(
         TestBehavior,
     )
 
-    manifest = manifest_path(settings)
+    manifest = MANIFEST_PATH
     if not manifest.exists():
         raise FileNotFoundError(
-            f"dbt manifest {manifest} is missing: `cqrsw stack up --airflow` (make up) writes it"
+            f"dbt manifest {manifest} is missing: `make manifest` (or `make up`) writes it"
         )
     return DbtTaskGroup(
         group_id=group_id,

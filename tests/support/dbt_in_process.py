@@ -29,6 +29,7 @@ class InProcessDbt:
             parsed = dbtRunner().invoke(["parse", *PROJECT_ARGS, "--quiet"])
         if not parsed.success or not isinstance(parsed.result, Manifest):
             raise DbtFailed(f"dbt parse failed: {parsed.exception}")
+        self._manifest = parsed.result
         self._runner = dbtRunner(manifest=parsed.result)
 
     @contextmanager
@@ -44,8 +45,26 @@ class InProcessDbt:
                 else:
                     os.environ[key] = value
 
+    def _forget_compiled_ctes(self) -> None:
+        """Undo what the last invocation's compilation left on the shared manifest.
+
+        dbt marks a node whose ephemeral models it has prepended as CTEs and keeps an
+        ephemeral's compiled SQL; with the manifest reused, the next invocation would
+        compile a mart without its CTEs, or with an ephemeral compiled for the previous
+        horizon. A fresh ``dbt`` process (the pipeline's ``run_dbt``) starts clean.
+        """
+        from dbt.contracts.graph.nodes import CompiledNode
+
+        for node in self._manifest.nodes.values():
+            if isinstance(node, CompiledNode) and (node.extra_ctes_injected or node.compiled):
+                node.extra_ctes_injected = False
+                node.extra_ctes = []
+                node._pre_injected_sql = None
+                node.compiled = False
+
     def __call__(self, *args: str) -> Any:
         """Run one dbt command; raise ``DbtFailed`` naming the nodes that failed."""
+        self._forget_compiled_ctes()
         with self._environment():
             done = self._runner.invoke([*args, *PROJECT_ARGS, "--quiet"])
         if not done.success:

@@ -1,22 +1,13 @@
--- Refreshes only the orders that got an event since the last run, and re-reads every invoice
--- and cancellation of those orders: an invoice that arrived before its order, or a
--- cancellation before an invoice, is found when the order is refreshed, whichever run
--- brought each event in (macro orders_to_refresh says where an order's own facts come from).
--- Rebuilding from a date (var rebuild_from) refreshes the orders with an event on or after it.
+-- Refreshes the orders that got an event since the last run (which, also when rebuilding:
+-- int_orders_with_invoices__changed_orders) from every invoice and cancellation of theirs: one
+-- that arrived before its order is found, whichever run brought each event in (macro
+-- orders_to_refresh says where an order's own facts come from).
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = watermark_folded_up_to() %}
-{%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
-{%- set changed = 'select changed_orders.order_id from changed_orders' %}
+{%- set changed = 'select changed.order_id from '
+    ~ ref('int_orders_with_invoices__changed_orders') ~ ' as changed' %}
 
 with
-
-{% if is_incremental() %}
-changed_orders as (
-    {{ keys_with_events_to_fold('order_id', [
-        ref('stg_orders__created'), ref('stg_orders__cancelled'), ref('stg_invoices__created')
-    ], folded_up_to, horizon) }}
-),
-{% endif %}
 
 orders as (
     {{ orders_to_refresh(ref('stg_orders__created'), changed, folded_up_to, horizon) }}

@@ -4,33 +4,11 @@
 -- stock at the end of the day before: no re-read of the log. Rebuilding from a date (var
 -- rebuild_from) recomputes every product's days from it on from the log's operations.
 {%- set horizon = watermark_horizon() %}
-{%- set folded_up_to = watermark_folded_up_to() %}
-{%- do rebuild_from() %}  {#- a bad date fails a full refresh too #}
 
 with
 
-new_operations as (
-
-    select operations.*
-    from {{ ref('stg_stock__updated') }} as operations
-    where {{ events_to_fold('operations', folded_up_to, horizon) }}
-
-),
-
 new_days as (
-
-    select
-        new_operations.product_id,
-        (new_operations.occurred_at at time zone 'UTC')::date as day,
-        sum(new_operations.signed_amount)::bigint as net_change,
-        count(*) as operation_count,
-        max(new_operations.version) as version,
-        max(new_operations.occurred_at) as last_operation_at
-
-    from new_operations
-
-    group by new_operations.product_id, (new_operations.occurred_at at time zone 'UTC')::date
-
+    select * from {{ ref('int_product_stock_daily__days_to_fold') }}
 ),
 
 first_changed_days as (

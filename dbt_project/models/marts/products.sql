@@ -1,48 +1,23 @@
 -- Current stock folded incrementally: the previous row of a product plus the signed sum of
 -- its operations ingested since. A sum does not care in which order operations arrive.
--- Rebuilding from a date (var rebuild_from): a product with an operation on or after it is
--- folded again from its whole log, since adding its old operations to its stock would count
--- them twice.
+-- Which operations, rebuilding from a date too: int_products__operations_to_fold.
 {%- set horizon = watermark_horizon() %}
-{%- set folded_up_to = watermark_folded_up_to() %}
-{%- set rebuilding = rebuild_from() is not none and is_incremental() %}
 
 with
-
-{% if rebuilding %}
-rebuilt_products as (
-    {{ keys_rebuilt_from('product_id', ref('stg_stock__updated'), horizon) }}
-),
-{% endif %}
-
-new_operations as (
-
-    select operations.*
-    from {{ ref('stg_stock__updated') }} as operations
-    where operations.ingest_txid < {{ horizon }}
-        and (
-            operations.ingest_txid >= {{ folded_up_to }}
-            {%- if rebuilding %}
-            or operations.product_id = any(array(
-                select rebuilt_products.product_id from rebuilt_products
-            ))
-            {%- endif %}
-        )
-
-),
 
 folded as (
 
     select
-        new_operations.product_id,
-        sum(new_operations.signed_amount)::bigint as stock_change,
+        operations.product_id,
+        sum(operations.signed_amount)::bigint as stock_change,
         count(*) as operation_count,
-        max(new_operations.version) as version,
-        max(new_operations.occurred_at) as last_operation_at
+        max(operations.version) as version,
+        max(operations.occurred_at) as last_operation_at,
+        bool_or(operations.refolded) as refolded
 
-    from new_operations
+    from {{ ref('int_products__operations_to_fold') }} as operations
 
-    group by new_operations.product_id
+    group by operations.product_id
 
 ),
 
@@ -58,13 +33,10 @@ previous as (
 
     from {{ this }} as current_rows
 
-    where current_rows.product_id = any(array(select folded.product_id from folded))
-    {%- if rebuilding %}
-        -- a rebuilt product starts from nothing: its whole log is in `folded`
-        and current_rows.product_id <> all(array(
-            select rebuilt_products.product_id from rebuilt_products
-        ))
-    {%- endif %}
+    -- a refolded product starts from nothing: its whole log is in `folded`
+    where current_rows.product_id = any(array(
+        select folded.product_id from folded where not folded.refolded
+    ))
     {% else %}
     -- A first build: every product starts from nothing.
     select folded.product_id, 0::bigint as stock, 0::bigint as operation_count,

@@ -1,0 +1,9 @@
+-- The orders that orders_with_invoices refreshes in an incremental run: those with an event of
+-- any kind in the run's window (ingested since the mart last changed, below this run's
+-- horizon) and, rebuilding from a date (var rebuild_from), those with an event on or after it.
+{%- set horizon = watermark_horizon() %}
+{%- set folded_up_to = mart_folded_up_to('orders_with_invoices') %}
+
+{{ keys_with_events_to_fold('order_id', [
+    ref('stg_orders__created'), ref('stg_orders__cancelled'), ref('stg_invoices__created')
+], folded_up_to, horizon) }}
