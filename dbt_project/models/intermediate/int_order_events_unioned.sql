@@ -1,5 +1,7 @@
 -- Every event of the order aggregate, whatever its topic: what a per-order check reads
 -- (each topic is staged on its own, the aggregate's versions run across them).
+-- A view, unlike the ephemeral window models beside it: only checks read it, whole.
+{{ config(materialized='view') }}
 with
 
 created as (
