@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from config.settings import Settings
 from contracts.envelope import EventMeta, make_event
 from database import connections
-from database.names import WAREHOUSE_DATABASE
+from database.names import AIRFLOW_DATABASE, WAREHOUSE_DATABASE
 from pipeline.publish import publish_views
 from services.outbox import Relay, make_producer
-from stack.airflow import AIRFLOW_DATABASE, run_airflow
+from stack.airflow import run_airflow
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import ingest_events, order_created
 
