@@ -61,7 +61,10 @@ class Stack:
             return f"{address} (already running)"
         if started is not None:
             started.append("postgres")  # pg_ctl may be interrupted while the server comes up
-        self.postgres.start(self._postgres_pid_file(), pg_auth.superuser_password(self.settings))
+        # A new cluster gets a new superuser password; an existing one keeps the one it has.
+        fresh = not self.postgres.initialized()
+        password = pg_auth.superuser_password(self.settings) if fresh else None
+        self.postgres.start(self._postgres_pid_file(), password)
         pg_auth.require_passwords(self.settings, self.pgdata)  # a cluster made with trust
         return address
 

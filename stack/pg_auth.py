@@ -46,9 +46,15 @@ def write_hba(pgdata: Path) -> None:
 def require_passwords(settings: Settings, pgdata: Path) -> bool:
     """Upgrade a running trust cluster to passwords; False if it already required them."""
     hba = pgdata / "pg_hba.conf"
-    password = superuser_password(settings)
+    secret = settings.secrets_dir / ADMIN_SECRET
     if hba.read_text() == PG_HBA:
+        if not secret.exists():
+            raise StackError(
+                f"postgres: the server in {pgdata} needs passwords, but {secret} (the"
+                " superuser's) is gone: restore it, or delete the data folder to start afresh"
+            )
         return False
+    password = superuser_password(settings)
     # Still trust: any password is accepted, so this connection works before and after.
     with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
         verifier = conn.pgconn.encrypt_password(

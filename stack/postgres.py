@@ -121,12 +121,16 @@ class EmbeddedPostgres:
     def running(self) -> bool:
         return self.initialized() and self.pg_ctl("status").returncode == 0
 
-    def _initdb(self, password: str) -> None:
+    def _initdb(self, password: str | None) -> None:
         """A new cluster whose superuser has ``password`` and whose TCP connections need it."""
         self.ensure_os_user()
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if self.initialized():
             return
+        if password is None:
+            raise StackError(
+                f"postgres: no superuser password for the new cluster in {self.pgdata}"
+            )
         if not self.as_root and self.pgdata.stat().st_uid != os.geteuid():
             raise StackError(f"postgres: {self.pgdata} belongs to another user; remove it")
         with tempfile.NamedTemporaryFile("w", prefix="cqrsw-pw-") as pwfile:
@@ -155,7 +159,7 @@ class EmbeddedPostgres:
             raise StackError(f"postgres: initdb failed in {self.pgdata}:\n{done.stderr.strip()}")
         write_hba(self.pgdata)
 
-    def start(self, pid_file: PidFile, password: str) -> bool:
+    def start(self, pid_file: PidFile, password: str | None) -> bool:
         """Start the server (made with the superuser's ``password`` if new); False if it ran."""
         if self.running():
             return False

@@ -14,6 +14,7 @@ from database.names import WAREHOUSE_DATABASE
 from pipeline.publish import PUBLICATIONS_DDL
 from stack import pg_auth
 from stack.lifecycle import Stack
+from stack.processes import StackError
 from tests.support.throwaway_stack import throwaway_stack
 
 
@@ -170,3 +171,8 @@ def test_a_trust_cluster_of_an_older_version_is_upgraded_without_losing_data() -
         stack.start_postgres()
         with as_role(settings, DbRole.ANALYST) as conn:
             assert conn.execute("select current_user").fetchone() == (DbRole.ANALYST.login,)
+        # Without the superuser's password file nothing could prepare the server: say so.
+        stack.stop_postgres()
+        (settings.secrets_dir / "postgres").unlink()
+        with pytest.raises(StackError, match="superuser's\\) is gone"):
+            stack.start_postgres()

@@ -32,6 +32,8 @@ def throwaway_stack(*, kafka: bool = True, **overrides: Any) -> Iterator[Setting
         settings = Settings(
             **{
                 "state_dir": Path(state),
+                # Named, so a copy with another state dir still finds the role passwords.
+                "pg_secrets_dir": Path(state) / "secrets",
                 "pg_port": free_port(),
                 "kafka_port": free_port(),
                 "relay_enabled": False,
