@@ -5,42 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from config.database_settings import REPO_ROOT as REPO_ROOT
+from config.database_settings import DatabaseSettings
+
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # Published in the repo on purpose: it signs only tokens for a dev stack on embedded engines.
 DEV_JWT_SECRET = "dev-secret-change-me-0123456789abcdef"
 MIN_PROD_SECRET_BYTES = 32
 
 
-class Settings(BaseSettings):
+class Settings(DatabaseSettings):
     """One settings model for every deployable; build it at start-up, not at import time."""
 
     model_config = SettingsConfigDict(env_prefix="CQRSW_", env_file=".env", extra="ignore")
 
-    # External engines. Unset means: use the embedded ones that `cqrsw stack up` starts.
-    database_url: str | None = Field(
-        default=None,
-        description="libpq URL of a PostgreSQL server; the database name in it is ignored, "
-        "each service uses its own database on that server.",
-    )
+    # External broker. Unset means: use the embedded one that `cqrsw stack up` starts.
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="Comma-separated host:port list of a Kafka cluster."
     )
 
-    state_dir: Path = Field(
-        default=REPO_ROOT / ".cqrsw", description="Data, logs and pids of the embedded stack."
-    )
-    pg_port: int = Field(default=55432, ge=1, le=65535)
-    pg_system_user: str = Field(
-        default="embedded_postgres",
-        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
-        description="OS user the embedded PostgreSQL runs as when started by root; created"
-        " if missing.",
-    )
     kafka_port: int = Field(default=19092, ge=1, le=65535)
     topic_partitions: int = Field(default=3, ge=1, le=64)
     topic_replication_factor: int = Field(
@@ -58,15 +44,7 @@ class Settings(BaseSettings):
         default=8090, ge=1, le=65535, description="nginx API gateway in front of the services."
     )
 
-    # Bounded time: no statement, lock wait or ingest run may hang the pipeline.
-    pg_statement_timeout_s: float = Field(
-        default=300, gt=0, le=86_400,
-        description="Longest a single SQL statement may run on any connection of the project.",
-    )  # fmt: skip
-    pg_lock_timeout_s: float = Field(
-        default=10, gt=0, le=3_600,
-        description="Longest a statement may wait for a lock (a table, an advisory lock).",
-    )  # fmt: skip
+    # Bounded time: no ingest run or task may hang the pipeline.
     ingest_deadline_s: float = Field(
         default=900,
         gt=0,
@@ -188,10 +166,6 @@ class Settings(BaseSettings):
         return self.env == "dev" and self.embedded_postgres and self.embedded_kafka
 
     @property
-    def embedded_postgres(self) -> bool:
-        return self.database_url is None
-
-    @property
     def embedded_kafka(self) -> bool:
         return self.kafka_bootstrap_servers is None
 
@@ -216,21 +190,6 @@ class Settings(BaseSettings):
                 value = value.get_secret_value()
             env[f"CQRSW_{name.upper()}"] = str(value)
         return env
-
-    def dsn(self, dbname: str) -> str:
-        """libpq connection string for one database on the configured server."""
-        if self.database_url:
-            params = conninfo_to_dict(self.database_url)
-        else:
-            params = {"host": "127.0.0.1", "port": str(self.pg_port), "user": "postgres"}
-        params["dbname"] = dbname
-        # Every connection bounds its statements and lock waits (server-side, per session).
-        limits = (
-            f"-c statement_timeout={int(self.pg_statement_timeout_s * 1000)}"
-            f" -c lock_timeout={int(self.pg_lock_timeout_s * 1000)}"
-        )
-        params["options"] = f"{params['options']} {limits}" if params.get("options") else limits
-        return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
 
 
 class ConfigurationError(ValueError):

@@ -8,17 +8,23 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from config.database_settings import DbRole
 from config.settings import Settings
 
 
-def connect(settings: Settings, dbname: str, *, autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(settings.dsn(dbname), autocommit=autocommit, connect_timeout=10)
+def connect(
+    settings: Settings, dbname: str, *, autocommit: bool = False, role: DbRole | None = None
+) -> psycopg.Connection:
+    """A connection as ``role`` (a component), or as the admin when None (init, operators)."""
+    return psycopg.connect(settings.dsn(dbname, role), autocommit=autocommit, connect_timeout=10)
 
 
-def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> ConnectionPool:
+def open_pool(
+    settings: Settings, dbname: str, *, role: DbRole | None = None, max_size: int = 10
+) -> ConnectionPool:
     """Autocommit connections: writers open explicit ``conn.transaction()`` blocks."""
     pool = ConnectionPool(
-        settings.dsn(dbname),
+        settings.dsn(dbname, role),
         min_size=1,
         max_size=max_size,
         open=False,
@@ -32,31 +38,43 @@ def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> Connect
     return pool
 
 
-def ensure_database(settings: Settings, dbname: str) -> bool:
-    """Create ``dbname`` on the server if it is missing; return True if it was created."""
+def ensure_database(settings: Settings, dbname: str, owner: DbRole | None = None) -> bool:
+    """Create ``dbname`` (owned by ``owner``) if it is missing; return True if it was created."""
     with connect(settings, "postgres", autocommit=True) as conn:
+        db = sql.Identifier(dbname)
         exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
+        if owner is not None:
+            role = sql.Identifier(owner.login)
+            if exists:  # made by an older version, as the admin
+                conn.execute(sql.SQL("alter database {} owner to {}").format(db, role))
+                return False
+            conn.execute(sql.SQL("create database {} owner {}").format(db, role))
+            return True
         if exists:
             return False
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("create database {}").format(db))
         return True
 
 
-def apply_schema(settings: Settings, dbname: str, schema_file: Path) -> None:
+def apply_schema(
+    settings: Settings, dbname: str, schema_file: Path, role: DbRole | None = None
+) -> None:
     """Run an idempotent DDL file (``create ... if not exists``) in one transaction."""
     ddl = schema_file.read_text()
-    with connect(settings, dbname) as conn:
+    with connect(settings, dbname, role=role) as conn:
         # Serialise concurrent start-ups of the same service on the same database.
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (str(schema_file),))
         conn.execute(ddl.encode())
 
 
-def sqlalchemy_url(settings: Settings, dbname: str, driver: str = "psycopg") -> str:
+def sqlalchemy_url(
+    settings: Settings, dbname: str, role: DbRole | None = None, driver: str = "psycopg"
+) -> str:
     """SQLAlchemy URL of one database (for Airflow and Great Expectations), password escaped."""
     from psycopg.conninfo import conninfo_to_dict
     from sqlalchemy.engine import URL
 
-    params = conninfo_to_dict(settings.dsn(dbname))
+    params = conninfo_to_dict(settings.dsn(dbname, role))
     port = params.get("port")
     return URL.create(
         f"postgresql+{driver}",

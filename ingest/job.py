@@ -24,6 +24,7 @@ from multiprocessing.queues import Queue
 from kafka import KafkaConsumer, TopicPartition
 
 from config import tracing
+from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import TOPICS
 from database import connections
@@ -93,7 +94,9 @@ def run_ingest(
     report = IngestReport()
     with (
         tracing.tracer(__name__).start_as_current_span("ingest") as span,
-        connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as lock,
+        connections.connect(
+            settings, WAREHOUSE_DATABASE, autocommit=True, role=DbRole.INGEST
+        ) as lock,
     ):
         held = lock.execute("select pg_try_advisory_lock(%s)", (INGEST_LOCK,)).fetchone()
         if not held or not held[0]:
@@ -129,7 +132,7 @@ def _plan(
         if not partitions:
             return [], 0
         consumer.assign(partitions)
-        with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
             stored = warehouse.stored_offsets(conn)
         start, end, reset = start_positions(consumer, partitions, stored, report)
     finally:
@@ -167,7 +170,7 @@ def ingest_slice(
     consumer = make_consumer(settings)
     try:
         consumer.assign(partitions)
-        with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
             run = PartitionRun(
                 conn, consumer, partitions, start, end, batch_size, report,
                 save_positions=piece.save_positions, deadline=piece.deadline,

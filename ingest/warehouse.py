@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import psycopg
 
+from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
@@ -23,7 +24,7 @@ SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 
 
 def ensure_schema(settings: Settings) -> None:
-    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE)
+    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE, DbRole.INGEST)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from config.database_settings import DbRole
 from config.settings import DBT_PROJECT_DIR, Settings
 from database.names import WAREHOUSE_DATABASE
 
@@ -26,7 +27,7 @@ def dbt_threads(settings: Settings) -> int:
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment for ``dbt_project/profiles.yml``: the warehouse connection, nothing else."""
-    params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE))
+    params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE, DbRole.DBT))
     env = dict(os.environ)
     env.update(
         CQRSW_DBT_HOST=str(params.get("host", "127.0.0.1")),

@@ -26,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -89,7 +90,9 @@ class WarehouseCollector(Collector):
         published, lag, dead, dead_last, runs, up = self._families()
         try:
             ops.ensure_schema(self.settings)
-            with connections.connect(self.settings, WAREHOUSE_DATABASE) as conn:
+            with connections.connect(
+                self.settings, WAREHOUSE_DATABASE, role=DbRole.PUBLISHER
+            ) as conn:
                 for view, at, seconds in conn.execute(FRESHNESS_SQL):
                     published.add_metric([view], at)
                     lag.add_metric([view], seconds)

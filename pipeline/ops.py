@@ -8,6 +8,7 @@ from pathlib import Path
 
 from psycopg import sql
 
+from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -24,7 +25,7 @@ class Freshness:
 
 
 def ensure_schema(settings: Settings) -> None:
-    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE)
+    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE, DbRole.PUBLISHER)
 
 
 def record_publication(
@@ -36,7 +37,7 @@ def record_publication(
         sql.SQL("select max(occurred_at) as at from {}").format(sql.Identifier(*table.split(".")))
         for table in RAW_TABLES.values()
     )
-    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.PUBLISHER) as conn:
         row = conn.execute(
             sql.SQL(
                 "select now(), max(at), extract(epoch from now() - max(at))::float8"
@@ -62,7 +63,7 @@ def record_alert(
     settings: Settings, dag_id: str, task_id: str, run_id: str, try_number: int | None, error: str
 ) -> None:
     ensure_schema(settings)
-    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+    with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.PUBLISHER) as conn:
         conn.execute(
             "insert into ops.pipeline_alerts (dag_id, task_id, run_id, try_number, error)"
             " values (%s, %s, %s, %s, %s)",

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.errors import LockNotAvailable
 
+from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
@@ -56,7 +57,9 @@ def publish_views(settings: Settings) -> dict[str, int]:
     """
     # Every wait for a lock (the publish lock, a serving table a reader holds) is bounded by
     # the connection's lock_timeout; past it the publication fails whole and says why.
-    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+    with connections.connect(
+        settings, WAREHOUSE_DATABASE, autocommit=True, role=DbRole.PUBLISHER
+    ) as conn:
         try:
             conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
         except LockNotAvailable:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -85,7 +86,9 @@ def data_docs_index(settings: Settings) -> Path:
 
 
 def existing_tables(settings: Settings, suites: Sequence[TableSuite]) -> set[str]:
-    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+    with connections.connect(
+        settings, WAREHOUSE_DATABASE, autocommit=True, role=DbRole.PUBLISHER
+    ) as conn:
         rows = conn.execute(
             "select name from unnest(%s::text[]) as name where to_regclass(name) is not null",
             ([s.name for s in suites],),
@@ -149,7 +152,9 @@ def _run_checkpoint(
             mode="file",
             project_root_dir=context_dir(settings),
             runtime_environment={
-                URL_VARIABLE: connections.sqlalchemy_url(settings, WAREHOUSE_DATABASE)
+                URL_VARIABLE: connections.sqlalchemy_url(
+                    settings, WAREHOUSE_DATABASE, DbRole.PUBLISHER
+                )
             },
         )
         context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
+from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from services.auth import token_check
@@ -46,7 +47,8 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = connections.open_pool(settings, dbname)
+        # Each service connects as its own role (config.database_settings.DbRole: its name).
+        pool = connections.open_pool(settings, dbname, role=DbRole(name))
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
         if write_side:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from config.database_settings import DbRole
 from config.settings import REPO_ROOT, Settings
 from database import connections
+from database.names import AIRFLOW_DATABASE
 from stack.processes import PidFile, StackError, port_free, spawn, wait_until
 
-AIRFLOW_DATABASE = "airflow"
 ADMIN_USER = "admin"
 DEV_ADMIN_PASSWORD = "admin"
 AIRFLOW = Path(sys.executable).with_name("airflow")
@@ -74,7 +75,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     """
     from pipeline.dbt import dbt_env
 
-    url = connections.sqlalchemy_url(settings, AIRFLOW_DATABASE)
+    url = connections.sqlalchemy_url(settings, AIRFLOW_DATABASE, DbRole.AIRFLOW)
     home = airflow_home(settings)
     env = dbt_env(settings)  # os.environ plus the warehouse connection of profiles.yml
     env.update(settings.as_env())
@@ -135,7 +136,6 @@ def prepare_airflow(settings: Settings) -> None:
     from pipeline.tasks.dbt import build_manifest
 
     password = admin_password(settings)
-    connections.ensure_database(settings, AIRFLOW_DATABASE)
     run_airflow(settings, "db", "migrate")
     passwords = airflow_home(settings) / "passwords.json"
     passwords.parent.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from config.settings import Settings
-from database import connections
-from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
+from contracts.catalog import TOPICS
+from database import connections, roles
+from database.names import AIRFLOW_DATABASE, SERVICE_DATABASES, WAREHOUSE_DATABASE
 from ingest import warehouse
 from services import outbox
-from stack import broker
+from stack import broker, pg_auth
 from stack.airflow import (
     COMPONENTS,
     airflow_status,
@@ -54,12 +55,17 @@ class Stack:
 
     def start_postgres(self, started: list[str] | None = None) -> str:
         """Start the server unless it runs; ``started`` gets "postgres" before it is waited on."""
-        address = f"postgresql://postgres@127.0.0.1:{self.settings.pg_port}/"
+        address = f"postgresql://127.0.0.1:{self.settings.pg_port}/"
         if self.postgres.running():
+            pg_auth.require_passwords(self.settings, self.pgdata)  # one an older version started
             return f"{address} (already running)"
         if started is not None:
             started.append("postgres")  # pg_ctl may be interrupted while the server comes up
-        self.postgres.start(self._postgres_pid_file())
+        # A new cluster gets a new superuser password; an existing one keeps the one it has.
+        fresh = not self.postgres.initialized()
+        password = pg_auth.superuser_password(self.settings) if fresh else None
+        self.postgres.start(self._postgres_pid_file(), password)
+        pg_auth.require_passwords(self.settings, self.pgdata)  # a cluster made with trust
         return address
 
     def stop_postgres(self) -> bool:
@@ -196,12 +202,19 @@ class Stack:
         return [part for part, where in self.status().items() if where.endswith(" died")]
 
     def prepare_databases(self) -> None:
-        for name in (*SERVICE_DATABASES, WAREHOUSE_DATABASE):
+        """Roles, databases (each owned by its component), schemas and who may read them."""
+        try:
+            roles.ensure_roles(self.settings)
+        except Exception as exc:
+            raise StackError(f"postgres: cannot create the database roles: {exc}") from exc
+        for name in (*SERVICE_DATABASES, AIRFLOW_DATABASE, WAREHOUSE_DATABASE):
             try:
-                connections.ensure_database(self.settings, name)
+                connections.ensure_database(self.settings, name, roles.DATABASE_OWNERS.get(name))
+                roles.secure_database(self.settings, name)
             except Exception as exc:
                 raise StackError(f"postgres: cannot create database {name!r}: {exc}") from exc
         warehouse.ensure_schema(self.settings)
+        roles.grant_reads(self.settings, TOPICS)
 
     def republish_outboxes(self) -> None:
         """A freshly started memory-only broker is empty: have the relays send every event again.

@@ -12,11 +12,13 @@ import os
 import pwd
 import stat
 import subprocess
+import tempfile
 import warnings
 from pathlib import Path
 
 import psutil
 
+from stack.pg_auth import write_hba
 from stack.processes import PidFile, StackError, port_free, tail
 
 
@@ -119,38 +121,51 @@ class EmbeddedPostgres:
     def running(self) -> bool:
         return self.initialized() and self.pg_ctl("status").returncode == 0
 
-    def _initdb(self) -> None:
+    def _initdb(self, password: str | None) -> None:
+        """A new cluster whose superuser has ``password`` and whose TCP connections need it."""
         self.ensure_os_user()
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if self.initialized():
             return
+        if password is None:
+            raise StackError(
+                f"postgres: no superuser password for the new cluster in {self.pgdata}"
+            )
         if not self.as_root and self.pgdata.stat().st_uid != os.geteuid():
             raise StackError(f"postgres: {self.pgdata} belongs to another user; remove it")
-        done = subprocess.run(
-            [
-                str(POSTGRES_BIN_PATH / "initdb"),
-                "-D",
-                str(self.pgdata),
-                "--auth=trust",
-                "--encoding=utf8",
-                "-U",
-                "postgres",
-            ],
-            user=self.system_user if self.as_root else None,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        with tempfile.NamedTemporaryFile("w", prefix="cqrsw-pw-") as pwfile:
+            pwfile.write(password + "\n")
+            pwfile.flush()
+            if self.as_root:  # initdb runs as the system user and must read it
+                os.chown(pwfile.name, pwd.getpwnam(self.system_user).pw_uid, -1)
+            done = subprocess.run(
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(self.pgdata),
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=peer",
+                    f"--pwfile={pwfile.name}",
+                    "--encoding=utf8",
+                    "-U",
+                    "postgres",
+                ],
+                user=self.system_user if self.as_root else None,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
         if done.returncode != 0:
             raise StackError(f"postgres: initdb failed in {self.pgdata}:\n{done.stderr.strip()}")
+        write_hba(self.pgdata)
 
-    def start(self, pid_file: PidFile) -> bool:
-        """Start the server; False if it was already running."""
+    def start(self, pid_file: PidFile, password: str | None) -> bool:
+        """Start the server (made with the superuser's ``password`` if new); False if it ran."""
         if self.running():
             return False
         if not port_free(self.port):
             raise StackError(f"postgres: port {self.port} on 127.0.0.1 is already in use")
-        self._initdb()
+        self._initdb(password)
         log = self.pgdata / "server.log"
         opts = f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories='' -c max_connections=200"
         done = self.pg_ctl("start", "-w", "-t", "60", "-l", str(log), "-o", opts, timeout=90)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from database import connections
-from stack.airflow import AIRFLOW_DATABASE
+from database.names import AIRFLOW_DATABASE
 from tests.support.dag_runs import PIPELINE, run_dag, warehouse
 from tests.support.relay import relay_all
 

@@ -26,6 +26,12 @@ def scratch(settings: Settings) -> Iterator[psycopg.Connection]:
     with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
         conn.execute("drop schema if exists gx_scratch cascade")
         conn.execute("create schema gx_scratch")
+        # The gate runs as the publisher's role: it reads here as it reads marts.
+        conn.execute("grant usage on schema gx_scratch to cqrsw_publisher")
+        conn.execute(
+            "alter default privileges in schema gx_scratch"
+            " grant select on tables to cqrsw_publisher"
+        )
         try:
             yield conn
         finally:

@@ -11,8 +11,8 @@ import orjson
 
 from config.settings import Settings
 from database import connections
-from database.names import WAREHOUSE_DATABASE
-from stack.airflow import AIRFLOW_DATABASE, run_airflow
+from database.names import AIRFLOW_DATABASE, WAREHOUSE_DATABASE
+from stack.airflow import run_airflow
 
 PIPELINE = "cqrs_warehouse_pipeline"
 

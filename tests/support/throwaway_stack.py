@@ -29,9 +29,12 @@ def throwaway_stack(*, kafka: bool = True, **overrides: Any) -> Iterator[Setting
     when this runs as root. Outbox relays are off unless overridden: callers drain them.
     """
     with tempfile.TemporaryDirectory(prefix="cqrsw-", ignore_cleanup_errors=True) as state:
+        state_dir = Path(overrides.pop("state_dir", state))
         settings = Settings(
             **{
-                "state_dir": Path(state),
+                "state_dir": state_dir,
+                # Named, so a copy with another state dir still finds the role passwords.
+                "pg_secrets_dir": state_dir / "secrets",
                 "pg_port": free_port(),
                 "kafka_port": free_port(),
                 "relay_enabled": False,

@@ -37,12 +37,17 @@ def test_every_service_is_a_role_of_the_image_listening_on_all_interfaces() -> N
 
 def test_airflow_settings_given_to_a_container_win_over_the_local_ones() -> None:
     env = airflow_environment(
-        Settings(database_url="postgresql://u:p@db:5432/postgres", jwt_secret="x" * 32),
+        Settings(
+            database_url="postgresql://u:p@db:5432/postgres",
+            jwt_secret="x" * 32,
+            pg_password_airflow="airflow-pw",
+            pg_password_dbt="dbt-pw",
+        ),
         {"AIRFLOW__API__HOST": "0.0.0.0", "PATH": "/bin"},
     )
     assert env["AIRFLOW__API__HOST"] == "0.0.0.0"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
-    assert "@db:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert "cqrsw_airflow:airflow-pw@db:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
 
 def test_an_unknown_role_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jwt
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
+from config.database_settings import DbRole, MissingPassword
 from config.settings import Settings
 from pipeline.dbt import dbt_env, dbt_session_env
 from services.tokens import Principal, TokenVerifier, issue_token
@@ -18,8 +20,8 @@ def verify_token(settings: Settings, token: str) -> str:
     return TokenVerifier(settings).verify(token).subject
 
 
-def test_embedded_dsn_points_at_loopback(tmp_path: object) -> None:
-    settings = Settings(pg_port=6543)
+def test_embedded_dsn_points_at_loopback(tmp_path: Path) -> None:
+    settings = Settings(pg_port=6543, state_dir=tmp_path)
     assert conninfo_to_dict(settings.dsn("orders")) == {
         "host": "127.0.0.1", "port": "6543", "user": "postgres", "dbname": "orders",
         "options": "-c statement_timeout=300000 -c lock_timeout=10000",
@@ -51,6 +53,35 @@ def test_dbt_gets_the_same_timeouts_and_the_urls_own_options_through_pgoptions()
         "PGOPTIONS": "-c work_mem=64MB -c statement_timeout=30000 -c lock_timeout=2500"
     }
     assert "PGOPTIONS" not in dbt_env(settings)  # Airflow's processes inherit dbt_env
+
+
+def test_a_component_connects_as_its_role_with_the_password_from_the_state_dir(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(state_dir=tmp_path)
+    with pytest.raises(MissingPassword, match="CQRSW_PG_PASSWORD_INGEST"):
+        settings.dsn("warehouse", DbRole.INGEST)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "ingest").write_text("from-file\n")
+    (tmp_path / "secrets" / "postgres").write_text("admin-pw\n")
+    params = conninfo_to_dict(settings.dsn("warehouse", DbRole.INGEST))
+    assert (params["user"], params["password"]) == ("cqrsw_ingest", "from-file")
+    assert conninfo_to_dict(settings.dsn("warehouse"))["password"] == "admin-pw"
+
+
+def test_a_role_password_given_by_the_environment_wins_on_an_external_server(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        database_url="postgresql://admin:adminpw@db.internal:5433/postgres?sslmode=require",
+        pg_password_read_api="given",
+        pg_secrets_dir=tmp_path,
+        jwt_secret="s" * 40,
+    )
+    params = conninfo_to_dict(settings.dsn("warehouse", DbRole.READ_API))
+    assert (params["host"], params["port"], params["sslmode"]) == ("db.internal", "5433", "require")
+    assert (params["user"], params["password"]) == ("cqrsw_read_api", "given")
+    assert settings.secrets_dir == tmp_path
 
 
 def test_prod_needs_a_jwt_secret() -> None:
