@@ -28,6 +28,18 @@ def run_states(settings: Settings, since: datetime | None = None) -> Counter[str
     return Counter({str(state): int(n) for state, n in rows})
 
 
+def busy_tasks(settings: Settings) -> int:
+    """Pipeline tasks queued or running. A paused DAG's run starts no more of its tasks (and
+    never ends): once this is 0 nothing of the DAG runs."""
+    with connections.connect(settings, AIRFLOW_DATABASE) as conn:
+        row = conn.execute(
+            "select count(*) from task_instance where dag_id = %s"
+            " and state in ('queued', 'running')",
+            (PIPELINE,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def publishing_runs(settings: Settings, since: datetime) -> int:
     """Runs since ``since`` whose publish task succeeded: those that brought something new."""
     with connections.connect(settings, AIRFLOW_DATABASE) as conn:
