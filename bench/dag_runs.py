@@ -11,7 +11,7 @@ from itertools import pairwise
 
 from config.settings import Settings
 from database import connections
-from stack.airflow import AIRFLOW_DATABASE
+from database.names import AIRFLOW_DATABASE
 
 PIPELINE = "cqrs_warehouse_pipeline"
 ACTIVE = ("queued", "running")
