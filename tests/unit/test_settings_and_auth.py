@@ -48,6 +48,7 @@ def test_dbt_gets_the_same_timeouts_and_the_urls_own_options_through_pgoptions()
         jwt_secret="s" * 40,
         pg_statement_timeout_s=30,
         pg_lock_timeout_s=2.5,
+        pg_password_dbt="dbt-pw",
     )
     assert dbt_session_env(settings) == {
         "PGOPTIONS": "-c work_mem=64MB -c statement_timeout=30000 -c lock_timeout=2500"
