@@ -75,12 +75,18 @@ def run_pipeline(settings: Settings, console: Console, label: str) -> None:
 
 
 def run_pipeline_until_included(
-    settings: Settings, console: Console, label: str, writes: list[tuple[str, str, str]]
+    settings: Settings,
+    console: Console,
+    label: str,
+    writes: list[tuple[str, str, str]],
+    enough: tuple[str, ...] = (),
 ) -> None:
     """Run the pipeline until the read API says each write is in what it serves.
 
     ``writes`` are (user, read path, position token of the write). A write the outbox relay
     had not published when the ingest started is reported not included: run again.
+    ``enough`` names stages that also count as done: an invoice issued before its order
+    changes no row until the order arrives, so for it "ingested" is as far as it gets.
     """
     read = f"http://127.0.0.1:{settings.read_api_port}"
     for _attempt in range(3):
@@ -90,10 +96,11 @@ def run_pipeline_until_included(
             client = Client(read, issue_token(settings, user))
             params = {"userId": user} if path == "/orders-with-invoices" else {}
             stage = not_served_yet(client.get(path, position=token, allow=(503,), **params))
-            if stage is not None:
+            if stage is not None and stage not in enough:
                 stages.append(stage)
         if not stages:
-            console.print(f"  the read API says all {len(writes)} position tokens are included")
+            done = "included" if not enough else f"included or {' / '.join(enough)}"
+            console.print(f"  the read API says all {len(writes)} position tokens are {done}")
             return
         console.print(f"  not included yet ({', '.join(stages)}): running the pipeline again")
     raise DemoFailed("the pipeline did not bring the demo's writes into the views")
@@ -119,6 +126,7 @@ def send_commands(settings: Settings, console: Console) -> str:
         console,
         "the invoice alone",
         [("alice", "/orders-with-invoices", lone["position_token"])],
+        enough=("ingested",),  # in raw: it joins its order's row once the order arrives
     )
 
     console.print("2. orders, invoices and a cancellation from alice and bob")

@@ -14,6 +14,7 @@ from config.settings import Settings
 from database import connections
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 from services import outbox
+from services.app import CONNECTION_WAIT_S
 from stack.lifecycle import Stack
 
 CQRSW = Path(sys.executable).with_name("cqrsw")
@@ -59,8 +60,14 @@ def restart_broker(stack: Stack) -> str:
     return lost
 
 
-def restart_postgres(stack: Stack, outage: float = 4) -> tuple[str, str]:
-    """Stop PostgreSQL for ``outage`` seconds while the services take commands; (down, up)."""
+def restart_postgres(stack: Stack, outage: float = CONNECTION_WAIT_S + 3) -> tuple[str, str]:
+    """Stop PostgreSQL for ``outage`` seconds while the services take commands; (down, up).
+
+    Longer than a request waits for a pooled connection: a command sent in the outage's
+    first seconds gets its 503 while the server is still down. (With a shorter outage
+    every waiting command is served late once it is back, and a 503 shows up only for a
+    request caught mid-query by the shutdown: a matter of luck.)
+    """
     down = datetime.now(UTC).isoformat()  # a fast shutdown refuses work from its start
     assert stack.stop_postgres()
     time.sleep(outage)
