@@ -15,8 +15,13 @@ def connect(settings: Settings, dbname: str, *, autocommit: bool = False) -> psy
     return psycopg.connect(settings.dsn(dbname), autocommit=autocommit, connect_timeout=10)
 
 
-def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> ConnectionPool:
-    """Autocommit connections: writers open explicit ``conn.transaction()`` blocks."""
+def open_pool(
+    settings: Settings, dbname: str, *, max_size: int = 10, checked: bool = True
+) -> ConnectionPool:
+    """Autocommit connections: writers open explicit ``conn.transaction()`` blocks.
+
+    ``checked=False`` skips the round trip that checks each connection as it leaves the pool:
+    for readers that retry a read on a connection found dead (``services.app.in_pool``)."""
     pool = ConnectionPool(
         settings.dsn(dbname),
         min_size=1,
@@ -26,7 +31,7 @@ def open_pool(settings: Settings, dbname: str, *, max_size: int = 10) -> Connect
         kwargs={"autocommit": True},
         # A connection is checked when it leaves the pool: after a PostgreSQL restart the
         # first request gets a fresh connection instead of a dead one.
-        check=ConnectionPool.check_connection,
+        check=ConnectionPool.check_connection if checked else None,
     )
     pool.open(wait=True, timeout=30)
     return pool

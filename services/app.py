@@ -46,7 +46,8 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = connections.open_pool(settings, dbname)
+        # A reader needs no check per checkout: in_pool retries a read on a dead connection.
+        pool = connections.open_pool(settings, dbname, checked=write_side)
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
         if write_side:
@@ -128,13 +129,24 @@ T = TypeVar("T")
 
 
 async def in_pool(request: Request, work: Callable[[psycopg.Connection], T]) -> T:
-    """``work`` with a pooled connection, all in one worker thread: for the reads, where a
-    hop to a thread and back for each step (take, query, give back) costs more than the query.
+    """``work`` (a read: safe to repeat) with a pooled connection, all in one worker thread:
+    a hop to a thread and back for each step (take, query, give back) costs more than the query.
     The limiter has as many slots as the pool has connections, and each thread gives back the
     connection it took, so no thread waits for a slot another waiting thread holds."""
     pool, limiter = request.app.state.pool, request.app.state.pool_limiter
 
     def run() -> T:
+        taken: list[psycopg.Connection] = []
+        try:
+            with pool.connection(timeout=CONNECTION_WAIT_S) as conn:
+                taken.append(conn)
+                return work(conn)
+        except psycopg.OperationalError:
+            if not taken or not taken[0].closed:
+                raise  # not a dead connection: a query error, or the database refused
+        # A connection that died with its server (a PostgreSQL restart): the pool drops it;
+        # drop the other dead ones too, then read once more. Reads are safe to repeat.
+        pool.check()
         with pool.connection(timeout=CONNECTION_WAIT_S) as conn:
             return work(conn)
 
