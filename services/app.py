@@ -102,7 +102,7 @@ def create_service_app(
 
     # Added first, so it runs inside telemetry: its 401s and 413s carry a request id too.
     app.add_middleware(RequestGuard, verifier=verifier, max_body_bytes=settings.max_body_bytes)
-    instrument(app, name, settings)
+    instrument(app, name, settings, causes_events=write_side)
     app.include_router(health)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:

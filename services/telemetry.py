@@ -108,9 +108,13 @@ class Observe:
             COMMANDS.labels(self.service, route.path, outcome(status)).inc()
 
 
-def instrument(app: FastAPI, service: str, settings: Settings) -> None:
+def instrument(
+    app: FastAPI, service: str, settings: Settings, *, causes_events: bool = True
+) -> None:
     """Request id in and out, a server span per request (FastAPI instrumentation), counters,
-    and ``/metrics``."""
+    and ``/metrics``. A service that ``causes_events=False`` (the read API) makes no server
+    span unless spans are exported: nothing would carry its trace context, and the span
+    cost a quarter of the read API's event loop time per request (bench/read_latency.py)."""
     provider = tracing.configure(settings, service)
     psycopg_instrumentor = PsycopgInstrumentor()
     # A span per SQL statement, only when spans go somewhere: with nothing exported they are
@@ -121,9 +125,10 @@ def instrument(app: FastAPI, service: str, settings: Settings) -> None:
 
     # Added after the request guard, so it runs outside it: 401s and 413s carry a request id.
     app.add_middleware(Observe, service=service)
-    FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls="/health,/metrics"
-    )
+    if exported or causes_events:
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=provider, excluded_urls="/health,/metrics"
+        )
     app.mount("/metrics", make_asgi_app())
 
 
