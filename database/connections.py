@@ -20,9 +20,17 @@ def connect(
 
 
 def open_pool(
-    settings: Settings, dbname: str, *, role: DbRole | None = None, max_size: int = 10
+    settings: Settings,
+    dbname: str,
+    *,
+    role: DbRole | None = None,
+    max_size: int = 10,
+    checked: bool = True,
 ) -> ConnectionPool:
-    """Autocommit connections: writers open explicit ``conn.transaction()`` blocks."""
+    """Autocommit connections: writers open explicit ``conn.transaction()`` blocks.
+
+    ``checked=False`` skips the round trip that checks each connection as it leaves the pool:
+    for readers that retry a read on a connection found dead (``services.app.in_pool``)."""
     pool = ConnectionPool(
         settings.dsn(dbname, role),
         min_size=1,
@@ -32,7 +40,7 @@ def open_pool(
         kwargs={"autocommit": True},
         # A connection is checked when it leaves the pool: after a PostgreSQL restart the
         # first request gets a fresh connection instead of a dead one.
-        check=ConnectionPool.check_connection,
+        check=ConnectionPool.check_connection if checked else None,
     )
     pool.open(wait=True, timeout=30)
     return pool

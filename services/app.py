@@ -48,7 +48,8 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Each service connects as its own role (config.database_settings.DbRole: its name).
-        pool = connections.open_pool(settings, dbname, role=DbRole(name))
+        # A reader needs no check per checkout: in_pool retries a read on a dead connection.
+        pool = connections.open_pool(settings, dbname, role=DbRole(name), checked=write_side)
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
         if write_side:
@@ -103,7 +104,7 @@ def create_service_app(
 
     # Added first, so it runs inside telemetry: its 401s and 413s carry a request id too.
     app.add_middleware(RequestGuard, verifier=verifier, max_body_bytes=settings.max_body_bytes)
-    instrument(app, name, settings)
+    instrument(app, name, settings, causes_events=write_side)
     app.include_router(health)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
@@ -130,13 +131,24 @@ T = TypeVar("T")
 
 
 async def in_pool(request: Request, work: Callable[[psycopg.Connection], T]) -> T:
-    """``work`` with a pooled connection, all in one worker thread: for the reads, where a
-    hop to a thread and back for each step (take, query, give back) costs more than the query.
+    """``work`` (a read: safe to repeat) with a pooled connection, all in one worker thread:
+    a hop to a thread and back for each step (take, query, give back) costs more than the query.
     The limiter has as many slots as the pool has connections, and each thread gives back the
     connection it took, so no thread waits for a slot another waiting thread holds."""
     pool, limiter = request.app.state.pool, request.app.state.pool_limiter
 
     def run() -> T:
+        taken: list[psycopg.Connection] = []
+        try:
+            with pool.connection(timeout=CONNECTION_WAIT_S) as conn:
+                taken.append(conn)
+                return work(conn)
+        except psycopg.OperationalError:
+            if not taken or not taken[0].closed:
+                raise  # not a dead connection: a query error, or the database refused
+        # A connection that died with its server (a PostgreSQL restart): the pool drops it;
+        # drop the other dead ones too, then read once more. Reads are safe to repeat.
+        pool.check()
         with pool.connection(timeout=CONNECTION_WAIT_S) as conn:
             return work(conn)
 

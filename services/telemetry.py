@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
+import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from prometheus_client import Counter, Histogram, make_asgi_app
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import tracing
 from config.settings import Settings
@@ -36,15 +39,82 @@ COMMANDS = Counter(
 )
 
 
+def _new_request_id() -> str:
+    """A random UUID without ``uuid4``'s system call: it gave up the GIL on every request, and
+    took it back only after the worker threads had their turn (a tenth of the loop's time
+    under load). A request id needs to be unique, not unguessable."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 def outcome(status: int) -> str:
     if status < 400:
         return "accepted"
     return "rejected" if status < 500 else "failed"
 
 
-def instrument(app: FastAPI, service: str, settings: Settings) -> None:
+class Observe:
+    """Request id in and out, counters and latency: a plain ASGI middleware, not Starlette's
+    ``BaseHTTPMiddleware``, whose task and memory streams per request cost more event loop
+    time than a whole constant-returning request (bench/read_latency.py)."""
+
+    def __init__(self, app: ASGIApp, *, service: str):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        request_id = given if _VALID_REQUEST_ID.match(given) else _new_request_id()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        # The instrumentation's server span is current here: events carry its context.
+        state["traceparent"] = tracing.current_traceparent()
+        trace.get_current_span().set_attribute("request.id", request_id)
+        stamp = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+                message["headers"] = [*message.get("headers", ()), stamp]
+            await send(message)
+
+        began = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            method, path = scope["method"], scope["path"]
+            log.exception("unhandled error in %s %s", method, path)
+            if started:  # too late for an answer of our own; the server closes the connection
+                raise
+            # Still a JSON answer with the request id, counted like any other response.
+            error = JSONResponse(
+                {"detail": "internal error", "request_id": request_id}, status_code=500
+            )
+            await error(scope, receive, send_with_id)
+        finally:
+            HTTP_LATENCY.labels(self.service).observe(time.perf_counter() - began)
+            self._count(scope, status)
+
+    def _count(self, scope: Scope, status: int) -> None:
+        method = scope["method"]
+        HTTP_REQUESTS.labels(self.service, method, str(status)).inc()
+        route = scope.get("route")
+        if method in _COMMAND_METHODS and route is not None:
+            COMMANDS.labels(self.service, route.path, outcome(status)).inc()
+
+
+def instrument(
+    app: FastAPI, service: str, settings: Settings, *, causes_events: bool = True
+) -> None:
     """Request id in and out, a server span per request (FastAPI instrumentation), counters,
-    and ``/metrics``."""
+    and ``/metrics``. A service that ``causes_events=False`` (the read API) makes no server
+    span unless spans are exported: nothing would carry its trace context, and the span
+    cost a quarter of the read API's event loop time per request (bench/read_latency.py)."""
     provider = tracing.configure(settings, service)
     psycopg_instrumentor = PsycopgInstrumentor()
     # A span per SQL statement, only when spans go somewhere: with nothing exported they are
@@ -53,35 +123,12 @@ def instrument(app: FastAPI, service: str, settings: Settings) -> None:
     if exported and not psycopg_instrumentor.is_instrumented_by_opentelemetry:
         psycopg_instrumentor.instrument(tracer_provider=provider)
 
-    @app.middleware("http")
-    async def _observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = given if _VALID_REQUEST_ID.match(given) else str(uuid.uuid4())
-        request.state.request_id = request_id
-        # The instrumentation's server span is current here: events carry its context.
-        request.state.traceparent = tracing.current_traceparent()
-        trace.get_current_span().set_attribute("request.id", request_id)
-        with HTTP_LATENCY.labels(service).time():
-            try:
-                response = await call_next(request)
-            except Exception:
-                # Still a JSON answer with the request id, counted like any other response.
-                log.exception("unhandled error in %s %s", request.method, request.url.path)
-                response = JSONResponse(
-                    {"detail": "internal error", "request_id": request_id}, status_code=500
-                )
-        response.headers[REQUEST_ID_HEADER] = request_id
-        HTTP_REQUESTS.labels(service, request.method, str(response.status_code)).inc()
-        route = request.scope.get("route")
-        if request.method in _COMMAND_METHODS and route is not None:
-            COMMANDS.labels(service, route.path, outcome(response.status_code)).inc()
-        return response
-
-    FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls="/health,/metrics"
-    )
+    # Added after the request guard, so it runs outside it: 401s and 413s carry a request id.
+    app.add_middleware(Observe, service=service)
+    if exported or causes_events:
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=provider, excluded_urls="/health,/metrics"
+        )
     app.mount("/metrics", make_asgi_app())
 
 

@@ -20,6 +20,7 @@ from services.auth import READ_ANY_USER, Caller, OrdersReader
 from services.fields import STORABLE, contract_limits
 from services.read_api import cursors, freshness, product_queries, queries
 from services.read_api.consistency import PositionToken, describe
+from services.read_api.freshness_cache import FreshnessCache
 from services.responses import AUTHENTICATED, documented
 
 orders = APIRouter(tags=["orders"])
@@ -77,7 +78,7 @@ async def orders_with_invoices(
     after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
 
     def read(conn: psycopg.Connection) -> list[queries.OrderWithInvoice]:
-        describe(conn, response, "orders_with_invoices", position)
+        describe(conn, response, "orders_with_invoices", position, kept(request))
         return queries.orders_with_invoices(conn, filters, limit + 1, after)
 
     rows = await in_pool(request, read)
@@ -87,6 +88,12 @@ async def orders_with_invoices(
             digest, [last.created_at.isoformat(), str(last.order_id)]
         )
     return rows
+
+
+def kept(request: Request) -> FreshnessCache:
+    """This app's recent freshness lookups (one per app: tests run several in one process)."""
+    cache: FreshnessCache = request.app.state.freshness
+    return cache
 
 
 def _order_key(key: list[object]) -> tuple[datetime, UUID]:
@@ -117,7 +124,7 @@ async def list_products(
     after = None if cursor is None else str(cursors.decode(cursor, digest, 1)[0])
 
     def read(conn: psycopg.Connection) -> list[queries.ProductStock]:
-        describe(conn, response, "products", position)
+        describe(conn, response, "products", position, kept(request))
         return product_queries.products(conn, limit + 1, after)
 
     rows = await in_pool(request, read)

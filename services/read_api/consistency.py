@@ -6,7 +6,8 @@ folded into the mart that was checked and published. Until then it is either not
 yet (still in the write service's outbox or in Kafka: the warehouse cannot tell which) or
 ingested and waiting for the next build and publication.
 
-Freshness is read before the rows it describes, so a publication that lands in between makes
+Freshness is read before the rows it describes (or kept from a recent read, for a read
+without a token: services/read_api/freshness_cache.py), so a publication that lands in between makes
 the answer newer than its headers say, never older: "included" is never claimed too early.
 """
 
@@ -24,6 +25,7 @@ from contracts.catalog import raw_table
 from database.warehouse import MARTS_BY_NAME, RAW_SCHEMA
 from services import position
 from services.read_api import freshness
+from services.read_api.freshness_cache import FreshnessCache
 from services.read_api.retry import retry_after_seconds
 
 
@@ -68,10 +70,18 @@ PositionToken = Annotated[position.Position | None, Depends(_token)]
 
 
 def describe(
-    conn: psycopg.Connection, response: Response, view: str, where: position.Position | None
+    conn: psycopg.Connection,
+    response: Response,
+    view: str,
+    where: position.Position | None,
+    kept: FreshnessCache | None = None,
 ) -> None:
-    """Set the freshness headers of ``view`` and, given a token, whether its write is in."""
-    fresh = freshness.of_view(conn, view)
+    """Set the freshness headers of ``view`` and, given a token, whether its write is in.
+    With ``kept``, a read without a token may take its headers from a recent lookup."""
+    if kept is None:
+        fresh = freshness.of_view(conn, view)
+    else:
+        fresh = kept.of_view(conn, view, exact=where is not None)
     response.headers["X-View"] = view
     response.headers["X-View-Published-At"] = fresh.published_at.isoformat()
     if fresh.newest_event_at is not None:

@@ -9,10 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
+from services.auth import CUSTOMER
 from services.health import READY_PATH, READY_TIMEOUT_S
 from services.orders.app import create_app as orders_app
 from services.outbox import Relay
 from services.read_api.app import create_app as read_api_app
+from services.tokens import issue_token
 from stack.lifecycle import Stack
 from tests.support.throwaway_stack import throwaway_stack
 
@@ -92,3 +94,17 @@ def test_health_routes_are_documented_with_their_status_codes(read_api: TestClie
     assert set(paths[READY_PATH]["get"]["responses"]) >= {"200", "503"}
     for path in ("/health", "/health/live"):
         assert "200" in paths[path]["get"]["responses"]
+
+
+def test_the_first_read_after_a_database_restart_is_answered(own: Settings) -> None:
+    """The read API checks no connection as it leaves the pool (a round trip per read): a
+    read on a connection that died with its server is repeated on a fresh one instead."""
+    headers = {"Authorization": f"Bearer {issue_token(own, 'u-restart', roles=(CUSTOMER,))}"}
+    stack = Stack(own)
+    with TestClient(read_api_app(own)) as reader:
+        before = reader.get("/freshness", headers=headers)
+        assert "unavailable" not in before.text
+        stack.stop_postgres()
+        stack.start_postgres()
+        after = reader.get("/freshness", headers=headers)
+        assert (after.status_code, after.json()) == (before.status_code, before.json())

@@ -1,0 +1,73 @@
+"""Kept freshness: headers may lag a moment, "included" is never decided on a kept lookup."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.read_api import freshness
+from services.read_api.freshness_cache import FreshnessCache
+from services.read_api.serving import NotPublished
+
+
+def _publication(watermark: int) -> freshness.ViewFreshness:
+    at = datetime(2026, 11, 28, tzinfo=UTC)
+    return freshness.ViewFreshness(
+        view="products",
+        published_at=at,
+        newest_event_at=at,
+        lag_seconds=0.0,
+        published_seconds_ago=0.0,
+        watermark=watermark,
+    )
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each lookup returns the next publication (watermarks 1, 2, 3, ...)."""
+    made: list[int] = []
+
+    def of_view(_conn: Any, _view: str) -> freshness.ViewFreshness:
+        made.append(len(made) + 1)
+        return _publication(made[-1])
+
+    monkeypatch.setattr(freshness, "of_view", of_view)
+    return made
+
+
+def test_a_read_without_token_reuses_a_recent_lookup(lookups: list[int]) -> None:
+    cache = FreshnessCache(ttl_s=60)
+    first = cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    again = cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert (first.watermark, again.watermark, lookups) == (1, 1, [1])
+
+
+def test_a_read_with_a_token_always_looks_up_and_refreshes(lookups: list[int]) -> None:
+    cache = FreshnessCache(ttl_s=60)
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    exact = cache.of_view(None, "products", exact=True)  # type: ignore[arg-type]
+    after = cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert (exact.watermark, after.watermark, lookups) == (2, 2, [1, 2])
+
+
+def test_a_kept_lookup_expires(lookups: list[int]) -> None:
+    cache = FreshnessCache(ttl_s=0)
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert cache.of_view(None, "products", exact=False).watermark == 2  # type: ignore[arg-type]
+
+
+def test_nothing_published_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def unpublished(_conn: Any, view: str) -> freshness.ViewFreshness:
+        calls.append(view)
+        raise NotPublished("not yet")
+
+    monkeypatch.setattr(freshness, "of_view", unpublished)
+    cache = FreshnessCache(ttl_s=60)
+    for _ in range(2):
+        with pytest.raises(NotPublished):
+            cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert calls == ["products", "products"]
