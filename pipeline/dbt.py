@@ -25,19 +25,28 @@ def dbt_threads(settings: Settings) -> int:
     return settings.dbt_threads or os.cpu_count() or 1
 
 
+def offline_dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment for dbt commands that never connect (``parse``): no credentials needed,
+    so a fresh checkout can parse before any stack has made the roles' passwords."""
+    env = dict(os.environ)
+    env.update(
+        CQRSW_DBT_THREADS=str(dbt_threads(settings)),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
+        DO_NOT_TRACK="1",
+    )
+    return env
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment for ``dbt_project/profiles.yml``: the warehouse connection, nothing else."""
     params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE, DbRole.DBT))
-    env = dict(os.environ)
+    env = offline_dbt_env(settings)
     env.update(
         CQRSW_DBT_HOST=str(params.get("host", "127.0.0.1")),
         CQRSW_DBT_PORT=str(params.get("port", "5432")),
         CQRSW_DBT_USER=str(params.get("user", "postgres")),
         CQRSW_DBT_PASSWORD=str(params.get("password", "")),
         CQRSW_DBT_DBNAME=str(params.get("dbname", WAREHOUSE_DATABASE)),
-        CQRSW_DBT_THREADS=str(dbt_threads(settings)),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
-        DO_NOT_TRACK="1",
     )
     return env
 
@@ -54,13 +63,19 @@ def dbt_session_env(settings: Settings) -> dict[str, str]:
     return {"PGOPTIONS": str(options)} if options else {}
 
 
-def run_dbt(settings: Settings, *args: str, quiet: bool = False) -> str:
-    """Run one dbt command in a subprocess; raise ``DbtFailed`` with its output on failure."""
+def run_dbt(settings: Settings, *args: str, quiet: bool = False, offline: bool = False) -> str:
+    """Run one dbt command in a subprocess; raise ``DbtFailed`` with its output on failure.
+
+    ``offline``: the command never connects (``parse``), so it gets no credentials.
+    """
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt), *args, *PROJECT_ARGS]
+    env = (
+        offline_dbt_env(settings) if offline else {**dbt_env(settings), **dbt_session_env(settings)}
+    )
     done = subprocess.run(
         argv,
-        env={**dbt_env(settings), **dbt_session_env(settings)},
+        env=env,
         cwd=DBT_PROJECT_DIR,
         capture_output=True,
         text=True,

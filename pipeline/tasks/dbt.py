@@ -30,7 +30,7 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "parsed" / "manifest.json"
 
 def build_manifest(settings: Settings) -> Path:
     """``dbt parse`` into MANIFEST_PATH (no database work); return the manifest."""
-    run_dbt(settings, "parse", "--target-path", str(MANIFEST_PATH.parent), quiet=True)
+    run_dbt(settings, "parse", "--target-path", str(MANIFEST_PATH.parent), quiet=True, offline=True)
     return MANIFEST_PATH
 
 
