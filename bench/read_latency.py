@@ -10,7 +10,9 @@ a constant (the ceiling: bench/ceiling_app.py). The BFF's and the read API's ans
 checked equal first. wrk (Debian's package; installed when missing) drives each in turn at
 32 connections for ``--seconds``, ``--rounds`` times, each request for one of
 ``--sample-users`` users with that user's own token. Prints requests/s, p50 and p99 per
-target (medians over the rounds, and their range) and, last:
+target (medians over the rounds, and their range), how the read API answered (kept: from
+its answer cache, unchanged since the view's publication; read: computed; see
+services/read_api/answer_cache.py; ``--read-cache-mb 0`` computes every answer) and, last:
 ``ratio=<BFF p99 / CQRS p99> cqrs_p99_ms=… bff_p99_ms=… cqrs_rps=… ceiling_rps=…``.
 
     .venv/bin/python -m bench.read_latency                       # 1,000,000 orders
@@ -54,6 +56,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--sample-users", type=int, default=5_000)
     parser.add_argument(
+        "--read-cache-mb",
+        type=int,
+        default=None,
+        help="the read API's CQRSW_READ_CACHE_MB (0: every read computed); default: its own",
+    )
+    parser.add_argument(
         "--without-bff",
         action="store_true",
         help="only the ceiling and the read API (no ratio): a quick look at the read path",
@@ -74,6 +82,17 @@ def same_answer(cqrs: str, bff: str, targets: list[tuple[str, str]]) -> None:
         got = httpx.get(bff + path, headers=headers, timeout=10)
         if want.status_code != 200 or not want.json() or got.json() != want.json():
             raise SystemExit(f"{path}: read API {want.status_code}, BFF {got.status_code} differ")
+
+
+def kept_answers(read_api: str) -> dict[str, float]:
+    """How the read API answered: kept (from its answer cache), read, always-read."""
+    metrics = httpx.get(read_api + "/metrics", timeout=10).text
+    counts: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith("cqrsw_read_answers_total{"):
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            counts[outcome] = float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def summary(name: str, runs: list[WrkResult]) -> str:
@@ -104,12 +123,17 @@ def main() -> None:
         seed_s = timed(lambda: seed(settings, args.orders, args.users))
         print(f"schemas {schema_s:.0f}s, COPY into both sides {seed_s:.0f}s", flush=True)
         env = settings.as_env()
+        read_env = (
+            env
+            if args.read_cache_mb is None
+            else {**env, "CQRSW_READ_CACHE_MB": str(args.read_cache_mb)}
+        )
         serve = running.enter_context
         urls = {
             "ceiling": serve(
                 uvicorn_process("bench.ceiling_app:create_app", {}, health="/constant")
             ),
-            "cqrs": serve(uvicorn_process("services.read_api.app:create_app", env)),
+            "cqrs": serve(uvicorn_process("services.read_api.app:create_app", read_env)),
         }
         targets = [(PATH.format(u), issue_token(settings, u)) for u in users]
         if not args.without_bff:
@@ -129,8 +153,13 @@ def main() -> None:
             for name, url in urls.items():
                 chosen = ceiling_targets if name == "ceiling" else targets
                 results[name].append(drive(url, chosen, seconds=args.seconds, **load))
+        answers = kept_answers(urls["cqrs"])
     for name, runs in results.items():
         print(summary(name, runs))
+    print(
+        "read API answers (warm-up included): "
+        + ", ".join(f"{outcome} {count:,.0f}" for outcome, count in answers.items())
+    )
     failed = {n: sum(r.errors for r in runs) for n, runs in results.items()}
     if any(failed.values()):
         raise SystemExit(f"errors during the load (non-2xx or connection): {failed}")

@@ -84,6 +84,9 @@ class Settings(DatabaseSettings):
         default=65_536, ge=1_024, le=10_485_760, description="Largest request body accepted."
     )
 
+    read_cache_mb: int = Field(
+        default=64, ge=0, le=65_536, description="Read API answers kept per process; 0: none."
+    )
     snapshot_every: int = Field(
         default=100, ge=1, le=1_000_000, description="Stock snapshot every N operations."
     )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 RAW_SCHEMA = "raw"
 MARTS_SCHEMA = "marts"  # built and tested by dbt; nothing reads them there
 SERVING_SCHEMA = "serving"  # what passed every check, published for the read API
+# NOTIFY channel of each publication (payload: the view): readers drop what they kept of it.
+PUBLICATIONS_CHANNEL = "cqrsw_publications"
 
 
 @dataclass(frozen=True)

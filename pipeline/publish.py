@@ -21,7 +21,14 @@ from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
 from database.names import WAREHOUSE_DATABASE
-from database.warehouse import MARTS, MARTS_SCHEMA, RAW_SCHEMA, SERVING_SCHEMA, Mart
+from database.warehouse import (
+    MARTS,
+    MARTS_SCHEMA,
+    PUBLICATIONS_CHANNEL,
+    RAW_SCHEMA,
+    SERVING_SCHEMA,
+    Mart,
+)
 
 SOURCE_SCHEMA = MARTS_SCHEMA
 # Two publishers at once would each copy and record; one waits for the other instead.
@@ -122,6 +129,8 @@ def _publish(conn: psycopg.Connection, view: Mart) -> int:
         " values (%s, %s, %s, %s, %s)",
         (view.name, watermark, mode, written, _newest_event_at(conn, view, last, watermark)),
     )
+    # Delivered at commit, to read APIs listening: they stop serving answers they kept.
+    conn.execute("select pg_notify(%s, %s)", (PUBLICATIONS_CHANNEL, view.name))
     return written
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
+from starlette.middleware import Middleware
 
 from config.database_settings import DbRole
 from config.settings import Settings
@@ -42,8 +43,12 @@ def create_service_app(
     routers: list[APIRouter],
     schema_file: Path | None = None,
     write_side: bool = True,
+    inner_middleware: Sequence[Middleware] = (),
+    background: Sequence[Callable[[threading.Event], None]] = (),
 ) -> FastAPI:
-    """A write service (outbox + relay + idempotency) or, with ``write_side=False``, a reader."""
+    """A write service (outbox + relay + idempotency) or, with ``write_side=False``, a reader.
+    ``inner_middleware`` runs after the request guard: on authenticated requests only.
+    ``background`` runs on daemon threads while the app serves, until the event is set."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +71,14 @@ def create_service_app(
                     target=relay.run_forever, args=(stop,), name=f"{name}-relay", daemon=True
                 )
                 relay_thread.start()
+        helpers = [
+            threading.Thread(
+                target=run, args=(stop,), name=f"{name}-{run.__qualname__}", daemon=True
+            )
+            for run in background
+        ]
+        for helper in helpers:
+            helper.start()
         app.state.pool = pool
         app.state.relay_thread = relay_thread  # readiness checks it is alive
         # Waiting for a pooled connection happens on its own threads, so requests queued for
@@ -76,8 +89,9 @@ def create_service_app(
         finally:
             OUTBOXES.forget(pool)
             stop.set()
-            if relay_thread is not None:
-                relay_thread.join(timeout=15)
+            for thread in [*helpers, relay_thread]:
+                if thread is not None:
+                    thread.join(timeout=15)
             app.state.pool = app.state.relay_thread = None
             pool.close()
 
@@ -102,6 +116,8 @@ def create_service_app(
         response.headers["Retry-After"] = "1"
         return response
 
+    for layer in reversed(inner_middleware):  # the first listed runs first
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     # Added first, so it runs inside telemetry: its 401s and 413s carry a request id too.
     app.add_middleware(RequestGuard, verifier=verifier, max_body_bytes=settings.max_body_bytes)
     instrument(app, name, settings, causes_events=write_side)

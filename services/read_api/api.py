@@ -162,7 +162,8 @@ async def product_stock(
 ) -> queries.ProductStock:
 
     def read(conn: psycopg.Connection) -> queries.ProductStock | None:
-        describe(conn, response, "products" if as_of is None else "product_stock_daily", position)
+        view = "products" if as_of is None else "product_stock_daily"
+        describe(conn, response, view, position, kept(request))
         if as_of is None:
             return queries.product_stock(conn, product_id)
         return queries.product_stock_as_of(conn, product_id, as_of)
@@ -197,7 +198,7 @@ async def stock_history(
 
     def read(conn: psycopg.Connection) -> list[product_queries.StockDay] | None:
         """The days, or None for a product with no operation."""
-        describe(conn, response, "product_stock_daily", position)
+        describe(conn, response, "product_stock_daily", position, kept(request))
         days = product_queries.stock_history(
             conn, product_id, since=since, until=until, limit=limit + 1, after=after
         )

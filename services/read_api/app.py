@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from config.settings import Settings, settings_or_exit
 from database.names import WAREHOUSE_DATABASE
 from services.app import create_service_app
+from services.read_api.answer_cache import AnswerCache
+from services.read_api.answer_middleware import KeptAnswers
 from services.read_api.api import orders, products, views
 from services.read_api.freshness_cache import FreshnessCache
+from services.read_api.publication_listener import PublicationListener
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or settings_or_exit()
+    freshness = FreshnessCache()
+    answers = AnswerCache(max_bytes=settings.read_cache_mb * 1_048_576)
     app = create_service_app(
         name="read_api",
-        settings=settings or settings_or_exit(),
+        settings=settings,
         dbname=WAREHOUSE_DATABASE,
         routers=[orders, products, views],
         write_side=False,
+        inner_middleware=[Middleware(KeptAnswers, answers=answers, freshness=freshness)],
+        background=[PublicationListener(settings, freshness).run_forever],
     )
-    app.state.freshness = FreshnessCache()
+    app.state.freshness = freshness
+    app.state.answers = answers
     return app

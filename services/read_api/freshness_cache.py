@@ -5,11 +5,17 @@ old. They then name an older publication than the rows served: the answer is new
 headers say, never older, as with a publication landing between lookup and query. A read
 with a position token always looks up (and refreshes what is kept), so "included" is decided
 on the latest watermark, never on a kept one.
+
+A publication is announced (services/read_api/publication_listener.py): what is kept of its
+view is forgotten then, so the next read looks up. Only while that announcement is heard
+are kept lookups vouched for as current (``publications``): the answer cache relies on it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from datetime import datetime
 
 import psycopg
 
@@ -22,6 +28,9 @@ class FreshnessCache:
     def __init__(self, ttl_s: float = TTL_S):
         self.ttl_s = ttl_s
         self._kept: dict[str, tuple[float, freshness.ViewFreshness]] = {}
+        self._forgotten = 0  # counts forget calls: a lookup racing one is not kept
+        self._lock = threading.Lock()
+        self.announced = False  # publications are being announced to this process
 
     def of_view(
         self, conn: psycopg.Connection, view: str, *, exact: bool
@@ -31,6 +40,31 @@ class FreshnessCache:
         kept = self._kept.get(view)
         if not exact and kept is not None and now - kept[0] < self.ttl_s:
             return kept[1]
+        forgotten = self._forgotten
         found = freshness.of_view(conn, view)  # NotPublished is never kept
-        self._kept[view] = (now, found)  # one dict store: safe across worker threads
+        with self._lock:
+            # Looked up before an announcement arrived: it may predate that publication.
+            if forgotten == self._forgotten:
+                self._kept[view] = (now, found)
         return found
+
+    def forget(self, view: str | None = None) -> None:
+        """A view was published (all views when None): its next read looks up."""
+        with self._lock:
+            self._forgotten += 1
+            if view is None:
+                self._kept.clear()
+            else:
+                self._kept.pop(view, None)
+
+    def publications(self) -> dict[str, datetime]:
+        """When each view kept within ``ttl_s`` was published, if publications are announced:
+        what is known to be current, without IO. Empty while announcements are not heard."""
+        if not self.announced:
+            return {}
+        now = time.monotonic()
+        return {
+            view: found.published_at
+            for view, (at, found) in list(self._kept.items())
+            if now - at < self.ttl_s
+        }

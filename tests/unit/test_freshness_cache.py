@@ -71,3 +71,32 @@ def test_nothing_published_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(NotPublished):
             cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     assert calls == ["products", "products"]
+
+
+def test_kept_lookups_are_vouched_for_only_while_publications_are_announced(
+    lookups: list[int],
+) -> None:
+    cache = FreshnessCache(ttl_s=60)
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert cache.publications() == {}  # not listening: nothing is known to be current
+    cache.announced = True
+    assert set(cache.publications()) == {"products"}
+    cache.forget("products")  # a publication of products was announced
+    assert cache.publications() == {}
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert lookups == [1, 2]
+
+
+def test_a_lookup_overtaken_by_an_announcement_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = FreshnessCache(ttl_s=60)
+    cache.announced = True
+
+    def announced_meanwhile(_conn: Any, _view: str) -> freshness.ViewFreshness:
+        cache.forget("products")  # the publication lands while this lookup runs
+        return _publication(1)
+
+    monkeypatch.setattr(freshness, "of_view", announced_meanwhile)
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert cache.publications() == {}
