@@ -86,7 +86,7 @@ def same_answer(cqrs: str, bff: str, targets: list[tuple[str, str]]) -> None:
 
 def kept_answers(read_api: str) -> dict[str, float]:
     """How the read API answered: kept (from its answer cache), read, always-read."""
-    metrics = httpx.get(read_api + "/metrics", timeout=10).text
+    metrics = httpx.get(read_api + "/metrics/", timeout=10, follow_redirects=True).text
     counts: dict[str, float] = {}
     for line in metrics.splitlines():
         if line.startswith("cqrsw_read_answers_total{"):

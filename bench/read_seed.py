@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 import services
+from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -82,8 +83,9 @@ def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], r
 
 def prepare_schemas(settings: Settings) -> None:
     """The services' tables, and the serving tables as a first (empty) publication makes them."""
-    for name in ("orders", "invoices"):
-        connections.apply_schema(settings, name, SERVICES_DIR / name / "schema.sql")
+    for name in ("orders", "invoices"):  # as the service's role: it must own its tables
+        schema = SERVICES_DIR / name / "schema.sql"
+        connections.apply_schema(settings, name, schema, role=DbRole(name))
     InProcessDbt(settings)("run")
     publish_views(settings)
 
