@@ -22,15 +22,23 @@ import psycopg
 from services.read_api import freshness
 
 TTL_S = 1.0  # how stale the headers of a read without a position token may be
+# While publications are announced a kept lookup is current until its view's announcement
+# forgets it; this bound is only a backstop.
+ANNOUNCED_TTL_S = 30.0
 
 
 class FreshnessCache:
-    def __init__(self, ttl_s: float = TTL_S):
-        self.ttl_s = ttl_s
+    def __init__(self, ttl_s: float = TTL_S, announced_ttl_s: float = ANNOUNCED_TTL_S):
+        self._ttl_s = ttl_s
+        self._announced_ttl_s = announced_ttl_s
         self._kept: dict[str, tuple[float, freshness.ViewFreshness]] = {}
         self._forgotten = 0  # counts forget calls: a lookup racing one is not kept
         self._lock = threading.Lock()
         self.announced = False  # publications are being announced to this process
+
+    @property
+    def ttl_s(self) -> float:
+        return self._announced_ttl_s if self.announced else self._ttl_s
 
     def of_view(
         self, conn: psycopg.Connection, view: str, *, exact: bool

@@ -100,3 +100,19 @@ def test_a_lookup_overtaken_by_an_announcement_is_not_kept(
     monkeypatch.setattr(freshness, "of_view", announced_meanwhile)
     cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     assert cache.publications() == {}
+
+
+def test_while_announced_a_kept_lookup_lasts_until_its_view_is_forgotten(
+    lookups: list[int],
+) -> None:
+    cache = FreshnessCache(ttl_s=0.0, announced_ttl_s=60)
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert lookups == [1, 2]  # not announced: kept for ttl_s (here: not at all)
+    cache.announced = True
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert lookups == [1, 2]  # the second lookup, kept
+    cache.forget("products")
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    assert lookups == [1, 2, 3]
