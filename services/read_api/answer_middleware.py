@@ -65,26 +65,27 @@ class KeptAnswers:
 
 def _keeping(send: Send, answers: AnswerCache, key: tuple[object, ...]) -> Send:
     """A send that passes everything on and keeps a complete 200 answer naming its view."""
-    start: Message | None = None
+    start: tuple[int, tuple[tuple[bytes, bytes], ...]] | None = None
     body = bytearray()
 
     async def keep(message: Message) -> None:
         nonlocal start
-        await send(message)
+        # Copied before sending: the layers outside add to the message (the request id).
         if message["type"] == "http.response.start":
-            start = message if message["status"] == 200 else None
+            headers = tuple((bytes(k), bytes(v)) for k, v in message.get("headers", ()))
+            start = (message["status"], headers) if message["status"] == 200 else None
         elif message["type"] == "http.response.body" and start is not None:
             body.extend(message.get("body", b""))
             if not message.get("more_body", False):
-                answer = _answer(start, bytes(body))
+                answer = _answer(start[1], bytes(body))
                 if answer is not None:
                     answers.put(key, answer)
+        await send(message)
 
     return keep
 
 
-def _answer(start: Message, body: bytes) -> Answer | None:
-    headers = tuple((bytes(k), bytes(v)) for k, v in start.get("headers", ()))
+def _answer(headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> Answer | None:
     found = dict(headers)
     view, published = found.get(_VIEW), found.get(_PUBLISHED_AT)
     if view is None or published is None:

@@ -71,6 +71,14 @@ def test_a_kept_answer_is_served_until_the_view_is_published_again(
     kept_before = _kept()
     assert name() == "Ada"  # the same publication: the kept answer
     assert _kept() == kept_before + 1
+    # A kept answer is this request's: its own request id, once.
+    again = read_api.get(
+        "/orders-with-invoices",
+        params={"userId": user},
+        headers={**auth(user), "X-Request-Id": "kept-1"},
+    )
+    assert again.headers.get_list("X-Request-Id") == ["kept-1"]
+    assert _kept() == kept_before + 2
 
     # A read naming a write always reads; so does another caller (who may not see it).
     assert name(**{"X-Position-Token": token_of(created)}) == "Grace"
