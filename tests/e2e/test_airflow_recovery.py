@@ -16,7 +16,6 @@ import orjson
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from contracts.envelope import EventMeta, make_event
 from pipeline.publish import publish_views
 from services.outbox import make_producer
 from tests.support.dag_runs import PIPELINE, run_dag, serving_rows, warehouse
@@ -30,20 +29,7 @@ Auth = Callable[..., dict[str, str]]
 def publish_future_order(settings: Settings, user: str) -> tuple[str, str]:
     """An order.created event that meets its contract but claims to happen in 2999."""
     order_id = str(uuid.uuid4())
-    event = make_event(
-        "order.created",
-        aggregate_id=order_id,
-        aggregate_version=1,
-        payload={
-            "order_id": order_id,
-            "user_id": user,
-            "customer_name": "Mallory",
-            "items": [],
-            "channel": "api",
-        },
-        meta=EventMeta(producer="orders"),
-        occurred_at=datetime(2999, 1, 1, tzinfo=UTC),
-    )
+    event = order_created(order_id, user, datetime(2999, 1, 1, tzinfo=UTC), customer_name="Mallory")
     producer = make_producer(settings)
     try:
         producer.send("order.created", key=order_id.encode(), value=orjson.dumps(event)).get(30)

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from contracts.envelope import EventMeta, make_event
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter, RawEvent
+from tests.support.raw_events import order_created
 
 
 def event_bytes(**overrides: object) -> tuple[bytes, bytes]:
     order_id = str(uuid.uuid4())
-    event = make_event(
-        "order.created",
-        aggregate_id=order_id,
-        aggregate_version=1,
-        payload={
-            "order_id": order_id,
-            "user_id": "u",
-            "customer_name": "C",
-            "items": [],
-            "channel": "web",
-        },
-        meta=EventMeta(producer="orders"),
-    )
+    event = order_created(order_id, "u", datetime.now(UTC), customer_name="C")
     event.update(overrides)
     return order_id.encode(), orjson.dumps(event)
 
