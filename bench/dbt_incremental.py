@@ -22,6 +22,7 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.publish import publish_views
+from stack.lifecycle import Stack
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.throwaway_stack import throwaway_stack
 
@@ -130,10 +131,8 @@ def mart_summary(settings: Settings) -> tuple[object, ...]:
 def reset(settings: Settings) -> None:
     with connections.connect(settings, "postgres", autocommit=True) as conn:
         conn.execute(f"drop database if exists {WAREHOUSE_DATABASE} with (force)")
-    connections.ensure_database(settings, WAREHOUSE_DATABASE)
-    from ingest import warehouse
-
-    warehouse.ensure_schema(settings)
+    # As `stack up` makes it: owned by its roles, its schemas, and who may read them.
+    Stack(settings).prepare_databases()
 
 
 class Size:
