@@ -64,6 +64,15 @@ def validate_step(settings: Settings, run: tuple[str, str] | None = None) -> dic
         return run_gate(settings).as_dict()
 
 
+def data_docs_step(settings: Settings, run: tuple[str, str] | None = None) -> str | None:
+    """Render the gate's newest results as Data Docs; after publish, so no reader waits on it."""
+    from quality.data_docs import build_data_docs
+
+    with step_span(settings, "data docs", run):
+        index = build_data_docs(settings)
+    return str(index) if index is not None else None
+
+
 def publish_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, int]:
     """Publish the checked marts to the serving schema in one transaction (write-audit-publish)."""
     with step_span(settings, "publish", run):
@@ -90,13 +99,16 @@ def record_freshness_step(
 def gated_publish(settings: Settings) -> tuple[dict[str, Any], dict[str, int]]:
     """The gate, then publish: what a person may publish by hand is what the DAG would."""
     gate = validate_step(settings)
-    return gate, publish_step(settings)
+    published = publish_step(settings)
+    data_docs_step(settings)
+    return gate, published
 
 
 def run_pipeline(
     settings: Settings, on_step: Callable[[str, Any], None] = lambda step, result: None
 ) -> dict[str, Any]:
-    """One pass as the DAG runs it: ingest, dbt build, gate, publish, record freshness.
+    """One pass as the DAG runs it: ingest, dbt build, gate, publish, record freshness, then
+    the gate's Data Docs.
 
     Each step raises on failure, so a failed build or check stops the run before publish and
     the serving views stay as they were.
@@ -119,4 +131,6 @@ def _run_steps(
     on_step("publish", results["publish"])
     results["freshness"] = record_freshness_step(settings, results["publish"], "cli", run_id)
     on_step("record freshness", results["freshness"])
+    results["data docs"] = data_docs_step(settings)
+    on_step("data docs", results["data docs"])
     return results

@@ -1,4 +1,5 @@
-"""The tail every DAG that builds the marts ends with: gate, publish, record freshness."""
+"""The tail every DAG that builds the marts ends with: gate, publish, record freshness and
+the gate's Data Docs (after publish: no reader waits for them)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def run_of(context: Any) -> tuple[str, str]:
 
 
 def check_and_publish() -> Any:
-    """validate >> publish >> record_freshness, inside a DAG; returns the first task."""
+    """validate >> publish >> [record_freshness, data_docs], inside a DAG; returns the first
+    task. A failed gate renders its Data Docs itself before it fails the run."""
 
     @task
     def validate() -> dict[str, Any]:
@@ -36,6 +38,10 @@ def check_and_publish() -> Any:
         published = ti.xcom_pull(task_ids="publish")
         return pipeline.record_freshness_step(Settings(), published, ti.dag_id, ti.run_id)
 
+    @task
+    def data_docs() -> str | None:
+        return pipeline.data_docs_step(Settings(), run_of(get_current_context()))
+
     gate = validate()
-    gate >> publish() >> record_freshness()
+    gate >> publish() >> [record_freshness(), data_docs()]
     return gate
