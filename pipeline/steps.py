@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 from config import tracing
 from config.settings import Settings
 from ingest.job import run_ingest
-from pipeline.dbt import run_dbt
+from pipeline.dbt import PIPELINE_EXCLUDE, run_dbt
 from pipeline.publish import publish_views
 
 
@@ -51,9 +51,9 @@ def ingest_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[
 
 
 def dbt_build_step(settings: Settings) -> None:
-    """Build the staging views and marts and run their tests; raise if any fails."""
+    """Build the staging views and marts and run their data tests; raise if any fails."""
     with step_span(settings, "dbt build"):
-        run_dbt(settings, "build")
+        run_dbt(settings, "build", "--exclude", *PIPELINE_EXCLUDE)
 
 
 def validate_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, Any]:

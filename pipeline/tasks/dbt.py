@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import DBT_PROJECT_DIR, Settings
-from pipeline.dbt import dbt_session_env, run_dbt
+from pipeline.dbt import PIPELINE_EXCLUDE, dbt_session_env, run_dbt
 from pipeline.tasks.spans import record_dbt_span
 
 PROFILE = "cqrs_warehouse"
@@ -88,6 +88,10 @@ def dbt_task_group(
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
+            # Cosmos renders no unit tests (its manifest loader reads nodes, sources and
+            # exposures only) but passes this on as the watcher producer's `--exclude` and to
+            # every command that runs tests: the runs leave dbt's unit tests to `make test`.
+            exclude=list(PIPELINE_EXCLUDE),
             # The watcher has no per-node `dbt build` task: a model's task shows its run, the
             # task after it the model's tests (both run in the producer's one `dbt build`).
             test_behavior=TestBehavior.AFTER_EACH if watcher else TestBehavior.BUILD,

@@ -46,6 +46,7 @@ def describe(dag):
         "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
                       if isinstance(getattr(t, "env", None), dict)},
         "retry_decisions": retry_decisions(dag.get_task("validate")),
+        "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
     }
 
 def retry_decisions(task):
@@ -148,6 +149,8 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     assert dag["retries"][producer] == 0
     # dbt's connections bound their statements and lock waits as the project's own do
     assert dag["pgoptions"][producer] == parsed["expected_pgoptions"]
+    # the one dbt build leaves dbt's unit tests (logic, not data) to `make test`
+    assert dag["exclude"][producer] == "resource_type:unit_test"
     assert down["validate"] == ["publish"]
     assert down["publish"] == ["data_docs", "record_freshness"]  # docs: off the critical path
     assert dag["outlets"] == {"publish": SERVING}
@@ -162,6 +165,9 @@ def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> No
     assert dag["params"] == ["from_date"]
     assert "ingest" not in down
     assert all("validate" in reachable(down, t) for t in down if t.startswith("dbt_rebuild."))
+    builds = {t for t, kind in dag["types"].items() if kind == "DbtBuildLocalOperator"}
+    assert builds
+    assert all(dag["exclude"][t].startswith("resource_type:unit_test") for t in builds)
     assert (down["validate"], down["publish"]) == (
         ["publish"],
         ["data_docs", "record_freshness"],
