@@ -22,6 +22,12 @@ TARGET = "dev"
 # instead of holding the run (and the next one) for the sensor's default of a week.
 WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": True}
 PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
+# The watching tasks (two per model, 5-10 s of process start-up each on 2 cores) start
+# together when the producer ends, beside the gate. In a pool of two of the executor's four
+# slots (stack/airflow.py makes it) they leave the gate, publish and what follows a slot
+# each at once and less CPU to share (Cosmos's own benchmark gives them a pool too).
+WATCHER_POOL = "dbt_watchers"
+WATCHER_POOL_SLOTS = 2
 
 
 # Apart from target/ itself, which every other dbt command rewrites.
@@ -130,13 +136,16 @@ def watched_dbt_build(settings: Settings, group_id: str) -> tuple[Any, Any]:
     the producer and finds its node's result at its first look; what follows the group
     (the gate) waits for the producer only, so the watchers cost the run no time. The
     producer never retries: Cosmos would skip a second attempt, and a skipped build must not
-    let the gate pass on marts that were not built.
+    let the gate pass on marts that were not built. The watching tasks share WATCHER_POOL.
     """
     group = dbt_task_group(settings, group_id, watcher=True)
     tasks = list(group.iter_tasks())
     producer = next(t for t in tasks if t.task_id == f"{group_id}.{PRODUCER}")
     producer.retries = 0
     for task in tasks:
-        if task is not producer and not task.upstream_task_ids & {t.task_id for t in tasks}:
+        if task is producer:
+            continue
+        task.pool = WATCHER_POOL
+        if not task.upstream_task_ids & {t.task_id for t in tasks}:
             producer >> task
     return group, producer

@@ -18,7 +18,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database.warehouse import MARTS
 from pipeline.dbt import dbt_session_env
-from pipeline.tasks.dbt import MANIFEST_PATH, build_manifest
+from pipeline.tasks.dbt import MANIFEST_PATH, WATCHER_POOL, build_manifest
 from stack.airflow import airflow_env
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
@@ -47,6 +47,9 @@ def describe(dag):
                       if isinstance(getattr(t, "env", None), dict)},
         "retry_decisions": retry_decisions(dag.get_task("validate")),
         "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
+        "pool": {t.task_id: t.pool for t in dag.tasks},
+        "priority": {t.task_id: (t.priority_weight, str(getattr(t.weight_rule, "value",
+                     t.weight_rule))) for t in dag.tasks},
     }
 
 def retry_decisions(task):
@@ -145,6 +148,12 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     assert dbt_tasks <= reachable(down, "anything_new")
     # the watchers show the build's results after it; the gate waits for the build itself
     assert watchers <= reachable(down, producer)
+    # they wait in a pool of their own, behind the gate and what follows it in the queue
+    assert {dag["pool"][t] for t in watchers} == {WATCHER_POOL}
+    assert dag["pool"][producer] == dag["pool"]["validate"] == "default_pool"
+    first = ("validate", "publish", "record_freshness", "data_docs")
+    assert {dag["priority"][t][1] for t in (*first, *watchers)} == {"absolute"}
+    assert min(dag["priority"][t][0] for t in first) > max(dag["priority"][t][0] for t in watchers)
     assert "validate" in down[producer]
     assert dag["retries"][producer] == 0
     # dbt's connections bound their statements and lock waits as the project's own do
