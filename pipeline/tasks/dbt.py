@@ -63,6 +63,7 @@ def dbt_task_group(
         DbtTaskGroup,
         ExecutionConfig,
         ExecutionMode,
+        InvocationMode,
         LoadMode,
         ProfileConfig,
         ProjectConfig,
@@ -90,6 +91,10 @@ def dbt_task_group(
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
+            # In-process (dbtRunner) the producer pushes each node's result to XCom from dbt's
+            # own event callback, two API calls per node under a lock that dbt's threads wait
+            # for; a subprocess keeps dbt running while the task reads its log.
+            invocation_mode=InvocationMode.SUBPROCESS if watcher else None,
             dbt_executable_path=Path(sys.executable).with_name("dbt"),
         ),
         render_config=RenderConfig(

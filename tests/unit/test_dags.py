@@ -48,6 +48,8 @@ def describe(dag):
         "retry_decisions": retry_decisions(dag.get_task("validate")),
         "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
         "pool": {t.task_id: t.pool for t in dag.tasks},
+        "invocation": {t.task_id: str(t.invocation_mode) for t in dag.tasks
+                       if getattr(t, "invocation_mode", None)},
         "priority": {t.task_id: (t.priority_weight, str(getattr(t.weight_rule, "value",
                      t.weight_rule))) for t in dag.tasks},
     }
@@ -160,6 +162,8 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     assert dag["pgoptions"][producer] == parsed["expected_pgoptions"]
     # the one dbt build leaves dbt's unit tests (logic, not data) to `make test`
     assert dag["exclude"][producer] == "resource_type:unit_test"
+    # dbt in a subprocess: its results go to XCom while it runs, not from inside its threads
+    assert dag["invocation"][producer] == "InvocationMode.SUBPROCESS"
     assert down["validate"] == ["publish"]
     assert down["publish"] == ["data_docs", "record_freshness"]  # docs: off the critical path
     assert dag["outlets"] == {"publish": SERVING}
