@@ -119,6 +119,7 @@ def where_time_goes(settings: Settings, since: datetime) -> list[str]:
                 (PIPELINE, since),
             ).fetchall()
         ]
+    lines += _watchers_and_tail(settings, since)
     if paths:
         lines.append(
             f"  from ingest's end to publish's end: median {statistics.median(paths):.1f} s,"
@@ -130,3 +131,31 @@ def where_time_goes(settings: Settings, since: datetime) -> list[str]:
             f"  gap from one run's end to the next's start: {statistics.median(gaps):.1f} s"
         )
     return lines
+
+
+def _watchers_and_tail(settings: Settings, since: datetime) -> list[str]:
+    """The watcher tasks' time per publishing run (they share the CPU with the gate), and
+    the run's tail: from publish's end to the run's end, which the next run waits for."""
+    with connections.connect(settings, AIRFLOW_DATABASE) as conn:
+        rows = conn.execute(
+            "select sum(extract(epoch from w.end_date - w.start_date)), count(w.task_id),"
+            " extract(epoch from r.end_date - p.end_date) from task_instance as p"
+            " join dag_run as r using (dag_id, run_id)"
+            " left join task_instance as w on w.dag_id = p.dag_id and w.run_id = p.run_id"
+            "  and (w.task_id like '%%.run' or w.task_id like '%%.test')"
+            " where p.dag_id = %s and p.task_id = 'publish' and p.state = 'success'"
+            " and p.start_date >= %s and r.end_date is not null"
+            " group by r.run_id, r.end_date, p.end_date",
+            (PIPELINE, since),
+        ).fetchall()
+    if not rows:
+        return []
+    busy = [float(total or 0) for total, _, _ in rows]
+    tails = [float(tail) for _, _, tail in rows if tail is not None]
+    return [
+        f"  watcher tasks ({rows[0][1]} a run): {statistics.median(busy):.1f} s of task time"
+        f" a run (median), {max(busy):.1f} s max",
+        f"  from publish's end to the run's end: median {statistics.median(tails):.1f} s"
+        if tails
+        else "  from publish's end to the run's end: n/a",
+    ]

@@ -95,6 +95,8 @@ def cmd_pipeline(_: argparse.Namespace) -> int:
             console.print(f"publish: rows written: {rows}")
         elif step == "record freshness":
             console.print(f"freshness: newest event {result['lag_seconds']} s old")
+        elif step == "data docs":
+            console.print(f"data docs: {result}")
         else:
             console.print(f"{step}: ok")
 

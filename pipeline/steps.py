@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 from config import tracing
 from config.settings import Settings
 from ingest.job import run_ingest
-from pipeline.dbt import run_dbt
+from pipeline.dbt import PIPELINE_EXCLUDE, run_dbt
 from pipeline.publish import publish_views
 
 
@@ -51,9 +51,9 @@ def ingest_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[
 
 
 def dbt_build_step(settings: Settings) -> None:
-    """Build the staging views and marts and run their tests; raise if any fails."""
+    """Build the staging views and marts and run their data tests; raise if any fails."""
     with step_span(settings, "dbt build"):
-        run_dbt(settings, "build")
+        run_dbt(settings, "build", "--exclude", *PIPELINE_EXCLUDE)
 
 
 def validate_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -62,6 +62,15 @@ def validate_step(settings: Settings, run: tuple[str, str] | None = None) -> dic
 
     with step_span(settings, "gate", run):
         return run_gate(settings).as_dict()
+
+
+def data_docs_step(settings: Settings, run: tuple[str, str] | None = None) -> str | None:
+    """Render the gate's newest results as Data Docs; after publish, so no reader waits on it."""
+    from quality.data_docs import build_data_docs
+
+    with step_span(settings, "data docs", run):
+        index = build_data_docs(settings)
+    return str(index) if index is not None else None
 
 
 def publish_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[str, int]:
@@ -90,13 +99,16 @@ def record_freshness_step(
 def gated_publish(settings: Settings) -> tuple[dict[str, Any], dict[str, int]]:
     """The gate, then publish: what a person may publish by hand is what the DAG would."""
     gate = validate_step(settings)
-    return gate, publish_step(settings)
+    published = publish_step(settings)
+    data_docs_step(settings)
+    return gate, published
 
 
 def run_pipeline(
     settings: Settings, on_step: Callable[[str, Any], None] = lambda step, result: None
 ) -> dict[str, Any]:
-    """One pass as the DAG runs it: ingest, dbt build, gate, publish, record freshness.
+    """One pass as the DAG runs it: ingest, dbt build, gate, publish, record freshness, then
+    the gate's Data Docs.
 
     Each step raises on failure, so a failed build or check stops the run before publish and
     the serving views stay as they were.
@@ -119,4 +131,6 @@ def _run_steps(
     on_step("publish", results["publish"])
     results["freshness"] = record_freshness_step(settings, results["publish"], "cli", run_id)
     on_step("record freshness", results["freshness"])
+    results["data docs"] = data_docs_step(settings)
+    on_step("data docs", results["data docs"])
     return results

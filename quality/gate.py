@@ -1,14 +1,13 @@
 """Run the suites as one Great Expectations checkpoint; a failed expectation raises.
 
 A checkpoint reports ``success: False`` instead of raising, and a task that only logs that
-would let bad views be published: ``run_gate`` turns it into ``DataQualityFailed``.
+would let bad views be published: ``run_gate`` turns it into ``DataQualityFailed``. A passing
+gate leaves the Data Docs to ``quality.data_docs.build_data_docs``, run after publish.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -20,6 +19,14 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from quality.data_docs import (
+    URL_VARIABLE,
+    build_data_docs,
+    context_dir,
+    data_docs_index,
+    forget_old_runs,
+    open_context,
+)
 from quality.metrics import write_gate_metrics
 
 if TYPE_CHECKING:  # the suites import Great Expectations, which takes seconds to load
@@ -28,11 +35,6 @@ if TYPE_CHECKING:  # the suites import Great Expectations, which takes seconds t
 log = logging.getLogger(__name__)
 
 DATASOURCE = "warehouse"
-# Validation results (and their Data Docs pages) kept per suite: a run every five minutes
-# would otherwise grow the store, and the time to rebuild the docs index, without end.
-KEEP_RUNS = 50
-# The context stores this placeholder, never the URL: a password must not land in its YAML.
-URL_VARIABLE = "CQRSW_GX_WAREHOUSE_URL"
 
 
 class DataQualityFailed(RuntimeError):
@@ -76,15 +78,6 @@ class GateReport:
         }
 
 
-def context_dir(settings: Settings) -> Path:
-    """The Great Expectations file context: suites, results and the Data Docs site."""
-    return settings.state_dir / "gx"
-
-
-def data_docs_index(settings: Settings) -> Path:
-    return context_dir(settings) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-
-
 def existing_tables(settings: Settings, suites: Sequence[TableSuite]) -> set[str]:
     with connections.connect(
         settings, WAREHOUSE_DATABASE, autocommit=True, role=DbRole.PUBLISHER
@@ -103,8 +96,9 @@ def run_gate(
 ) -> GateReport:
     """Validate every table that exists; raise ``DataQualityFailed`` if any expectation fails.
 
-    A suite whose table does not exist yet is skipped and logged. The Data Docs site is
-    rebuilt either way, so the failure can be read there.
+    A suite whose table does not exist yet is skipped and logged. A failure rebuilds the
+    Data Docs site before it raises, so it can be read there; a pass leaves that to
+    ``build_data_docs`` after publish and reports the site's index (rebuilt then).
     """
     from quality.suites import warehouse_suites
 
@@ -116,14 +110,14 @@ def run_gate(
     to_run = [s for s in suites if s.name in present]
 
     outcomes = _run_checkpoint(settings, to_run, checkpoint_name) if to_run else {}
-    _forget_old_runs(context_dir(settings) / "gx" / "uncommitted")
-    docs = data_docs_index(settings)
-    report = GateReport(
-        success=all(o.success for o in outcomes.values()),
-        suites=outcomes,
-        skipped=skipped,
-        data_docs=docs if docs.exists() else None,
-    )
+    success = all(o.success for o in outcomes.values())
+    if success:
+        forget_old_runs(context_dir(settings) / "gx" / "uncommitted")
+        index = data_docs_index(settings)  # where build_data_docs renders this run's results
+        docs: Path | None = index if to_run or index.exists() else None
+    else:
+        docs = build_data_docs(settings)
+    report = GateReport(success=success, suites=outcomes, skipped=skipped, data_docs=docs)
     log.info("quality gate %s:\n%s", checkpoint_name, report.summary())
     write_gate_metrics(
         settings.state_dir / "metrics",
@@ -139,25 +133,13 @@ def run_gate(
 def _run_checkpoint(
     settings: Settings, suites: Sequence[TableSuite], checkpoint_name: str
 ) -> dict[str, SuiteOutcome]:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     with warnings.catch_warnings():
         # GX 1.24 deprecates a table asset's schema_name in favour of a schema in the
         # connection, which its PostgreSQL datasource has no field for: keep using it.
         warnings.filterwarnings("ignore", "`schema_name` is deprecated", DeprecationWarning)
-        context = gx.get_context(
-            mode="file",
-            project_root_dir=context_dir(settings),
-            runtime_environment={
-                URL_VARIABLE: connections.sqlalchemy_url(
-                    settings, WAREHOUSE_DATABASE, DbRole.PUBLISHER
-                )
-            },
-        )
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context = open_context(settings)
         datasource = context.data_sources.add_or_update_postgres(
             name=DATASOURCE, connection_string="${" + URL_VARIABLE + "}"
         )
@@ -167,7 +149,7 @@ def _run_checkpoint(
                 validation_definitions=[
                     _validation_definition(context, datasource, suite) for suite in suites
                 ],
-                actions=[UpdateDataDocsAction(name="update_data_docs")],
+                actions=[],  # the Data Docs: after publish (quality.data_docs)
                 result_format="SUMMARY",
             )
         )
@@ -228,15 +210,3 @@ def _error_message(info: Any) -> str | None:
         if candidate.get("raised_exception"):
             return str(candidate.get("exception_message", "")).splitlines()[0][:300]
     return None
-
-
-def _forget_old_runs(uncommitted: Path, keep: int = KEEP_RUNS) -> None:
-    """Delete all but the newest ``keep`` results per suite (run folders sort by time)."""
-    for store in (
-        uncommitted / "validations",
-        uncommitted / "data_docs" / "local_site" / "validations",
-    ):
-        for suite_runs in store.glob("*/*/__none__"):
-            runs = sorted(p for p in suite_runs.iterdir() if p.is_dir())
-            for old in runs[:-keep]:
-                shutil.rmtree(old, ignore_errors=True)

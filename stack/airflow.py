@@ -152,14 +152,23 @@ def run_airflow(
 
 
 def prepare_airflow(settings: Settings) -> None:
-    """Metadata database, the UI login and a fresh dbt manifest: what any Airflow run needs.
+    """Metadata database, the watchers' pool, the UI login and a fresh dbt manifest: what
+    any Airflow run needs.
 
     Idempotent; run again after changing the dbt project so Cosmos renders the new models.
     """
-    from pipeline.tasks.dbt import build_manifest
+    from pipeline.tasks.dbt import WATCHER_POOL, WATCHER_POOL_SLOTS, build_manifest
 
     password = admin_password(settings)
     run_airflow(settings, "db", "migrate")
+    run_airflow(
+        settings,
+        "pools",
+        "set",
+        WATCHER_POOL,
+        str(WATCHER_POOL_SLOTS),
+        "Cosmos's watching tasks: the gate and publish keep executor slots",
+    )
     passwords = airflow_home(settings) / "passwords.json"
     passwords.parent.mkdir(parents=True, exist_ok=True)
     passwords.touch(mode=0o600)

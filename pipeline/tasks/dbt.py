@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import DBT_PROJECT_DIR, Settings
-from pipeline.dbt import dbt_session_env, run_dbt
+from pipeline.dbt import PIPELINE_EXCLUDE, dbt_session_env, run_dbt
 from pipeline.tasks.spans import record_dbt_span
 
 PROFILE = "cqrs_warehouse"
@@ -22,6 +22,12 @@ TARGET = "dev"
 # instead of holding the run (and the next one) for the sensor's default of a week.
 WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": True}
 PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
+# The watching tasks (two per model, 5-10 s of process start-up each on 2 cores) start
+# together when the producer ends, beside the gate. In a pool of two of the executor's four
+# slots (stack/airflow.py makes it) they leave the gate, publish and what follows a slot
+# each at once and less CPU to share (Cosmos's own benchmark gives them a pool too).
+WATCHER_POOL = "dbt_watchers"
+WATCHER_POOL_SLOTS = 2
 
 
 # Apart from target/ itself, which every other dbt command rewrites.
@@ -57,6 +63,7 @@ def dbt_task_group(
         DbtTaskGroup,
         ExecutionConfig,
         ExecutionMode,
+        InvocationMode,
         LoadMode,
         ProfileConfig,
         ProjectConfig,
@@ -84,10 +91,18 @@ def dbt_task_group(
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
+            # In-process (dbtRunner) the producer pushes each node's result to XCom from dbt's
+            # own event callback, two API calls per node under a lock that dbt's threads wait
+            # for; a subprocess keeps dbt running while the task reads its log.
+            invocation_mode=InvocationMode.SUBPROCESS if watcher else None,
             dbt_executable_path=Path(sys.executable).with_name("dbt"),
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
+            # Cosmos renders no unit tests (its manifest loader reads nodes, sources and
+            # exposures only) but passes this on as the watcher producer's `--exclude` and to
+            # every command that runs tests: the runs leave dbt's unit tests to `make test`.
+            exclude=list(PIPELINE_EXCLUDE),
             # The watcher has no per-node `dbt build` task: a model's task shows its run, the
             # task after it the model's tests (both run in the producer's one `dbt build`).
             test_behavior=TestBehavior.AFTER_EACH if watcher else TestBehavior.BUILD,
@@ -126,13 +141,16 @@ def watched_dbt_build(settings: Settings, group_id: str) -> tuple[Any, Any]:
     the producer and finds its node's result at its first look; what follows the group
     (the gate) waits for the producer only, so the watchers cost the run no time. The
     producer never retries: Cosmos would skip a second attempt, and a skipped build must not
-    let the gate pass on marts that were not built.
+    let the gate pass on marts that were not built. The watching tasks share WATCHER_POOL.
     """
     group = dbt_task_group(settings, group_id, watcher=True)
     tasks = list(group.iter_tasks())
     producer = next(t for t in tasks if t.task_id == f"{group_id}.{PRODUCER}")
     producer.retries = 0
     for task in tasks:
-        if task is not producer and not task.upstream_task_ids & {t.task_id for t in tasks}:
+        if task is producer:
+            continue
+        task.pool = WATCHER_POOL
+        if not task.upstream_task_ids & {t.task_id for t in tasks}:
             producer >> task
     return group, producer

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from config.settings import Settings
 from database import connections
 from database.names import AIRFLOW_DATABASE
+from quality.data_docs import data_docs_index
 from tests.support.dag_runs import PIPELINE, run_dag, warehouse
 from tests.support.relay import relay_all
 
@@ -40,7 +41,9 @@ def test_pipeline_publishes_checked_views(
 
     assert run.exit_code == 0, run
     assert set(run.states.values()) == {"success"}
-    assert {"ingest", "validate", "publish", "record_freshness"} <= set(run.states)
+    assert {"ingest", "validate", "publish", "record_freshness", "data_docs"} <= set(run.states)
+    # rendered after publish, from the results the gate stored
+    assert "marts.orders_with_invoices" in data_docs_index(settings).read_text()
     # one task ran dbt: the per-model tasks only watched it
     assert "dbt_build.dbt_producer_watcher" in run.states
     assert "dbt_build.orders_with_invoices.run" in run.states

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from pipeline.publish import publish_views
+from quality.data_docs import data_docs_index
 from services.outbox import make_producer
 from tests.support.dag_runs import PIPELINE, run_dag, serving_rows, warehouse
 from tests.support.dbt_in_process import InProcessDbt
@@ -50,6 +51,7 @@ def test_bad_event_stops_at_the_gate_and_serving_keeps_the_last_good_views(
     before = serving_rows(settings)
     assert good.json()["order_id"] in {str(row[0]) for row in before}
 
+    docs_before = data_docs_index(settings).stat().st_mtime_ns  # the green run's data_docs
     bad_order, bad_event = publish_future_order(settings, user)
     try:
         run = run_dag(settings, PIPELINE)
@@ -58,6 +60,9 @@ def test_bad_event_stops_at_the_gate_and_serving_keeps_the_last_good_views(
         assert run.exit_code != 0
         assert states["validate"] == "failed", run
         assert states["publish"] == states["record_freshness"] == "upstream_failed"
+        # the failed gate rendered its Data Docs itself: the failure can be read there
+        assert states["data_docs"] == "upstream_failed"
+        assert data_docs_index(settings).stat().st_mtime_ns != docs_before
         assert all(s == "success" for t, s in states.items() if t.startswith(("ingest", "dbt_")))
         # dbt built the bad order into the mart; the gate kept it out of serving
         marts = warehouse(

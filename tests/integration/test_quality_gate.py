@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
-from quality.gate import DataQualityFailed, data_docs_index, run_gate
+from quality.data_docs import build_data_docs, data_docs_index
+from quality.gate import DataQualityFailed, run_gate
 from quality.suites import (
     TableSuite,
     orders_with_invoices_suite,
@@ -43,14 +45,31 @@ def in_scratch(suite: TableSuite, *, drop_types: tuple[str, ...] = ()) -> TableS
     return TableSuite("gx_scratch", suite.table, kept)
 
 
-def test_raw_tables_pass_and_data_docs_are_built(settings: Settings) -> None:
+def test_raw_tables_pass_and_data_docs_are_built_afterwards(settings: Settings) -> None:
     report = run_gate(settings, raw_suites(), checkpoint_name="test_raw")
 
     assert report.success
     assert set(report.suites) == {s.name for s in raw_suites()}
     assert report.skipped == []
     assert report.data_docs == data_docs_index(settings)
+    rendered = {p: p.stat().st_mtime_ns for p in _result_pages(settings)}
+
+    # a passing gate renders nothing: its results wait in the store for build_data_docs
+    assert build_data_docs(settings) == data_docs_index(settings)
     assert "raw.order_created" in data_docs_index(settings).read_text()
+    fresh = {p for p in _result_pages(settings) if rendered.get(p) != p.stat().st_mtime_ns}
+    # new pages for the newest result of each suite (validations/<schema>/<table>/...)
+    assert {".".join(p.relative_to(_site(settings)).parts[1:3]) for p in fresh} == {
+        s.name for s in raw_suites()
+    }
+
+
+def _site(settings: Settings) -> Path:
+    return data_docs_index(settings).parent
+
+
+def _result_pages(settings: Settings) -> list[Path]:
+    return list((_site(settings) / "validations").rglob("*.html"))
 
 
 def test_a_table_that_does_not_exist_yet_is_skipped(settings: Settings) -> None:

@@ -18,7 +18,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database.warehouse import MARTS
 from pipeline.dbt import dbt_session_env
-from pipeline.tasks.dbt import MANIFEST_PATH, build_manifest
+from pipeline.tasks.dbt import MANIFEST_PATH, WATCHER_POOL, build_manifest
 from stack.airflow import airflow_env
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
@@ -46,6 +46,12 @@ def describe(dag):
         "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
                       if isinstance(getattr(t, "env", None), dict)},
         "retry_decisions": retry_decisions(dag.get_task("validate")),
+        "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
+        "pool": {t.task_id: t.pool for t in dag.tasks},
+        "invocation": {t.task_id: str(t.invocation_mode) for t in dag.tasks
+                       if getattr(t, "invocation_mode", None)},
+        "priority": {t.task_id: (t.priority_weight, str(getattr(t.weight_rule, "value",
+                     t.weight_rule))) for t in dag.tasks},
     }
 
 def retry_decisions(task):
@@ -144,12 +150,22 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     assert dbt_tasks <= reachable(down, "anything_new")
     # the watchers show the build's results after it; the gate waits for the build itself
     assert watchers <= reachable(down, producer)
+    # they wait in a pool of their own, behind the gate and what follows it in the queue
+    assert {dag["pool"][t] for t in watchers} == {WATCHER_POOL}
+    assert dag["pool"][producer] == dag["pool"]["validate"] == "default_pool"
+    first = ("validate", "publish", "record_freshness", "data_docs")
+    assert {dag["priority"][t][1] for t in (*first, *watchers)} == {"absolute"}
+    assert min(dag["priority"][t][0] for t in first) > max(dag["priority"][t][0] for t in watchers)
     assert "validate" in down[producer]
     assert dag["retries"][producer] == 0
     # dbt's connections bound their statements and lock waits as the project's own do
     assert dag["pgoptions"][producer] == parsed["expected_pgoptions"]
+    # the one dbt build leaves dbt's unit tests (logic, not data) to `make test`
+    assert dag["exclude"][producer] == "resource_type:unit_test"
+    # dbt in a subprocess: its results go to XCom while it runs, not from inside its threads
+    assert dag["invocation"][producer] == "InvocationMode.SUBPROCESS"
     assert down["validate"] == ["publish"]
-    assert down["publish"] == ["record_freshness"]
+    assert down["publish"] == ["data_docs", "record_freshness"]  # docs: off the critical path
     assert dag["outlets"] == {"publish": SERVING}
     # a run starts when the previous one ends; never two at once, so a burst queues nothing
     assert (dag["schedule"], dag["catchup"], dag["max_active_runs"]) == ("@continuous", False, 1)
@@ -162,7 +178,13 @@ def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> No
     assert dag["params"] == ["from_date"]
     assert "ingest" not in down
     assert all("validate" in reachable(down, t) for t in down if t.startswith("dbt_rebuild."))
-    assert (down["validate"], down["publish"]) == (["publish"], ["record_freshness"])
+    builds = {t for t, kind in dag["types"].items() if kind == "DbtBuildLocalOperator"}
+    assert builds
+    assert all(dag["exclude"][t].startswith("resource_type:unit_test") for t in builds)
+    assert (down["validate"], down["publish"]) == (
+        ["publish"],
+        ["data_docs", "record_freshness"],
+    )
     assert dag["outlets"] == {"publish": SERVING}
 
 
