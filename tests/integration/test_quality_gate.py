@@ -58,10 +58,10 @@ def test_raw_tables_pass_and_data_docs_are_built_afterwards(settings: Settings) 
     assert build_data_docs(settings) == data_docs_index(settings)
     assert "raw.order_created" in data_docs_index(settings).read_text()
     fresh = {p for p in _result_pages(settings) if rendered.get(p) != p.stat().st_mtime_ns}
-    # new pages for the newest result of each suite (validations/<schema>/<table>/...)
-    assert {".".join(p.relative_to(_site(settings)).parts[1:3]) for p in fresh} == {
-        s.name for s in raw_suites()
-    }
+    # new pages for the newest result of each suite (validations/<schema>/<table>/...):
+    # these raw suites' among them (earlier tests' mart results, if any, render too)
+    rendered_suites = {".".join(p.relative_to(_site(settings)).parts[1:3]) for p in fresh}
+    assert {s.name for s in raw_suites()} <= rendered_suites
 
 
 def _site(settings: Settings) -> Path:
