@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 ENTRY_OVERHEAD_BYTES = 200  # key, headers list and bookkeeping, roughly, per kept answer
 MAX_ANSWER_BYTES = 1_048_576  # a larger answer is served but not kept
@@ -27,7 +28,7 @@ class Answer:
     """A complete 200 answer: its view, the publication it was computed at, headers and body."""
 
     view: str
-    publication: Hashable
+    publication: datetime  # the view's X-View-Published-At when the answer was read
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
 
@@ -42,7 +43,7 @@ class AnswerCache:
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
-        self._publication: dict[str, Hashable] = {}  # the newest publication seen per view
+        self._publication: dict[str, datetime] = {}  # the newest publication seen per view
         self._bytes = 0
         self._lock = threading.Lock()  # lookups run on the event loop, but be safe anyway
 
@@ -57,7 +58,7 @@ class AnswerCache:
     def __len__(self) -> int:
         return len(self._answers)
 
-    def get(self, key: Hashable, current: Mapping[str, Hashable]) -> Answer | None:
+    def get(self, key: Hashable, current: Mapping[str, datetime]) -> Answer | None:
         """The kept answer to ``key`` if its view is still at the publication it was made at.
 
         ``current`` holds each view's latest publication as known now; a view missing from it
@@ -80,7 +81,7 @@ class AnswerCache:
         with self._lock:
             seen = self._publication.get(answer.view)
             if seen != answer.publication:
-                if seen is not None and self._is_older(answer, seen):
+                if seen is not None and answer.publication < seen:
                     return False
                 self._drop_view(answer.view)
                 self._publication[answer.view] = answer.publication
@@ -93,14 +94,6 @@ class AnswerCache:
                 _, evicted = self._answers.popitem(last=False)
                 self._bytes -= evicted.size
             return True
-
-    @staticmethod
-    def _is_older(answer: Answer, seen: Hashable) -> bool:
-        """Publications are ordered when they are comparable (tuples of the same shape)."""
-        try:
-            return bool(answer.publication < seen)  # type: ignore[operator]
-        except TypeError:
-            return False
 
     def _drop_view(self, view: str) -> None:
         stale = [key for key, answer in self._answers.items() if answer.view == view]

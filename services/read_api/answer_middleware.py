@@ -65,19 +65,18 @@ class KeptAnswers:
 
 def _keeping(send: Send, answers: AnswerCache, key: tuple[object, ...]) -> Send:
     """A send that passes everything on and keeps a complete 200 answer naming its view."""
-    start: tuple[int, tuple[tuple[bytes, bytes], ...]] | None = None
+    headers: tuple[tuple[bytes, bytes], ...] | None = None  # of a 200 answer only
     body = bytearray()
 
     async def keep(message: Message) -> None:
-        nonlocal start
+        nonlocal headers
         # Copied before sending: the layers outside add to the message (the request id).
-        if message["type"] == "http.response.start":
+        if message["type"] == "http.response.start" and message["status"] == 200:
             headers = tuple((bytes(k), bytes(v)) for k, v in message.get("headers", ()))
-            start = (message["status"], headers) if message["status"] == 200 else None
-        elif message["type"] == "http.response.body" and start is not None:
+        elif message["type"] == "http.response.body" and headers is not None:
             body.extend(message.get("body", b""))
             if not message.get("more_body", False):
-                answer = _answer(start[1], bytes(body))
+                answer = _answer(headers, bytes(body))
                 if answer is not None:
                     answers.put(key, answer)
         await send(message)
