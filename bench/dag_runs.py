@@ -106,7 +106,8 @@ def where_time_goes(settings: Settings, since: datetime) -> list[str]:
         f"  {task_id}: queued {statistics.median(waits[task_id]):.1f} s,"
         f" ran {statistics.median(ran):.1f} s (median of {len(ran)})"
         for task_id, ran in sorted(runs_for.items(), key=lambda kv: -statistics.median(kv[1]))
-        if not task_id.endswith((".run", ".test"))  # watchers: after the producer, off the path
+        # the watchers (and ephemeral models' placeholders): after the producer, off the path
+        if not (task_id.startswith("dbt_build.") and task_id.endswith("_run"))
     ]
     with connections.connect(settings, AIRFLOW_DATABASE) as conn:
         paths = [
@@ -142,7 +143,7 @@ def _watchers_and_tail(settings: Settings, since: datetime) -> list[str]:
             " extract(epoch from r.end_date - p.end_date) from task_instance as p"
             " join dag_run as r using (dag_id, run_id)"
             " left join task_instance as w on w.dag_id = p.dag_id and w.run_id = p.run_id"
-            "  and (w.task_id like '%%.run' or w.task_id like '%%.test')"
+            "  and w.operator = 'ModelBuildWatcher'"
             " where p.dag_id = %s and p.task_id = 'publish' and p.state = 'success'"
             " and p.start_date >= %s and r.end_date is not null"
             " group by r.run_id, r.end_date, p.end_date",

@@ -49,7 +49,8 @@ def rebuild_views() -> None:
         full_refresh="{{ not params.from_date }}",
         dbt_vars={"rebuild_from": "{{ params.from_date or '' }}"},
     )
-    rebuild >> check_and_publish()
+    _, validate_marts = check_and_publish()  # the raw tables' part starts with the rebuild
+    rebuild >> validate_marts
 
 
 rebuild_views()

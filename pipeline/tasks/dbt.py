@@ -22,12 +22,13 @@ TARGET = "dev"
 # instead of holding the run (and the next one) for the sensor's default of a week.
 WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": True}
 PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
-# The watching tasks (two per model, 5-10 s of process start-up each on 2 cores) start
-# together when the producer ends, beside the gate. In a pool of two of the executor's four
-# slots (stack/airflow.py makes it) they leave the gate, publish and what follows a slot
-# each at once and less CPU to share (Cosmos's own benchmark gives them a pool too).
+# The watching tasks (one per model, about a second of process start-up each on 2 cores)
+# start together when the producer ends, beside the gate's marts part and publish. Three at a
+# time in a pool of their own (stack/airflow.py makes it), niced (model_watcher.py), they
+# leave those a slot each and most of the CPU, and are done about when publish is: the next
+# run, which waits for every task of this one, starts soon after publish.
 WATCHER_POOL = "dbt_watchers"
-WATCHER_POOL_SLOTS = 2
+WATCHER_POOL_SLOTS = 3
 
 
 # Apart from target/ itself, which every other dbt command rewrites.
@@ -103,9 +104,10 @@ def dbt_task_group(
             # exposures only) but passes this on as the watcher producer's `--exclude` and to
             # every command that runs tests: the runs leave dbt's unit tests to `make test`.
             exclude=list(PIPELINE_EXCLUDE),
-            # The watcher has no per-node `dbt build` task: a model's task shows its run, the
-            # task after it the model's tests (both run in the producer's one `dbt build`).
-            test_behavior=TestBehavior.AFTER_EACH if watcher else TestBehavior.BUILD,
+            # The watcher has no per-node `dbt build` task in Cosmos 1.15: it renders the
+            # models alone, and watched_dbt_build makes each model's task wait for its tests
+            # too (pipeline/tasks/model_watcher.py), one task where AFTER_EACH takes two.
+            test_behavior=TestBehavior.NONE if watcher else TestBehavior.BUILD,
             # People consume the published views (pipeline.tasks.assets), not the marts.
             emit_datasets=False,
             # In the watcher a source task waits for a freshness result that a source without
@@ -143,10 +145,13 @@ def watched_dbt_build(settings: Settings, group_id: str) -> tuple[Any, Any]:
     producer never retries: Cosmos would skip a second attempt, and a skipped build must not
     let the gate pass on marts that were not built. The watching tasks share WATCHER_POOL.
     """
+    from pipeline.tasks.model_watcher import watch_builds  # imports Cosmos, as the group does
+
     group = dbt_task_group(settings, group_id, watcher=True)
     tasks = list(group.iter_tasks())
     producer = next(t for t in tasks if t.task_id == f"{group_id}.{PRODUCER}")
     producer.retries = 0
+    watch_builds(producer, tasks)
     for task in tasks:
         if task is producer:
             continue

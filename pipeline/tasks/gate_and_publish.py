@@ -1,5 +1,6 @@
-"""The tail every DAG that builds the marts ends with: gate, publish, record freshness and
-the gate's Data Docs (after publish: no reader waits for them)."""
+"""The tail every DAG that builds the marts ends with: the gate in two parts, then publish
+(which records how fresh the published views are); and the Data Docs task of the DAG that
+renders them after each publication."""
 
 from __future__ import annotations
 
@@ -22,30 +23,45 @@ def run_of(context: Any) -> tuple[str, str]:
     return str(ti.dag_id), str(ti.run_id)
 
 
-def check_and_publish() -> Any:
-    """validate >> publish >> [record_freshness, data_docs], inside a DAG; returns the first
-    task. A failed gate renders its Data Docs itself before it fails the run."""
+def check_and_publish() -> tuple[Any, Any]:
+    """[validate_raw, validate_marts] >> publish, inside a DAG; returns (validate_raw,
+    validate_marts) for the caller to place.
+
+    The raw tables' part of the gate does not wait for dbt: they do not change while it
+    builds, so the caller starts it beside the build, and only the marts' part is left
+    between the build and publish. A failed part renders its Data Docs itself before it
+    fails the run; after a publication the ``data_docs`` DAG renders them (no reader, nor
+    the pipeline's next run, waits for that).
+    """
 
     @task(priority_weight=FIRST, weight_rule="absolute")
-    def validate() -> dict[str, Any]:
-        return pipeline.validate_step(Settings(), run_of(get_current_context()))
+    def validate_raw() -> dict[str, Any]:
+        return pipeline.validate_step(Settings(), run_of(get_current_context()), part="raw")
+
+    @task(priority_weight=FIRST, weight_rule="absolute")
+    def validate_marts() -> dict[str, Any]:
+        return pipeline.validate_step(Settings(), run_of(get_current_context()), part="marts")
 
     @task(outlets=list(SERVING_VIEWS.values()), priority_weight=FIRST, weight_rule="absolute")
-    def publish() -> dict[str, int]:
-        published = pipeline.publish_step(Settings(), run_of(get_current_context()))
-        describe_publication(get_current_context()["outlet_events"], published)
-        return published
+    def publish() -> dict[str, Any]:
+        """Publish, then record what was published and how fresh it is (``ops``)."""
+        context = get_current_context()
+        settings = Settings()
+        published = pipeline.publish_step(settings, run_of(context))
+        describe_publication(context["outlet_events"], published)
+        ti = context["ti"]
+        return pipeline.record_freshness_step(settings, published, ti.dag_id, ti.run_id)
 
-    @task(priority_weight=FIRST, weight_rule="absolute")
-    def record_freshness() -> dict[str, Any]:
-        ti = get_current_context()["ti"]
-        published = ti.xcom_pull(task_ids="publish")
-        return pipeline.record_freshness_step(Settings(), published, ti.dag_id, ti.run_id)
+    raw, marts = validate_raw(), validate_marts()
+    [raw, marts] >> publish()
+    return raw, marts
 
-    @task(priority_weight=FIRST, weight_rule="absolute")
+
+def render_data_docs() -> Any:
+    """The ``data_docs`` task: the gate's newest results as Data Docs, inside a DAG."""
+
+    @task
     def data_docs() -> str | None:
         return pipeline.data_docs_step(Settings(), run_of(get_current_context()))
 
-    gate = validate()
-    gate >> publish() >> [record_freshness(), data_docs()]
-    return gate
+    return data_docs()

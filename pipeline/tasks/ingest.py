@@ -1,7 +1,8 @@
-"""The head of the pipeline DAG: ingest new events, then skip the rest if nothing is new."""
+"""The head of the pipeline DAG: ingest new events, and skip the rest if nothing is new."""
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Any
 
@@ -15,37 +16,36 @@ from pipeline.tasks.limits import ingest_timeout
 
 CONTINUOUS = "@continuous"
 
+log = logging.getLogger(__name__)
 
-def ingest_then_check(dag_settings: Settings) -> tuple[Any, Any]:
-    """ingest >> anything_new, inside a DAG; returns both tasks.
+
+def ingest_or_skip(dag_settings: Settings) -> Any:
+    """The ``ingest`` task, inside a DAG; returns it.
 
     A scheduled run of a continuous DAG waits in ``ingest`` for new events (see
     ``pipeline.arrivals``); a run started by hand or by a cron schedule does not wait.
-    ``anything_new`` is a short-circuit: when it returns False every task after it is
-    skipped, so an empty run costs an ingest probe and no dbt, gate or publish.
+    ``ingest`` is a short-circuit: when nothing is left to build (nothing new, nothing
+    unpublished) it returns False and every task after it is skipped, so an empty run costs
+    an ingest probe and no dbt, gate or publish. One task, not an ingest and a check after
+    it: each task costs a run about a second of start-up and scheduling (docs/benchmarks.md).
     """
 
-    @task(execution_timeout=ingest_timeout(dag_settings))
-    def ingest() -> dict[str, Any]:
+    @task.short_circuit(execution_timeout=ingest_timeout(dag_settings))
+    def ingest() -> dict[str, Any] | bool:
         settings = Settings()
         context = get_current_context()
         run_type = context["dag_run"].run_type
         scheduled = str(getattr(run_type, "value", run_type)) == "scheduled"
         waits = settings.pipeline_schedule == CONTINUOUS and scheduled
-        return arrivals.ingest_when_new(
+        summary = arrivals.ingest_when_new(
             settings,
             partial(pipeline.ingest_step, run=run_of(context)),
             wait_s=settings.pipeline_idle_wait_s if waits else 0,
             poll_s=settings.pipeline_poll_s,
         )
+        if arrivals.needs_build(settings, summary, context["ti"].dag_id):
+            return summary
+        log.info("nothing new to build or publish: %s", summary)
+        return False
 
-    @task.short_circuit
-    def anything_new() -> bool:
-        ti = get_current_context()["ti"]
-        summary = ti.xcom_pull(task_ids="ingest")
-        return arrivals.needs_build(Settings(), summary, ti.dag_id)
-
-    ingested = ingest()
-    check = anything_new()
-    ingested >> check
-    return ingested, check
+    return ingest()

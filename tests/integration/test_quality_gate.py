@@ -13,9 +13,10 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from quality.data_docs import build_data_docs, data_docs_index
-from quality.gate import DataQualityFailed, run_gate
+from quality.gate import DataQualityFailed, run_gate, run_gate_parts
 from quality.suites import (
     TableSuite,
+    mart_suites,
     orders_with_invoices_suite,
     products_suite,
     raw_suites,
@@ -62,6 +63,27 @@ def test_raw_tables_pass_and_data_docs_are_built_afterwards(settings: Settings) 
     # these raw suites' among them (earlier tests' mart results, if any, render too)
     rendered_suites = {".".join(p.relative_to(_site(settings)).parts[1:3]) for p in fresh}
     assert {s.name for s in raw_suites()} <= rendered_suites
+
+
+def test_the_gate_in_parts_reports_every_suite_and_each_part_its_own_outcome(
+    settings: Settings,
+) -> None:
+    metrics = settings.state_dir / "metrics"
+    (metrics / "gate.prom").parent.mkdir(parents=True, exist_ok=True)
+    (metrics / "gate.prom").write_text("cqrsw_gate_last_run_success 0\n")  # an older layout's
+
+    report = run_gate_parts(settings)  # what `cqrsw pipeline run` checks: raw, then marts
+
+    assert report.success
+    assert set(report.suites) | set(report.skipped) == {
+        s.name for s in (*raw_suites(), *mart_suites())
+    }
+    for part in ("raw", "marts"):
+        text = (metrics / f"gate-{part}_gate.prom").read_text()
+        assert f'cqrsw_gate_last_run_success{{gate="{part}_gate"}} 1.0' in text
+    assert not (metrics / "gate.prom").exists()  # it would repeat its failure forever
+    with pytest.raises(ValueError, match="no gate part"):
+        run_gate_parts(settings, ["stock"])
 
 
 def _site(settings: Settings) -> Path:

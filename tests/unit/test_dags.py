@@ -45,9 +45,14 @@ def describe(dag):
         "retries": {t.task_id: t.retries for t in dag.tasks},
         "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
                       if isinstance(getattr(t, "env", None), dict)},
-        "retry_decisions": retry_decisions(dag.get_task("validate")),
+        "retry_decisions": retry_decisions(dag.get_task("data_docs" if dag.dag_id ==
+                                                        "data_docs" else "validate_marts")),
         "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
         "pool": {t.task_id: t.pool for t in dag.tasks},
+        "watched_tests": {t.task_id: list(t.test_unique_ids) for t in dag.tasks
+                          if hasattr(t, "test_unique_ids")},
+        "dbt_cmd_flags": {t.task_id: list(t.dbt_cmd_flags) for t in dag.tasks
+                          if getattr(t, "dbt_cmd_flags", None) is not None},
         "invocation": {t.task_id: str(t.invocation_mode) for t in dag.tasks
                        if getattr(t, "invocation_mode", None)},
         "priority": {t.task_id: (t.priority_weight, str(getattr(t.weight_rule, "value",
@@ -112,7 +117,7 @@ def reachable(downstream: dict[str, list[str]], start: str) -> set[str]:
 
 def test_dags_import_without_errors(parsed: dict[str, Any]) -> None:
     assert parsed["errors"] == {}
-    assert set(parsed["dags"]) == {"cqrs_warehouse_pipeline", "rebuild_views"}
+    assert set(parsed["dags"]) == {"cqrs_warehouse_pipeline", "rebuild_views", "data_docs"}
     assert all(dag["doc"] for dag in parsed["dags"].values())  # the docstring is the DAG doc
 
 
@@ -135,28 +140,34 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     # One `dbt build` of the whole project, in one task: the only one that runs dbt.
     producer = "dbt_build.dbt_producer_watcher"
     assert [t for t, kind in types.items() if "Producer" in kind] == [producer]
-    # Per model a task showing its run and, after it, one showing its tests (a test on two
-    # models shows under one of them). All of them only watch the producer.
-    assert {f"dbt_build.{m}.run" for m in models} <= dbt_tasks
-    assert {f"dbt_build.{m.name}.test" for m in MARTS} <= dbt_tasks
+    # Per model one task showing its build and its tests (a test on two models shows under
+    # both). All of them only watch the producer.
+    assert {f"dbt_build.{m}_run" for m in models} <= dbt_tasks
     # sources have no task: their tests run in the one dbt build (pipeline/tasks/dbt.py)
     assert not {t for t in dbt_tasks if t.endswith(".source")}
     watchers = dbt_tasks - {producer, f"{producer}_done"} - placeholders
-    assert all(types[t].endswith("WatcherOperator") for t in watchers)
-    assert not any(t.startswith("dbt_build.relationships_") for t in watchers)
-    # ingest, then a short-circuit that skips everything after it when nothing is new
-    assert down["ingest"] == ["anything_new"]
-    assert types["anything_new"] == "_ShortCircuitDecoratedOperator"
-    assert dbt_tasks <= reachable(down, "anything_new")
+    assert watchers == {f"dbt_build.{m}_run" for m in models}
+    assert {types[t] for t in watchers} == {"ModelBuildWatcher"}
+    tests = dag["watched_tests"]
+    assert all(tests[f"dbt_build.{m.name}_run"] for m in MARTS)
+    assert any("relationships_orders_with_invoices_invoice_id" in test
+               for test in tests["dbt_build.orders_with_invoices_run"])  # fmt: skip
+    # ... and the producer's one `dbt build` runs those tests: no `--resource-type` narrowing
+    assert "--resource-type" not in dag["dbt_cmd_flags"][producer]
+    # ingest is a short-circuit that skips everything after it when nothing is new
+    assert types["ingest"] == "_ShortCircuitDecoratedOperator"
+    assert dbt_tasks <= reachable(down, "ingest")
     # the watchers show the build's results after it; the gate waits for the build itself
     assert watchers <= reachable(down, producer)
     # they wait in a pool of their own, behind the gate and what follows it in the queue
     assert {dag["pool"][t] for t in watchers} == {WATCHER_POOL}
-    assert dag["pool"][producer] == dag["pool"]["validate"] == "default_pool"
-    first = ("validate", "publish", "record_freshness", "data_docs")
+    assert dag["pool"][producer] == dag["pool"]["validate_marts"] == "default_pool"
+    first = ("validate_raw", "validate_marts", "publish")
     assert {dag["priority"][t][1] for t in (*first, *watchers)} == {"absolute"}
     assert min(dag["priority"][t][0] for t in first) > max(dag["priority"][t][0] for t in watchers)
-    assert "validate" in down[producer]
+    # the marts' part of the gate waits for the build; the raw tables' part runs beside it
+    assert "validate_marts" in down[producer]
+    assert sorted(down["ingest"]) == ["dbt_build.dbt_producer_watcher", "validate_raw"]
     assert dag["retries"][producer] == 0
     # dbt's connections bound their statements and lock waits as the project's own do
     assert dag["pgoptions"][producer] == parsed["expected_pgoptions"]
@@ -164,8 +175,10 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     assert dag["exclude"][producer] == "resource_type:unit_test"
     # dbt in a subprocess: its results go to XCom while it runs, not from inside its threads
     assert dag["invocation"][producer] == "InvocationMode.SUBPROCESS"
-    assert down["validate"] == ["publish"]
-    assert down["publish"] == ["data_docs", "record_freshness"]  # docs: off the critical path
+    assert down["validate_raw"] == down["validate_marts"] == ["publish"]
+    # publish records the freshness itself; the Data Docs are the data_docs DAG's: a run
+    # ends with its publish, and the next one starts
+    assert down["publish"] == []
     assert dag["outlets"] == {"publish": SERVING}
     # a run starts when the previous one ends; never two at once, so a burst queues nothing
     assert (dag["schedule"], dag["catchup"], dag["max_active_runs"]) == ("@continuous", False, 1)
@@ -177,15 +190,24 @@ def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> No
     assert dag["schedule"] is None
     assert dag["params"] == ["from_date"]
     assert "ingest" not in down
-    assert all("validate" in reachable(down, t) for t in down if t.startswith("dbt_rebuild."))
+    assert all("validate_marts" in reachable(down, t) for t in down if t.startswith("dbt_rebuild."))
     builds = {t for t, kind in dag["types"].items() if kind == "DbtBuildLocalOperator"}
     assert builds
     assert all(dag["exclude"][t].startswith("resource_type:unit_test") for t in builds)
-    assert (down["validate"], down["publish"]) == (
+    assert (down["validate_raw"], down["validate_marts"], down["publish"]) == (
         ["publish"],
-        ["data_docs", "record_freshness"],
+        ["publish"],
+        [],
     )
     assert dag["outlets"] == {"publish": SERVING}
+
+
+def test_data_docs_are_rendered_after_each_publication(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["data_docs"]
+    assert list(dag["downstream"]) == ["data_docs"]
+    assert dag["schedule"].startswith("AssetAny(")
+    assert all(view in dag["schedule"] for view in SERVING)
+    assert dag["max_active_runs"] == 1
 
 
 def test_every_task_retries_only_transient_failures_and_alerts(parsed: dict[str, Any]) -> None:
@@ -196,7 +218,8 @@ def test_every_task_retries_only_transient_failures_and_alerts(parsed: dict[str,
 
 
 def test_every_dbt_model_task_records_a_span_of_its_run(parsed: dict[str, Any]) -> None:
-    for dag in parsed["dags"].values():
+    for name in ("cqrs_warehouse_pipeline", "rebuild_views"):
+        dag = parsed["dags"][name]
         dbt_builds = [  # Cosmos's "<producer>_done" marker and ephemeral models run no dbt
             t
             for t in dag["on_failure"]

@@ -32,7 +32,7 @@ def exported_metrics() -> set[str]:
     return (
         names(REGISTRY.collect())
         | names(ingest_metrics.REGISTRY.collect())
-        | names(gate_registry({"raw": (True, 0)}, True, now=0).collect())
+        | names(gate_registry("raw", {"raw": (True, 0)}, True, now=0).collect())
         | names(WarehouseCollector(Settings()).describe())
         | {"up"}  # written by Prometheus for every scrape target
     )
