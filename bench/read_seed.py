@@ -49,6 +49,10 @@ def _order(k: int, users: int) -> dict[str, Any]:
         "invoice_id": uuid.UUID(int=(2 << 64) + k) if invoiced else None,
         "invoice_url": f"https://billing.example.com/{k}.pdf" if invoiced else None,
         "invoice_at": invoice_at,
+        # The invoice's ranking key, as the mart keeps it (one invoice, version 1).
+        "invoice_version": 1 if invoiced else None,
+        "invoice_issued_at": invoice_at,
+        "invoice_event_id": uuid.UUID(int=(3 << 64) + k) if invoiced else None,
         "cancelled_at": cancelled_at,
         "updated_at": max(t for t in (created, invoice_at, cancelled_at) if t is not None),
     }

@@ -14,7 +14,10 @@ from typing import Any
 from uuid import UUID
 
 Event = dict[str, Any]
-OrderRow = tuple[str, str, datetime, str, UUID | None, str | None, datetime | None]
+OrderRow = tuple[
+    str, str, datetime, str, UUID | None, str | None, datetime | None, datetime,
+    int | None, datetime | None, UUID | None,
+]  # fmt: skip
 ProductRow = tuple[int, int, datetime, int]
 DailyRow = tuple[int, int, datetime, int, int]
 
@@ -29,7 +32,8 @@ def unique(events: Iterable[Event]) -> list[Event]:
 
 
 def orders_with_invoices(events: Iterable[Event]) -> dict[UUID, OrderRow]:
-    """order_id -> (user_id, customer_name, created_at, status, invoice_id, url, cancelled_at)."""
+    """order_id -> (user_id, customer_name, created_at, status, invoice_id, url, cancelled_at,
+    updated_at, and the latest invoice's ranking key: version, occurred_at, event_id)."""
     created: dict[str, Event] = {}
     cancelled: dict[str, list[datetime]] = defaultdict(list)
     invoices: dict[str, list[Event]] = defaultdict(list)
@@ -49,6 +53,7 @@ def orders_with_invoices(events: Iterable[Event]) -> dict[UUID, OrderRow]:
             default=None,
         )
         status = "cancelled" if cancelled[order_id] else "invoiced" if latest else "created"
+        times = [_at(order), *cancelled[order_id], *map(_at, invoices[order_id])]
         rows[UUID(order_id)] = (
             order["payload"]["user_id"],
             order["payload"]["customer_name"],
@@ -57,6 +62,10 @@ def orders_with_invoices(events: Iterable[Event]) -> dict[UUID, OrderRow]:
             UUID(latest["payload"]["invoice_id"]) if latest else None,
             latest["payload"]["invoice_url"] if latest else None,
             min(cancelled[order_id], default=None),
+            max(times),
+            latest["aggregate_version"] if latest else None,
+            _at(latest) if latest else None,
+            UUID(latest["event_id"]) if latest else None,
         )
     return rows
 

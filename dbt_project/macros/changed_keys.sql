@@ -39,25 +39,69 @@
 
 
 {#- The order.created facts (order_id, user_id, customer_name, occurred_at) of the orders
-    orders_with_invoices refreshes. In a plain incremental run a new order comes from its
-    event and an order already in the mart from its row there, which the run rewrites
-    anyway: an old order's event lies anywhere in the raw history, and reading it back made
-    the run's cost grow with the history (docs/benchmarks.md). A first build or a rebuild
-    from a date reads the events. -#}
-{% macro orders_to_refresh(created_events, changed, folded_up_to, horizon) -%}
-    {%- if is_incremental() and rebuild_from() is none %}
-    select created.order_id, created.user_id, created.customer_name, created.occurred_at
+    orders_with_invoices refreshes, and the `updated_at` its row holds (null for an order
+    not in the mart). Folding (folds_into_mart()), a new order comes from its event and an
+    order already in the mart from its row there (`known`, the mart's rows of the changed
+    orders), which the run rewrites anyway: an old order's event lies anywhere in the raw
+    history, and reading it back made the run's cost grow with the history
+    (docs/benchmarks.md). A first build or a rebuild from a date reads the events. -#}
+{% macro orders_to_refresh(created_events, known, changed, folded_up_to, horizon) -%}
+    {%- if folds_into_mart() %}
+    select
+        created.order_id, created.user_id, created.customer_name, created.occurred_at,
+        null::timestamptz as held_updated_at
     from {{ created_events }} as created
     where {{ events_to_fold('created', folded_up_to, horizon) }}
 
     union all
 
-    select known.order_id, known.user_id, known.customer_name, known.created_at
-    from {{ this }} as known
-    where known.order_id = any(array({{ changed }}))
+    select
+        known.order_id, known.user_id, known.customer_name, known.created_at,
+        known.updated_at
+    from {{ known }} as known
     {%- else %}
-    select created.order_id, created.user_id, created.customer_name, created.occurred_at
+    select
+        created.order_id, created.user_id, created.customer_name, created.occurred_at,
+        null::timestamptz as held_updated_at
     from {{ created_events }} as created
     where {{ below_horizon_of_changed('created', 'order_id', horizon, changed) }}
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- Whether orders_with_invoices folds the run's new events into the rows it holds: in a
+    plain incremental run. A first build, a full refresh and a rebuild from a date read every
+    event of the orders they refresh. -#}
+{% macro folds_into_mart() -%}
+    {{ return(is_incremental() and rebuild_from() is none) }}
+{%- endmacro %}
+
+
+{#- The `columns` of the events in `relation` (an order's invoices or cancellations, as
+    `alias`) that orders_with_invoices refreshes the `changed` orders from. Folding
+    (folds_into_mart()): the events of this run's window, and those that earlier runs
+    ingested for the `new_orders` (a select of order_id: an invoice may arrive before its
+    order); the mart adds what its rows hold. An order already in the mart does not read its
+    old events: they lie anywhere in the raw history, and reading them back made the run's
+    cost grow with the history (docs/benchmarks.md). Otherwise: all the changed orders'
+    events below the horizon. -#}
+{% macro order_events_to_refresh_from(
+    relation, alias, columns, changed, new_orders, folded_up_to, horizon
+) -%}
+    {%- if folds_into_mart() %}
+    select {{ columns }}
+    from {{ relation }} as {{ alias }}
+    where {{ events_to_fold(alias, folded_up_to, horizon) }}
+
+    union all
+
+    select {{ columns }}
+    from {{ relation }} as {{ alias }}
+    where {{ alias }}.ingest_txid < {{ folded_up_to }}
+        and {{ alias }}.order_id = any(array({{ new_orders }}))
+    {%- else %}
+    select {{ columns }}
+    from {{ relation }} as {{ alias }}
+    where {{ below_horizon_of_changed(alias, 'order_id', horizon, changed) }}
     {%- endif %}
 {%- endmacro %}

@@ -47,8 +47,11 @@ def test_latest_invoice_is_the_highest_version_then_the_latest_time() -> None:
     )  # fmt: skip
     history = [other, reissue, invoice(b1, 1, 0), created, reissue]  # shuffled, one duplicate
     assert reference_fold.orders_with_invoices(history) == {
-        UUID(ORDER): ("u", "Ada", T0, "invoiced", UUID(b1), reissue["payload"]["invoice_url"], None)
-    }
+        UUID(ORDER): (
+            "u", "Ada", T0, "invoiced", UUID(b1), reissue["payload"]["invoice_url"], None,
+            T0 + timedelta(hours=5), 2, T0 + timedelta(hours=1), UUID(reissue["event_id"]),
+        )
+    }  # fmt: skip
 
 
 def test_stock_is_the_signed_sum_and_each_day_closes_with_the_sum_so_far() -> None:
