@@ -15,6 +15,7 @@ from tests.support.throwaway_stack import free_port
 
 # No scheduler: nothing may run DAGs against the test session's warehouse behind its back.
 API_SERVER_AND_DAG_PROCESSOR = [c for c in COMPONENTS if c.command != "scheduler"]
+DAGS = {"cqrs_warehouse_pipeline", "rebuild_views", "data_docs"}
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +55,11 @@ def test_documented_login_lists_the_dags_without_import_errors(
 
     deadline = time.monotonic() + 90  # the dag-processor parses the folder once it is up
     dag_ids: set[str] = set()
-    while time.monotonic() < deadline and dag_ids != {"cqrs_warehouse_pipeline", "rebuild_views"}:
+    while time.monotonic() < deadline and dag_ids != DAGS:
         dags = client.get("/api/v2/dags", headers=auth).json()["dags"]
         dag_ids = {d["dag_id"] for d in dags}
         time.sleep(1)
-    assert dag_ids == {"cqrs_warehouse_pipeline", "rebuild_views"}
+    assert dag_ids == DAGS
     assert client.get("/api/v2/importErrors", headers=auth).json()["total_entries"] == 0
     listed = run_airflow(settings, "dags", "list-import-errors", "-o", "json").stdout
     assert json.loads(listed.strip().splitlines()[-1]) == []
