@@ -21,6 +21,7 @@ from collections.abc import Callable
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from database.warehouse import MARTS
 from pipeline.publish import publish_views
 from stack.lifecycle import Stack
 from tests.support.dbt_in_process import InProcessDbt
@@ -29,7 +30,6 @@ from tests.support.throwaway_stack import throwaway_stack
 NEW_EVENTS = 10_000
 PRODUCTS = 1_000
 RUNS = 5
-MARTS = ("orders_with_invoices", "products", "product_stock_daily")
 # Shares of each event type, per 20 events.
 MIX = {"order_created": 8, "invoice_created": 6, "order_cancelled": 1, "stock_updated": 5}
 
@@ -171,8 +171,8 @@ class Size:
             f"  {self.existing:>9,} existing: incremental runs {runs}s (median {median:.2f}s,"
             f" spread {low:.2f}-{high:.2f}s); publish {publish:.2f}s"
         )
-        for name in MARTS:
-            print(f"    {name}: median {statistics.median(self.per_model[name]):.3f}s")
+        for mart in MARTS:
+            print(f"    {mart.name}: median {statistics.median(self.per_model[mart.name]):.3f}s")
         return median
 
     def full_refresh(self) -> float:

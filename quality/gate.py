@@ -110,20 +110,15 @@ def existing_tables(settings: Settings, suites: Sequence[TableSuite]) -> set[str
     return {name for (name,) in rows}
 
 
-def run_gate(
-    settings: Settings,
-    suites: Sequence[TableSuite] | None = None,
-    checkpoint_name: str = "warehouse_gate",
-) -> GateReport:
-    """Validate every table that exists; raise ``DataQualityFailed`` if any expectation fails.
+def run_gate(settings: Settings, suites: Sequence[TableSuite], checkpoint_name: str) -> GateReport:
+    """Validate every table of ``suites`` that exists, as the checkpoint ``checkpoint_name``;
+    raise ``DataQualityFailed`` if any expectation fails.
 
     A suite whose table does not exist yet is skipped and logged. A failure rebuilds the
     Data Docs site before it raises, so it can be read there; a pass leaves that to
     ``build_data_docs`` after publish and reports the site's index (rebuilt then).
     """
-    from quality.suites import warehouse_suites
-
-    suites = list(warehouse_suites() if suites is None else suites)
+    suites = list(suites)
     present = existing_tables(settings, suites)
     skipped = [s.name for s in suites if s.name not in present]
     for name in skipped:

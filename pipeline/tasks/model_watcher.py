@@ -77,9 +77,9 @@ class ModelBuildWatcher(DbtRunWatcherOperator):  # type: ignore[misc]
                 yield test, event
 
 
-def watch_builds(producer: Any, tasks: Iterable[Any]) -> int:
+def watch_builds(producer: Any, tasks: Iterable[Any]) -> None:
     """Make the watcher group's ``producer`` run the tests too and every model watcher among
-    ``tasks`` a ``ModelBuildWatcher`` that waits for them; return how many watchers.
+    ``tasks`` a ``ModelBuildWatcher`` that waits for them.
 
     Rendering without test tasks, Cosmos narrows the producer's ``dbt build`` to models,
     seeds and snapshots (``--resource-type`` flags): no test would run and none would gate
@@ -91,10 +91,7 @@ def watch_builds(producer: Any, tasks: Iterable[Any]) -> int:
         del flags[at : at + 2]
     producer.dbt_cmd_flags = flags
     tests_per_model: dict[str, list[str]] = producer.tests_per_model
-    turned = 0
     for task in tasks:
         if type(task) is DbtRunWatcherOperator:
             task.__class__ = ModelBuildWatcher
             task.test_unique_ids = tuple(tests_per_model.get(task.model_unique_id, ()))
-            turned += 1
-    return turned
