@@ -13,7 +13,7 @@ from pipeline import steps as pipeline
 from pipeline.tasks.assets import SERVING_VIEWS, describe_publication
 
 # Ahead of Cosmos's watching tasks (2) in the executor's queue, whatever their number: the
-# gate, publish and the tasks after it are what a reader of the views waits for.
+# gate's two parts and publish are what a reader of the views waits for.
 FIRST = 10
 
 
