@@ -48,6 +48,9 @@ COMPONENTS = (
     # LocalExecutor the api-server reads task logs from the shared log folder instead.
     Component("scheduler", "scheduler", ("--skip-serve-logs",)),
     Component("dag-processor", "dag_processor"),
+    # The dbt model tasks start and end in it (pipeline/tasks/model_watcher.py): no worker
+    # process per model.
+    Component("triggerer", "triggerer", ("--skip-serve-logs",)),
 )
 
 
@@ -59,6 +62,7 @@ COMPONENTS = (
 PRELOADED = (
     "airflow.sdk.execution_time.task_runner",
     "cosmos",
+    "dbt.cli.main",  # the producer's dbt build forks from its task (pipeline.tasks.forked_dbt)
     "pipeline.tasks.dbt",
     "pipeline.tasks.gate_and_publish",
     "pipeline.tasks.ingest",
@@ -114,8 +118,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=url,
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
         # Two cores on a laptop. Six tasks at a time: one runs dbt, the gate's two parts and
-        # publish follow one another, and up to three watchers (pipeline.tasks.dbt) only read
-        # results, at a lower CPU priority.
+        # publish follow one another; the model tasks (pipeline.tasks.dbt) wait in the
+        # triggerer and take a worker only to fail or to rebuild their model.
         AIRFLOW__CORE__PARALLELISM="6",
         **FAST_TASK_START,
         # The pipeline is meant to run on its schedule as soon as the stack is up.

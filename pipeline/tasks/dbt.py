@@ -145,17 +145,26 @@ def watched_dbt_build(settings: Settings, group_id: str) -> tuple[Any, Any]:
     producer never retries: Cosmos would skip a second attempt, and a skipped build must not
     let the gate pass on marts that were not built. The watching tasks share WATCHER_POOL.
     """
-    from pipeline.tasks.model_watcher import watch_builds  # imports Cosmos, as the group does
+    # Both import Cosmos, as the group does.
+    from pipeline.tasks.forked_dbt import ForkingDbtProducer
+    from pipeline.tasks.model_watcher import watch_builds
 
     group = dbt_task_group(settings, group_id, watcher=True)
     tasks = list(group.iter_tasks())
     producer = next(t for t in tasks if t.task_id == f"{group_id}.{PRODUCER}")
+    producer.__class__ = ForkingDbtProducer
     producer.retries = 0
     watch_builds(producer, tasks)
+    by_id = {t.task_id: t for t in tasks}
     for task in tasks:
         if task is producer:
             continue
         task.pool = WATCHER_POOL
-        if not task.upstream_task_ids & {t.task_id for t in tasks}:
-            producer >> task
+        # Every result is in XCom once the producer ended: a task that waited for its
+        # upstream model's task would only add the triggerer's round trip (about 3 s) per
+        # level of the project to the run.
+        for upstream in task.upstream_task_ids & by_id.keys() - {producer.task_id}:
+            task.upstream_task_ids.discard(upstream)
+            by_id[upstream].downstream_task_ids.discard(task.task_id)
+        producer >> task
     return group, producer

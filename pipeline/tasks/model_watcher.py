@@ -11,26 +11,150 @@ aggregated result of the model's tests that the producer pushes for every model 
 rendering (``<model>_tests_status``): the task succeeds when both passed and fails naming the
 tests that did not. Cleared by hand after the producer ended, it runs ``dbt build`` of its
 model (the model and its tests), as Cosmos's own fallback does with ``dbt run``.
+
+Under the scheduler a watcher starts in the triggerer (``start_from_trigger``): its
+``ModelBuildTrigger`` reads those results and ends the task there when the model and its tests
+passed or dbt skipped it. No worker process starts for it: nine of them, about a CPU-second
+each, were taking a 2-core machine from the gate and publish that run beside them. A failure,
+or a retry after a clear, resumes the task on a worker (``execute_complete``), where it fails
+naming the tests, with the DAG's alert, or builds its model. ``airflow dags test`` runs
+``execute``, which looks for the same results in the task.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import os
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowException
+from airflow.triggers.base import (
+    BaseTrigger,
+    StartTriggerArgs,
+    TaskSkippedEvent,
+    TaskSuccessEvent,
+    TriggerEvent,
+)
+from asgiref.sync import sync_to_async
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
 from cosmos.operators._watcher.state import (
     DbtTestStatus,
     get_dbt_event_xcom_key,
+    get_status_xcom_key,
     get_xcom_val,
+    is_dbt_node_status_failed,
+    is_dbt_node_status_skipped,
     is_dbt_node_status_success,
 )
 from cosmos.operators.watcher import DbtRunWatcherOperator
 
 RESOURCE_TYPE = "--resource-type"
 NICENESS = 10
+# A watcher starts once the producer ended, so its model's result is in XCom at the first
+# look or never (dbt did not report it): then the task is skipped after these looks.
+LOOKS = 10
+LOOK_INTERVAL_S = 0.5
+# What makes a watcher go on on a worker (execute_complete), in the event's "resume" field.
+RESUME_FAILED = "failed"
+RESUME_REBUILD = "rebuild"
+# Far more than the looks take; a triggerer that is down leaves the task deferred until then.
+WATCH_TIMEOUT = timedelta(minutes=5)
+
+
+class Verdict(enum.Enum):
+    PASSED = "passed"  # the model was built and its tests passed
+    SKIPPED = "skipped"  # dbt skipped the model (an upstream model failed)
+    FAILED = "failed"  # the model or one of its tests failed
+
+
+def model_status(model: Any) -> str | None:
+    """The dbt status in a model's ``<model>_status`` XCom (``{"status": ..., ...}``)."""
+    status = model.get("status") if isinstance(model, dict) else None
+    return status if isinstance(status, str) else None
+
+
+def verdict(model: Any, tests: Any, has_tests: bool) -> Verdict | None:
+    """What the producer's XComs say of a model's task; None while they say nothing yet.
+
+    ``model`` is the model's ``<model>_status`` XCom, ``tests`` the aggregated status of its
+    tests (``<model>_tests_status``), which only counts when ``has_tests``.
+    """
+    status = model_status(model)
+    if is_dbt_node_status_skipped(status):
+        return Verdict.SKIPPED
+    if is_dbt_node_status_failed(status):
+        return Verdict.FAILED
+    if not is_dbt_node_status_success(status):
+        return None
+    if not has_tests or tests == DbtTestStatus.PASS:
+        return Verdict.PASSED
+    return None if tests is None else Verdict.FAILED
+
+
+class ModelBuildTrigger(BaseTrigger):
+    """In the triggerer: end a model's task from the producer's XComs (see the module)."""
+
+    def __init__(
+        self, model_unique_id: str, test_unique_ids: list[str], producer_task_id: str
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.model_unique_id = model_unique_id
+        self.test_unique_ids = list(test_unique_ids)
+        self.producer_task_id = producer_task_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "model_unique_id": self.model_unique_id,
+                "test_unique_ids": self.test_unique_ids,
+                "producer_task_id": self.producer_task_id,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        ti = self._ti()
+        if ti.try_number > 1:  # cleared or retried by hand: build the model again
+            yield TriggerEvent({"resume": RESUME_REBUILD})  # type: ignore[no-untyped-call]
+            return
+        for _ in range(LOOKS):
+            model = await self._producer_xcom(get_status_xcom_key(self.model_unique_id))
+            tests: Any = None
+            if self.test_unique_ids and is_dbt_node_status_success(model_status(model)):
+                tests = await self._producer_xcom(get_tests_status_xcom_key(self.model_unique_id))
+            outcome = verdict(model, tests, bool(self.test_unique_ids))
+            if outcome is Verdict.PASSED:
+                yield TaskSuccessEvent()
+                return
+            if outcome is Verdict.SKIPPED:
+                yield TaskSkippedEvent()
+                return
+            if outcome is Verdict.FAILED:
+                yield TriggerEvent({"resume": RESUME_FAILED})  # type: ignore[no-untyped-call]
+                return
+            await asyncio.sleep(LOOK_INTERVAL_S)
+        self.log.warning("dbt reported nothing of %s: skipped", self.model_unique_id)
+        yield TaskSkippedEvent()
+
+    def _ti(self) -> Any:
+        if self.task_instance is None:  # the triggerer sets it for a task's trigger
+            raise RuntimeError("ModelBuildTrigger runs for a task instance")
+        return self.task_instance
+
+    async def _producer_xcom(self, key: str) -> Any:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        ti = self._ti()
+        return await sync_to_async(XCom.get_one)(
+            run_id=ti.run_id,
+            key=key,
+            task_id=self.producer_task_id,
+            dag_id=ti.dag_id,
+            map_index=ti.map_index,
+        )
 
 
 class ModelBuildWatcher(DbtRunWatcherOperator):  # type: ignore[misc]
@@ -45,6 +169,17 @@ class ModelBuildWatcher(DbtRunWatcherOperator):  # type: ignore[misc]
         # watcher that only reads results takes what they leave.
         os.nice(NICENESS)
         super().execute(context, **kwargs)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
+        """A ``ModelBuildTrigger`` handed the task to a worker: fail or build the model."""
+        if event.get("resume") == RESUME_REBUILD:
+            os.nice(NICENESS)
+            self._fallback_to_non_watcher_run(try_number=context["ti"].try_number, context=context)
+            return
+        if event.get("resume") == RESUME_FAILED:
+            self.poke(context)  # raises, naming the model or its tests that failed
+            raise AirflowException(f"{self.model_unique_id}: dbt reported a failure")
+        super().execute_complete(context, event)
 
     def poke(self, context: Any) -> bool:
         if not super().poke(context):  # the model itself (raises if it failed or was skipped)
@@ -95,3 +230,14 @@ def watch_builds(producer: Any, tasks: Iterable[Any]) -> None:
         if type(task) is DbtRunWatcherOperator:
             task.__class__ = ModelBuildWatcher
             task.test_unique_ids = tuple(tests_per_model.get(task.model_unique_id, ()))
+            task.start_trigger_args = StartTriggerArgs(
+                trigger_cls=f"{ModelBuildTrigger.__module__}.{ModelBuildTrigger.__qualname__}",
+                trigger_kwargs={
+                    "model_unique_id": task.model_unique_id,
+                    "test_unique_ids": list(task.test_unique_ids),
+                    "producer_task_id": task.producer_task_id,
+                },
+                next_method="execute_complete",
+                timeout=WATCH_TIMEOUT,
+            )
+            task.start_from_trigger = True

@@ -51,6 +51,10 @@ def describe(dag):
         "pool": {t.task_id: t.pool for t in dag.tasks},
         "watched_tests": {t.task_id: list(t.test_unique_ids) for t in dag.tasks
                           if hasattr(t, "test_unique_ids")},
+        "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
+        "from_trigger": {t.task_id: [t.start_trigger_args.trigger_cls,
+                                     t.start_trigger_args.trigger_kwargs]
+                         for t in dag.tasks if t.start_from_trigger},
         "dbt_cmd_flags": {t.task_id: list(t.dbt_cmd_flags) for t in dag.tasks
                           if getattr(t, "dbt_cmd_flags", None) is not None},
         "invocation": {t.task_id: str(t.invocation_mode) for t in dag.tasks
@@ -157,8 +161,16 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     # ingest is a short-circuit that skips everything after it when nothing is new
     assert types["ingest"] == "_ShortCircuitDecoratedOperator"
     assert dbt_tasks <= reachable(down, "ingest")
-    # the watchers show the build's results after it; the gate waits for the build itself
-    assert watchers <= reachable(down, producer)
+    # the watchers show the build's results after it, all at once, each from the triggerer
+    # (no worker process); the gate waits for the build itself
+    assert {t: dag["upstream"][t] for t in watchers} == {t: [producer] for t in watchers}
+    trigger = "pipeline.tasks.model_watcher.ModelBuildTrigger"
+    assert {t: dag["from_trigger"][t][0] for t in watchers} == {t: trigger for t in watchers}
+    assert dag["from_trigger"]["dbt_build.orders_with_invoices_run"][1] == {
+        "model_unique_id": "model.cqrs_warehouse.orders_with_invoices",
+        "test_unique_ids": tests["dbt_build.orders_with_invoices_run"],
+        "producer_task_id": producer,
+    }
     # they wait in a pool of their own, behind the gate and what follows it in the queue
     assert {dag["pool"][t] for t in watchers} == {WATCHER_POOL}
     assert dag["pool"][producer] == dag["pool"]["validate_marts"] == "default_pool"
