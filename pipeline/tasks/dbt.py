@@ -22,11 +22,11 @@ TARGET = "dev"
 # instead of holding the run (and the next one) for the sensor's default of a week.
 WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": True}
 PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
-# The watching tasks (one per model, about a second of process start-up each on 2 cores)
-# start together when the producer ends, beside the gate's marts part and publish. Three at a
-# time in a pool of their own (stack/airflow.py makes it), niced (model_watcher.py), they
-# leave those a slot each and most of the CPU, and are done about when publish is: the next
-# run, which waits for every task of this one, starts soon after publish.
+# The model tasks (one per model) start together when the producer ends and end in the
+# triggerer (model_watcher.py). The few that take a worker (a failure to report, a rebuild
+# after a clear, `airflow dags test`) share a pool of their own (stack/airflow.py makes it)
+# and are niced: the gate's marts part and publish, beside them, keep a slot each and most
+# of the CPU.
 WATCHER_POOL = "dbt_watchers"
 WATCHER_POOL_SLOTS = 3
 
