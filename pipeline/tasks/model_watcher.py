@@ -51,6 +51,8 @@ from cosmos.operators._watcher.state import (
 )
 from cosmos.operators.watcher import DbtRunWatcherOperator
 
+from pipeline.tasks.spans import record_task_span
+
 RESOURCE_TYPE = "--resource-type"
 NICENESS = 10
 # A watcher starts once the producer ended, so its model's result is in XCom at the first
@@ -127,6 +129,7 @@ class ModelBuildTrigger(BaseTrigger):
                 tests = await self._producer_xcom(get_tests_status_xcom_key(self.model_unique_id))
             outcome = verdict(model, tests, bool(self.test_unique_ids))
             if outcome is Verdict.PASSED:
+                await sync_to_async(record_task_span)(ti)
                 yield TaskSuccessEvent()
                 return
             if outcome is Verdict.SKIPPED:

@@ -19,7 +19,13 @@ def _nanoseconds(moment: datetime | None) -> int | None:
 
 def record_dbt_span(context: Any) -> None:
     """``on_success_callback`` of a dbt task: a ``dbt build <task>`` span in the run's trace."""
-    ti = context["ti"]
+    record_task_span(context["ti"])
+
+
+def record_task_span(ti: Any) -> None:
+    """The ``dbt build <task>`` span of ``ti`` (dag_id, run_id, task_id, start_date), from
+    its start to now. A model task that ends in the triggerer records it from there: Airflow
+    runs no success callback for such a task."""
     tracing.configure(Settings(), "pipeline")
     span = tracing.tracer(__name__).start_span(
         f"dbt build {ti.task_id}",
