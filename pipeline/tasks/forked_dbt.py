@@ -8,6 +8,11 @@ task itself comes from a LocalExecutor worker that imported dbt once
 it with ``dbtRunner``, writing the same log to the same pipe. Everything else (the log
 parsing, the XComs, the exit code, SIGTERM to the process group) stays Cosmos's.
 
+Only a process that runs one thread forks: the child keeps only the forking thread, so a
+lock another thread held would never be released there (seen: dbt's Rust parser waiting
+for its thread pool in a pytest process that had run dbt before). A process with threads
+starts ``dbt`` as Cosmos does.
+
 In-process ``dbtRunner`` is not an option: there Cosmos pushes each node's result from
 dbt's callback under a lock that dbt's threads wait for (docs/benchmarks.md).
 """
@@ -22,6 +27,7 @@ import multiprocessing.util
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from functools import cached_property
@@ -101,8 +107,19 @@ def _own_multiprocessing_state() -> None:
     multiprocessing.util._finalizer_registry.clear()  # type: ignore[attr-defined]
 
 
+def single_threaded() -> bool:
+    """Whether this process runs one thread only, native ones included."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc: Python's own threads are all it can tell
+        return threading.active_count() == 1
+
+
 class ForkedDbtHook(FullOutputSubprocessHook):  # type: ignore[misc]
-    """Cosmos's subprocess hook that forks for ``dbt`` (see the module)."""
+    """Cosmos's subprocess hook that forks for ``dbt`` (see the module), when this process
+    runs one thread only; otherwise, and for any other command, Cosmos's own."""
+
+    forked = False  # whether the last command ran in a forked child
 
     def run_command(
         self,
@@ -113,7 +130,13 @@ class ForkedDbtHook(FullOutputSubprocessHook):  # type: ignore[misc]
         process_log_line: Callable[[str, Any], None] | None = None,
         **kwargs: Any,
     ) -> FullOutputSubprocessResult:
-        if cwd is None or os.path.basename(str(command[0])) != "dbt":
+        self.forked = cwd is not None and os.path.basename(str(command[0])) == "dbt"
+        if self.forked and not single_threaded():
+            # A fork keeps only the forking thread: a lock another thread held (dbt's Rust
+            # parser keeps a pool of threads once it ran) would never be released in the child.
+            self.log.info("This process runs threads: dbt starts as a new process instead")
+            self.forked = False
+        if not self.forked or cwd is None:
             return super().run_command(
                 command, env, output_encoding, cwd, process_log_line, **kwargs
             )
@@ -139,10 +162,6 @@ class ForkedDbtHook(FullOutputSubprocessHook):  # type: ignore[misc]
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
         self.log.info("dbt exited with return code %s after %d lines", code, len(lines))
-        if code != 0:
-            plain = [line for line in lines if not line.startswith("{")]  # not dbt's JSON log
-            if plain:
-                self.log.error("dbt's own output:\n%s", "\n".join(plain[-40:]))
         if code != 0:
             plain = [line for line in lines if not line.startswith("{")]  # not dbt's JSON log
             if plain:
