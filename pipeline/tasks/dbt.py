@@ -19,12 +19,14 @@ PROFILE = "cqrs_warehouse"
 TARGET = "dev"
 # The watching tasks start after the producer (watched_dbt_build): a node's result is there
 # at the first look or never, so one that dbt did not report is skipped after a few seconds
-# instead of holding the run (and the next one) for the sensor's default of a week.
-WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": 5, "soft_fail": True}
+# instead of holding the run (and the next one) for the sensor's default of a week; the
+# trigger that ends them in the triggerer (model_watcher.py) gives up after as long.
+REPORT_WAIT_S = 5
+WATCHING = {"deferrable": False, "poke_interval": 1, "timeout": REPORT_WAIT_S, "soft_fail": True}
 PRODUCER = "dbt_producer_watcher"  # Cosmos's task that runs the one dbt build
 # The model tasks (one per model) start together when the producer ends and end in the
-# triggerer (model_watcher.py). The few that take a worker (a failure to report, a rebuild
-# after a clear, `airflow dags test`) share a pool of their own (stack/airflow.py makes it)
+# triggerer (model_watcher.py). The few that take a worker (a failed model or test, a
+# rebuild after a clear, `airflow dags test`) share a pool of their own (stack/airflow.py makes it)
 # and are niced: the gate's marts part and publish, beside them, keep a slot each and most
 # of the CPU.
 WATCHER_POOL = "dbt_watchers"

@@ -136,7 +136,7 @@ class ForkedDbtHook(FullOutputSubprocessHook):  # type: ignore[misc]
             # parser keeps a pool of threads once it ran) would never be released in the child.
             self.log.info("This process runs threads: dbt starts as a new process instead")
             self.forked = False
-        if not self.forked or cwd is None:
+        if not self.forked or cwd is None:  # (``forked`` implies a cwd; mypy does not see it)
             return super().run_command(
                 command, env, output_encoding, cwd, process_log_line, **kwargs
             )

@@ -51,14 +51,16 @@ from cosmos.operators._watcher.state import (
 )
 from cosmos.operators.watcher import DbtRunWatcherOperator
 
+from pipeline.tasks.dbt import REPORT_WAIT_S
 from pipeline.tasks.spans import record_task_span
 
 RESOURCE_TYPE = "--resource-type"
 NICENESS = 10
 # A watcher starts once the producer ended, so its model's result is in XCom at the first
-# look or never (dbt did not report it): then the task is skipped after these looks.
-LOOKS = 10
+# look or never (dbt did not report it): then the task is skipped after these looks, as
+# long as a poking watcher waits.
 LOOK_INTERVAL_S = 0.5
+LOOKS = round(REPORT_WAIT_S / LOOK_INTERVAL_S)
 # What makes a watcher go on on a worker (execute_complete), in the event's "resume" field.
 RESUME_FAILED = "failed"
 RESUME_REBUILD = "rebuild"
