@@ -3,7 +3,7 @@
 Produces 200,000 realistic events across the four topics into the embedded Tansu broker,
 runs the ingest job, then, in the same run on the same PostgreSQL, COPYs the same rows
 into an empty table of the same shape (primary key included): the local limit.
-Last line: ``ratio=<ingest events/s / copy rows/s>`` (issue 4 asks for at least 0.5).
+Last line: ``ratio=<ingest events/s / copy rows/s>`` (judged against 0.5 at least).
 """
 
 from __future__ import annotations

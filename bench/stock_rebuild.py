@@ -2,7 +2,7 @@
 
 One product with 100,000 operations (snapshot every 100) in the real embedded PostgreSQL.
 Prints the median of several loads each way and, last, the ratio it is judged by:
-``ratio=<full replay time / snapshot time>`` (issue 3 asks for more than 20).
+``ratio=<full replay time / snapshot time>`` (judged against more than 20).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ CLOCK_SKEW = "5 minutes"
 
 URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
 
-# Columns of the stock marts (issue 5's contracts); a suite for a mart that does not exist
+# Columns of the stock marts (their enforced dbt contracts); a suite for a mart that does not exist
 # yet is skipped by the gate, but once the table exists a missing column fails it.
 STOCK_COLUMN = "stock"
 

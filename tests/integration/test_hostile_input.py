@@ -1,4 +1,4 @@
-"""Input found to give 500s (issue 11) now gets a clear 4xx, and nothing of it is stored."""
+"""Input found to give 500s now gets a clear 4xx, and nothing of it is stored."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Contracts as strict as the warehouse columns: what passes them, PostgreSQL can store.
 
-One case per category of poison found in issue #15, each decoded as the ingest decodes a
+One case per category of poison found by fuzzing the ingest, each decoded as the ingest decodes a
 Kafka message: it must become a dead letter naming the field, never a raw row.
 """
 
