@@ -12,6 +12,15 @@ EVENT_TYPES: tuple[str, ...] = (
 TOPICS: tuple[str, ...] = EVENT_TYPES
 # What producers write now; older versions are still accepted and upcast on ingest.
 CURRENT_SCHEMA_VERSION: dict[str, int] = {**dict.fromkeys(EVENT_TYPES, 1), "order.created": 2}
+# The one service that emits each event type: the ingest trusts an event of a type only when
+# a key of that producer signed it (contracts/signatures.py).
+PRODUCER_OF: dict[str, str] = {
+    "order.created": "orders",
+    "order.cancelled": "orders",
+    "invoice.created": "invoices",
+    "stock.updated": "stock",
+}
+PRODUCERS: tuple[str, ...] = tuple(dict.fromkeys(PRODUCER_OF.values()))
 
 
 def raw_table(event_type: str) -> str:

@@ -14,6 +14,7 @@ import jsonschema_rs
 import orjson
 
 from contracts.catalog import CURRENT_SCHEMA_VERSION
+from contracts.signatures import EventSigner
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 
@@ -31,6 +32,7 @@ class EventMeta:
     producer: str
     request_id: str | None = None
     traceparent: str | None = None
+    signer: EventSigner | None = None  # the producer's key: its events leave signed
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -157,7 +159,7 @@ def make_event(
     occurred_at: datetime | None = None,
     event_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    """Wrap a payload in the envelope and validate it where it is made."""
+    """Wrap a payload in the envelope, validate it where it is made, and sign it."""
     trace = {"traceparent": meta.traceparent} if meta.traceparent else {}
     event = {
         "event_id": str(event_id or uuid.uuid4()),
@@ -171,4 +173,5 @@ def make_event(
         "trace": trace,
         "payload": dict(payload),
     }
-    return validate(event)
+    validate(event)
+    return meta.signer.sign(event) if meta.signer is not None else event

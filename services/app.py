@@ -19,6 +19,8 @@ from starlette.middleware import Middleware
 
 from config.database_settings import DbRole
 from config.settings import Settings
+from contracts.catalog import PRODUCERS
+from contracts.key_files import signer_for
 from database import connections
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
@@ -52,6 +54,9 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if write_side and name in PRODUCERS:
+            # Every event a producer records is signed with its own key; none: no start (prod).
+            app.state.event_signer = signer_for(settings, name)
         # Each service connects as its own role (config.database_settings.DbRole: its name).
         # A reader needs no check per checkout: in_pool retries a read on a dead connection.
         pool = connections.open_pool(settings, dbname, role=DbRole(name), checked=write_side)

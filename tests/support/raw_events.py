@@ -17,11 +17,13 @@ import orjson
 import psycopg
 
 from config.settings import Settings
+from contracts.catalog import PRODUCER_OF
 from contracts.envelope import EventMeta, make_event
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter, RawEvent, write_batch
+from tests.support.signing import signed, unit_trust
 
 Event = dict[str, Any]
 
@@ -36,7 +38,7 @@ def _event(
         aggregate_id=aggregate_id,
         aggregate_version=version,
         payload=payload,
-        meta=EventMeta(producer=event_type.split(".")[0] + "s"),
+        meta=EventMeta(producer=PRODUCER_OF[event_type]),
         occurred_at=at,
     )
 
@@ -68,8 +70,9 @@ def stock_updated(product_id: str, version: int, signed_amount: int, at: datetim
 
 def raw_row(event: Event) -> RawEvent:
     """The row the ingest job would write for this event, read from a Kafka message."""
-    value = orjson.dumps(event)
-    row = decode(event["event_type"], 0, next(_offsets), event["aggregate_id"].encode(), value)
+    value = orjson.dumps(signed(event))
+    key = event["aggregate_id"].encode()
+    row = decode(event["event_type"], 0, next(_offsets), key, value, unit_trust())
     assert not isinstance(row, DeadLetter), row
     return row
 
