@@ -73,3 +73,19 @@ def test_an_unusable_key_file_is_a_configuration_error_naming_it(tmp_path: Path)
     not_a_key.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
     with pytest.raises(ConfigurationError, match=r"orders\.pem"):
         signer_for(prod(tmp_path, event_signing_key_file=not_a_key), "orders")
+
+
+def test_the_rotation_command_writes_a_key_and_prints_its_trusted_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from contracts.key_files import load_signer
+    from contracts.signatures import trusted_from_jwks
+    from cqrsw.cli import main
+
+    key = tmp_path / "orders-2027.pem"
+    assert main(["event-keys", "new", "orders", str(key)]) == 0
+    entry = orjson.loads(capsys.readouterr().out)
+    trusted = trusted_from_jwks({"keys": [entry]})
+    assert set(trusted.by_id) == {load_signer(key, "orders").key_id}
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert main(["event-keys", "new", "orders", str(key)]) == 2  # never overwritten
