@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from config.settings import ConfigurationError, Settings
 from contracts.catalog import PRODUCERS
 from contracts.key_files import (
     TRUSTED_FILE,
     jwks_bytes,
+    load_signer,
     load_trusted,
     local_keys_dir,
     new_key_file,
     signer_for,
     trusted_keys,
 )
+from contracts.signatures import trusted_from_jwks
+from cqrsw.cli import main
+from ingest.job import run_ingest
+from services.invoices.app import create_app as invoices_app
+from services.orders.app import create_app as orders_app
+from services.stock.app import create_app as stock_app
 
 
 def prod(tmp_path: Path, **extra: object) -> Settings:
@@ -78,9 +88,6 @@ def test_an_unusable_key_file_is_a_configuration_error_naming_it(tmp_path: Path)
 def test_the_rotation_command_writes_a_key_and_prints_its_trusted_entry(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from contracts.key_files import load_signer
-    from contracts.signatures import trusted_from_jwks
-    from cqrsw.cli import main
 
     key = tmp_path / "orders-2027.pem"
     assert main(["event-keys", "new", "orders", str(key)]) == 0
@@ -89,3 +96,17 @@ def test_the_rotation_command_writes_a_key_and_prints_its_trusted_entry(
     assert set(trusted.by_id) == {load_signer(key, "orders").key_id}
     assert key.stat().st_mode & 0o777 == 0o600
     assert main(["event-keys", "new", "orders", str(key)]) == 2  # never overwritten
+
+
+@pytest.mark.parametrize("factory", [orders_app, invoices_app, stock_app])
+def test_a_write_service_in_prod_without_its_key_does_not_start(
+    tmp_path: Path, factory: Callable[[Settings], FastAPI]
+) -> None:
+    app = factory(prod(tmp_path, database_url="postgresql://db.invalid/x"))
+    with pytest.raises(ConfigurationError, match="CQRSW_EVENT_SIGNING_KEY_FILE"), TestClient(app):
+        pass  # refused before it connects to anything
+
+
+def test_the_ingest_in_prod_without_trusted_keys_does_not_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CQRSW_EVENT_TRUSTED_KEYS_FILE"):
+        run_ingest(prod(tmp_path, database_url="postgresql://db.invalid/x"))
