@@ -12,6 +12,7 @@ import yaml
 
 from config.settings import REPO_ROOT, Settings
 from contracts.catalog import TOPICS
+from cqrsw.container import PIPELINE_ROLES
 from cqrsw.container import SERVICES as CONTAINER_ROLES
 from services.health import READY_PATH
 from stack.gateway import TEMPLATE, render
@@ -20,7 +21,8 @@ from tests.support.deploy_settings import check, interpolate, read_env_file
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
-APP_IMAGE = "cqrs-warehouse"
+# The Dockerfile's two targets, as compose names their images.
+APP_IMAGES = ("cqrs-warehouse-service", "cqrs-warehouse-pipeline")
 HTTP_SERVICES = {service.role: service.name for service in SERVICES}
 
 
@@ -49,7 +51,7 @@ def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         name: service
         for name, service in compose["services"].items()
-        if str(service.get("image", "")).startswith(APP_IMAGE + ":")
+        if str(service.get("image", "")).partition(":")[0] in APP_IMAGES
     }
 
 
@@ -167,6 +169,19 @@ def test_app_containers_start_roles_the_image_knows(compose: dict[str, Any]) -> 
     roles = {*CONTAINER_ROLES, "init", "metrics", "airflow"}
     for name, service in app_services(compose).items():
         assert service["command"][0] in roles, name
+
+
+def test_each_container_runs_the_image_its_role_needs(compose: dict[str, Any]) -> None:
+    """Airflow and init on the pipeline image; the services and the exporter on the small one."""
+    targets = {}
+    for name, service in app_services(compose).items():
+        target = "pipeline" if service["command"][0] in PIPELINE_ROLES else "service"
+        assert service["build"] == {"context": ".", "target": target}, name
+        assert service["image"].partition(":")[0] == f"cqrs-warehouse-{target}", name
+        targets[name] = target
+    assert {targets[name] for name in HTTP_SERVICES} == {"service"}
+    assert targets["pipeline-exporter"] == "service"
+    assert targets["init"] == targets["airflow-scheduler"] == "pipeline"
 
 
 def test_the_gateway_gets_a_value_for_every_placeholder_of_its_routes(
