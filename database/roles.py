@@ -24,11 +24,11 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
+from database.locks import ROLES_LOCK
 from database.names import AIRFLOW_DATABASE, SERVICE_DATABASES, WAREHOUSE_DATABASE
 from database.secret_files import ensure_secret
 from database.warehouse import MARTS_SCHEMA, RAW_SCHEMA, SERVING_SCHEMA
 
-ROLES_LOCK = 0x63717273_726F6C65  # "cqrsrole": two start-ups create roles one after the other
 OPS_SCHEMA = "ops"
 DATABASE_OWNERS: dict[str, DbRole] = {
     **{name: DbRole(name) for name in SERVICE_DATABASES},

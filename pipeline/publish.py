@@ -20,6 +20,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
+from database.locks import PUBLISH_LOCK
 from database.names import WAREHOUSE_DATABASE
 from database.warehouse import (
     MARTS,
@@ -31,8 +32,6 @@ from database.warehouse import (
 )
 
 SOURCE_SCHEMA = MARTS_SCHEMA
-# Two publishers at once would each copy and record; one waits for the other instead.
-PUBLISH_LOCK = 0x63717273_70756221  # "cqrspub!"
 
 
 PUBLICATIONS_DDL = """
@@ -68,6 +67,7 @@ def publish_views(settings: Settings) -> dict[str, int]:
         settings, WAREHOUSE_DATABASE, autocommit=True, role=DbRole.PUBLISHER
     ) as conn:
         try:
+            # Two publishers at once would each copy and record; one waits for the other.
             conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
         except LockNotAvailable:
             raise PublishFailed(_lock_wait(settings, "another publication")) from None

@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 
 from config import tracing
 from config.settings import Settings
+from database.locks import OUTBOX_RELAY_LOCK
 from services.outbox_metrics import PUBLISHED, RELAY_FAILURES
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,9 @@ class Relay:
         """Publish up to one batch; return how many rows were published. Raises on broker errors."""
         with self.pool.connection() as conn, conn.transaction():
             # One relay per database keeps per-aggregate order: a second relay waits its turn.
-            got = conn.execute("select pg_try_advisory_xact_lock(7710001)").fetchone()
+            got = conn.execute(
+                "select pg_try_advisory_xact_lock(%s)", (OUTBOX_RELAY_LOCK,)
+            ).fetchone()
             if not got or not got[0]:
                 return 0
             rows = conn.execute(
