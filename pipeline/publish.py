@@ -34,22 +34,6 @@ from database.warehouse import (
 SOURCE_SCHEMA = MARTS_SCHEMA
 
 
-PUBLICATIONS_DDL = """
-create schema if not exists serving;
-create table if not exists serving.publications (
-    id           bigserial primary key,
-    view_name    text not null,
-    watermark    bigint not null,
-    mode         text not null check (mode in ('upsert', 'replace')),
-    rows_written bigint not null,
-    published_at timestamptz not null default now()
-);
-create index if not exists publications_view_name_id on serving.publications (view_name, id);
--- occurred_at of the newest event the published view includes (null: none yet).
-alter table serving.publications add column if not exists newest_event_at timestamptz;
-"""
-
-
 class PublishFailed(RuntimeError):
     """A mart is missing or unreadable; nothing was published."""
 
@@ -75,7 +59,6 @@ def publish_views(settings: Settings) -> dict[str, int]:
             # One snapshot for all marts: the published views describe the same moment.
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
-                conn.execute(PUBLICATIONS_DDL.encode())
                 return {view.name: _publish(conn, view) for view in MARTS}
         except LockNotAvailable:
             raise PublishFailed(

@@ -31,19 +31,6 @@ from services.outbox_metrics import PUBLISHED, RELAY_FAILURES
 
 log = logging.getLogger(__name__)
 
-OUTBOX_DDL = """
-create table if not exists outbox (
-    id           bigserial primary key,
-    event_id     uuid not null unique,
-    topic        text not null,
-    message_key  text not null,
-    event        jsonb not null,
-    created_at   timestamptz not null default now(),
-    published_at timestamptz
-);
-create index if not exists outbox_unpublished on outbox (id) where published_at is null;
-"""
-
 
 class Outbox(ABC):
     """Where a unit of work records the envelopes of the events it caused."""
