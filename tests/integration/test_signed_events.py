@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,22 @@ from kafka import KafkaProducer
 
 from config.settings import Settings
 from contracts.envelope import EventMeta, make_event
-from contracts.key_files import dev_signers, jwks_bytes, load_signer, new_key_file
+from contracts.key_files import (
+    dev_signers,
+    jwks_bytes,
+    load_signer,
+    new_key_file,
+    trusted_keys,
+)
 from contracts.signatures import SIGNATURE, EventSigner, TrustedKey
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest.job import run_ingest
 from pipeline.publish import publish_views
+from services import outbox
 from tests.support.dbt_in_process import InProcessDbt
+from tests.support.kafka_reader import find_events
+from tests.support.relay import relay_all
 
 TOPIC = "order.created"
 
@@ -131,3 +141,27 @@ def test_both_keys_are_accepted_during_a_rotation_and_the_retired_one_no_longer(
     reason = dead_reason(settings, after[0])
     assert reason is not None and reason.startswith("unknown signing key")
     assert old_signer.key_id in reason
+
+
+def test_a_services_events_are_signed_by_its_key_and_a_republish_carries_the_same_signature(
+    settings: Settings, orders: TestClient, auth: Callable[[str], dict[str, str]]
+) -> None:
+    since = datetime.now(UTC)
+    r = orders.post("/orders", json={"customer_name": "Signe"}, headers=auth("signe"))
+    assert r.status_code == 201, r.text
+    order_id = r.json()["order_id"]
+    relay_all(settings, "orders")
+    with connections.connect(settings, "orders") as conn:
+        assert outbox.replay(conn, since) >= 1  # as `cqrsw outbox replay --since` does
+        conn.commit()
+    relay_all(settings, "orders")
+
+    copies = find_events(settings, TOPIC, lambda e: e["aggregate_id"] == order_id, want=2)
+    assert len(copies) == 2
+    signatures = {orjson.dumps(event[SIGNATURE]) for _, event, _ in copies}
+    assert len(signatures) == 1  # signed once, when recorded: the same on every publish
+    event = copies[0][1]
+    assert event[SIGNATURE]["key_id"] == dev_signers(settings)["orders"].key_id
+    assert trusted_keys(settings).refusal(event) is None
+    run_ingest(settings)
+    assert landed(settings, [event]) == {event["event_id"]}
