@@ -8,6 +8,7 @@ key per producer and the trusted set of their public keys, generated the first t
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import orjson
@@ -37,13 +38,20 @@ def local_keys_dir(settings: Settings) -> Path:
 
 
 def _write_new(path: Path, data: bytes) -> bool:
-    """Write ``data`` to a new file (mode 0600); False if it exists (the first writer wins)."""
+    """Write ``data`` to a new file (mode 0600); False if it exists (the first writer wins).
+
+    Written aside, then linked into place: a reader never sees half a key.
+    """
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.link(aside, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
+    finally:
+        aside.unlink()
     return True
 
 
