@@ -1,4 +1,8 @@
-"""Turn one Kafka message into a raw event or a dead letter (pure: no IO)."""
+"""Turn one Kafka message into a raw event or a dead letter (pure: no IO).
+
+A valid event is kept as it arrived, in the version it was written in: the log is never
+rewritten, and dbt staging upcasts older versions to the current shape.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import orjson
 
 from contracts.envelope import ContractViolation, validate
 from contracts.signatures import TrustedKeys
-from contracts.upcasting import upcast
 from ingest.warehouse import DeadLetter, RawEvent
 
 
@@ -46,7 +49,6 @@ def decode(
     refusal = trust.refusal(event)
     if refusal is not None:
         return dead(refusal)
-    event = upcast(event)
     return RawEvent(
         event["event_id"],
         event["event_type"],
