@@ -26,6 +26,7 @@ from services.health import router as health
 from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
 from services.outbox_metrics import OUTBOXES
+from services.position import PositionTokens
 from services.request_guard import RequestGuard
 from services.responses import validation_problem
 from services.telemetry import instrument
@@ -99,6 +100,8 @@ def create_service_app(
     app.state.settings = settings
     app.state.service_name = name
     app.state.token_verifier = verifier = TokenVerifier(settings)
+    # Write services seal the positions they answer with; the read API opens them.
+    app.state.position_tokens = PositionTokens(settings.read_token_secret)
     app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.exception_handler(DomainError)
@@ -183,3 +186,11 @@ async def _idempotency(
 
 
 IdempotentRequest = Annotated[Idempotency, Depends(_idempotency)]
+
+
+async def _position_tokens(request: Request) -> PositionTokens:  # no thread: no IO
+    tokens: PositionTokens = request.app.state.position_tokens
+    return tokens
+
+
+PositionSeal = Annotated[PositionTokens, Depends(_position_tokens)]

@@ -7,6 +7,7 @@ Lists are keyset pages: ``X-Next-Cursor`` is set when there is a next page.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -27,7 +28,8 @@ orders = APIRouter(tags=["orders"])
 products = APIRouter(tags=["products"])
 views = APIRouter(tags=["freshness"])
 
-ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
+PRODUCT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+ProductId = Annotated[str, Path(pattern=PRODUCT_ID_PATTERN.pattern)]
 Cursor = Annotated[
     str | None,
     Query(max_length=cursors.CURSOR_MAX_LENGTH, description="X-Next-Cursor of the last page"),
@@ -35,7 +37,10 @@ Cursor = Annotated[
 NEXT_CURSOR = "X-Next-Cursor"
 _PAGED = {"headers": {NEXT_CURSOR: {"description": "Cursor of the next page, if any"}}}
 _NOT_PUBLISHED = "No view has been published yet (the pipeline has not run)"
-_BAD_INPUT = "A damaged cursor or position token, or a cursor reused with other filters"
+_BAD_INPUT = (
+    "A cursor or position token this API did not issue (forged, damaged, or signed with a"
+    " retired key), or a cursor reused with other filters"
+)
 
 
 def _paged(*codes: int, **descriptions: str) -> dict[int | str, dict[str, object]]:
@@ -75,7 +80,9 @@ async def orders_with_invoices(
         raise HTTPException(422, "createdFrom must be before createdTo")
     filters = queries.OrderFilters(user_id, order_status, created_from, created_to)
     digest = cursors.filters_digest(**vars(filters))
-    after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
+    after = (
+        None if cursor is None else _order_key(sealed_cursors(request).decode(cursor, digest, 2))
+    )
 
     def read(conn: psycopg.Connection) -> list[queries.OrderWithInvoice]:
         describe(conn, response, "orders_with_invoices", position, kept(request))
@@ -84,7 +91,7 @@ async def orders_with_invoices(
     rows = await in_pool(request, read)
     if len(rows) > limit:
         rows, last = rows[:limit], rows[limit - 1]
-        response.headers[NEXT_CURSOR] = cursors.encode(
+        response.headers[NEXT_CURSOR] = sealed_cursors(request).encode(
             digest, [last.created_at.isoformat(), str(last.order_id)]
         )
     return rows
@@ -96,13 +103,18 @@ def kept(request: Request) -> FreshnessCache:
     return cache
 
 
+def sealed_cursors(request: Request) -> cursors.Cursors:
+    found: cursors.Cursors = request.app.state.cursors
+    return found
+
+
 def _order_key(key: list[object]) -> tuple[datetime, UUID]:
     try:
         at, order_id = datetime.fromisoformat(str(key[0])), UUID(str(key[1]))
     except ValueError:
-        raise cursors.BadCursor("cursor is not one this API issued") from None
+        raise cursors.BadCursor(cursors.NOT_ISSUED) from None
     if at.tzinfo is None:
-        raise cursors.BadCursor("cursor is not one this API issued")
+        raise cursors.BadCursor(cursors.NOT_ISSUED)
     return at, order_id
 
 
@@ -121,7 +133,9 @@ async def list_products(
     cursor: Cursor = None,
 ) -> list[queries.ProductStock]:
     digest = cursors.filters_digest()
-    after = None if cursor is None else str(cursors.decode(cursor, digest, 1)[0])
+    after = (
+        None if cursor is None else _product_key(sealed_cursors(request).decode(cursor, digest, 1))
+    )
 
     def read(conn: psycopg.Connection) -> list[queries.ProductStock]:
         describe(conn, response, "products", position, kept(request))
@@ -130,7 +144,9 @@ async def list_products(
     rows = await in_pool(request, read)
     if len(rows) > limit:
         rows = rows[:limit]
-        response.headers[NEXT_CURSOR] = cursors.encode(digest, [rows[-1].product_id])
+        response.headers[NEXT_CURSOR] = sealed_cursors(request).encode(
+            digest, [rows[-1].product_id]
+        )
     return rows
 
 
@@ -194,7 +210,7 @@ async def stock_history(
     if since and until and since > until:
         raise HTTPException(422, "from must not be after to")
     digest = cursors.filters_digest(product_id=product_id, since=since, until=until)
-    after = None if cursor is None else _day(cursors.decode(cursor, digest, 1)[0])
+    after = None if cursor is None else _day(sealed_cursors(request).decode(cursor, digest, 1)[0])
 
     def read(conn: psycopg.Connection) -> list[product_queries.StockDay] | None:
         """The days, or None for a product with no operation."""
@@ -211,15 +227,23 @@ async def stock_history(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
     if len(days) > limit:
         days = days[:limit]
-        response.headers[NEXT_CURSOR] = cursors.encode(digest, [days[-1].day.isoformat()])
+        response.headers[NEXT_CURSOR] = sealed_cursors(request).encode(
+            digest, [days[-1].day.isoformat()]
+        )
     return days
+
+
+def _product_key(key: list[object]) -> str:
+    if not isinstance(key[0], str) or not PRODUCT_ID_PATTERN.fullmatch(key[0]):
+        raise cursors.BadCursor(cursors.NOT_ISSUED)
+    return key[0]
 
 
 def _day(value: object) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise cursors.BadCursor("cursor is not one this API issued") from None
+        raise cursors.BadCursor(cursors.NOT_ISSUED) from None
 
 
 @views.get(

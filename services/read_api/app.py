@@ -10,6 +10,7 @@ from database.names import WAREHOUSE_DATABASE
 from services.app import create_service_app
 from services.read_api.answer_cache import AnswerCache
 from services.read_api.answer_middleware import KeptAnswers
+from services.read_api.cursors import Cursors
 from services.read_api.api import orders, products, views
 from services.read_api.freshness_cache import FreshnessCache
 from services.read_api.publication_listener import PublicationListener
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inner_middleware=[Middleware(KeptAnswers, answers=answers, freshness=freshness)],
         background=[PublicationListener(settings, freshness).run_forever],
     )
+    app.state.cursors = Cursors(settings.read_token_secret)
     app.state.freshness = freshness
     app.state.answers = answers
     return app

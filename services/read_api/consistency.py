@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import psycopg
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Header, Request, Response
 from psycopg import sql
 
 from contracts.catalog import raw_table
@@ -53,6 +53,7 @@ def stage_of(
 
 
 async def _token(  # async: decoding is pure, not worth a worker thread
+    request: Request,
     token: Annotated[
         str | None,
         Header(
@@ -63,7 +64,10 @@ async def _token(  # async: decoding is pure, not worth a worker thread
         ),
     ] = None,
 ) -> position.Position | None:
-    return None if token is None else position.decode(token)
+    if token is None:
+        return None
+    tokens: position.PositionTokens = request.app.state.position_tokens
+    return tokens.decode(token)
 
 
 PositionToken = Annotated[position.Position | None, Depends(_token)]

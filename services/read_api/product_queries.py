@@ -51,6 +51,8 @@ def stock_history(
 
     A day without a row had no operation: its stock is that of the row before it.
     """
+    if after == date.max:
+        return []  # nothing comes after the last day there is
     first = [d for d in (since, after and after + timedelta(days=1)) if d is not None]
     start = max(first, default=date.min)
     with published(), conn.cursor(row_factory=class_row(StockDay)) as cur:
