@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
 
 import psycopg
-from fastapi import Depends, Header, Request, Response
+from fastapi import Response
 from psycopg import sql
 
 from contracts.catalog import raw_table
@@ -52,40 +51,19 @@ def stage_of(
     return Stage.INCLUDED if int(row[0]) < view.watermark else Stage.INGESTED
 
 
-async def _token(  # async: decoding is pure, not worth a worker thread
-    request: Request,
-    token: Annotated[
-        str | None,
-        Header(
-            alias="X-Position-Token",
-            max_length=512,
-            description="position_token of a command response: the answer says whether that"
-            " write is included (X-Position-Included) and, if not, when to retry (Retry-After)",
-        ),
-    ] = None,
-) -> position.Position | None:
-    if token is None:
-        return None
-    tokens: position.PositionTokens = request.app.state.position_tokens
-    return tokens.decode(token)
-
-
-PositionToken = Annotated[position.Position | None, Depends(_token)]
-
-
 def describe(
     conn: psycopg.Connection,
     response: Response,
     view: str,
     where: position.Position | None,
-    kept: FreshnessCache | None = None,
+    lookups: FreshnessCache | None = None,
 ) -> None:
-    """Set the freshness headers of ``view`` and, given a token, whether its write is in.
-    With ``kept``, a read without a token may take its headers from a recent lookup."""
-    if kept is None:
+    """Set the freshness headers of ``view`` and, given a position, whether its write is in.
+    With ``lookups``, a read without a token may take its headers from a recent lookup."""
+    if lookups is None:
         fresh = freshness.of_view(conn, view)
     else:
-        fresh = kept.of_view(conn, view, exact=where is not None)
+        fresh = lookups.of_view(conn, view, exact=where is not None)
     response.headers["X-View"] = view
     response.headers["X-View-Published-At"] = fresh.published_at.isoformat()
     if fresh.newest_event_at is not None:

@@ -1,4 +1,7 @@
-"""Product lists: every product's stock, and one product's stock day by day (keyset pages)."""
+"""Products: every product's stock, one product's stock (now or as of a day), day by day.
+
+Parameterized SQL against the published views (schema serving); lists are keyset pages.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from datetime import date, datetime, timedelta
 import psycopg
 from psycopg.rows import class_row
 
-from services.read_api.queries import ProductStock
 from services.read_api.serving import CamelModel, published
 
 PRODUCTS_SQL = (
@@ -20,6 +22,14 @@ HISTORY_SQL = (
     " where product_id = %(product_id)s and day >= %(start)s and day <= %(until)s"
     " order by day limit %(limit)s"
 )
+
+
+class ProductStock(CamelModel):
+    product_id: str
+    stock: int
+    version: int
+    last_operation_at: datetime | None
+    as_of: date | None = None
 
 
 class StockDay(CamelModel):
@@ -74,3 +84,35 @@ def product_exists(conn: psycopg.Connection, product_id: str) -> bool:
             "select 1 from serving.products where product_id = %s", (product_id,)
         ).fetchone()
         return row is not None
+
+
+def product_stock(conn: psycopg.Connection, product_id: str) -> ProductStock | None:
+    with published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
+        cur.execute(
+            "select product_id, stock, version, last_operation_at"
+            " from serving.products where product_id = %s",
+            (product_id,),
+        )
+        return cur.fetchone()
+
+
+def product_stock_as_of(
+    conn: psycopg.Connection, product_id: str, day: date
+) -> ProductStock | None:
+    """Stock at the end of ``day`` (UTC): the latest daily row up to it, 0 before the first."""
+    with published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
+        cur.execute(
+            "select products.product_id, coalesce(closing.stock, 0) as stock,"
+            " coalesce(closing.version, 0) as version, closing.last_operation_at,"
+            " %(day)s::date as as_of"
+            " from serving.products"
+            " left join lateral ("
+            "   select daily.stock, daily.version, daily.last_operation_at"
+            "   from serving.product_stock_daily as daily"
+            "   where daily.product_id = products.product_id and daily.day <= %(day)s"
+            "   order by daily.day desc limit 1"
+            " ) as closing on true"
+            " where products.product_id = %(product_id)s",
+            {"product_id": product_id, "day": day},
+        )
+        return cur.fetchone()

@@ -55,7 +55,7 @@ def test_a_kept_answer_is_served_until_the_view_is_published_again(
     ingest_events(settings, [created])
     dbt("run")
     publish_views(settings)
-    freshness = read_api.app.state.freshness  # type: ignore[attr-defined]
+    freshness = read_api.app.state.freshness_cache  # type: ignore[attr-defined]
     assert _until(lambda: freshness.announced), "the read API never listened for publications"
 
     def name(**headers: str) -> str:
@@ -97,7 +97,7 @@ def test_nothing_kept_before_a_lost_listener_is_served_after_it(
     ingest_events(settings, [order_created(order_id, user, T0, customer_name="Ada")])
     dbt("run")
     publish_views(settings)
-    freshness = read_api.app.state.freshness  # type: ignore[attr-defined]
+    freshness = read_api.app.state.freshness_cache  # type: ignore[attr-defined]
     assert _until(lambda: freshness.announced)
     params, headers = {"userId": user}, auth(user)
     assert read_api.get("/orders-with-invoices", params=params, headers=headers).status_code == 200

@@ -1,4 +1,4 @@
-"""Queries of the read side: parameterized SQL against the published views (schema serving).
+"""Orders with their invoices: parameterized SQL against the published view (schema serving).
 
 Lists are keyset pages: each query reads at most ``limit + 1`` rows along an index, starting
 after the sort key of the previous page's last row, so page 1,000 costs what page 1 does.
@@ -7,7 +7,7 @@ after the sort key of the previous page's last row, so page 1,000 costs what pag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from services.read_api.serving import CamelModel, NotPublished, published
+from services.read_api.serving import CamelModel, published
 
 OrderStatus = Literal["created", "invoiced", "cancelled"]
 
@@ -28,14 +28,6 @@ class OrderWithInvoice(CamelModel):
     status: str
     invoice_url: str | None
     updated_at: datetime
-
-
-class ProductStock(CamelModel):
-    product_id: str
-    stock: int
-    version: int
-    last_operation_at: datetime | None
-    as_of: date | None = None
 
 
 @dataclass(frozen=True)
@@ -87,38 +79,3 @@ def orders_query(
         "limit": limit,
     }
     return query, params
-
-
-def product_stock(conn: psycopg.Connection, product_id: str) -> ProductStock | None:
-    with published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
-        cur.execute(
-            "select product_id, stock, version, last_operation_at"
-            " from serving.products where product_id = %s",
-            (product_id,),
-        )
-        return cur.fetchone()
-
-
-def product_stock_as_of(
-    conn: psycopg.Connection, product_id: str, day: date
-) -> ProductStock | None:
-    """Stock at the end of ``day`` (UTC): the latest daily row up to it, 0 before the first."""
-    with published(), conn.cursor(row_factory=class_row(ProductStock)) as cur:
-        cur.execute(
-            "select products.product_id, coalesce(closing.stock, 0) as stock,"
-            " coalesce(closing.version, 0) as version, closing.last_operation_at,"
-            " %(day)s::date as as_of"
-            " from serving.products"
-            " left join lateral ("
-            "   select daily.stock, daily.version, daily.last_operation_at"
-            "   from serving.product_stock_daily as daily"
-            "   where daily.product_id = products.product_id and daily.day <= %(day)s"
-            "   order by daily.day desc limit 1"
-            " ) as closing on true"
-            " where products.product_id = %(product_id)s",
-            {"product_id": product_id, "day": day},
-        )
-        return cur.fetchone()
-
-
-__all__ = ["NotPublished"]
