@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_or_exit()
     freshness_cache = FreshnessCache()
     answer_cache = AnswerCache(max_bytes=settings.read_cache_mb * 1_048_576)
+    listener = PublicationListener(settings, freshness_cache)
     app = create_service_app(
         name="read_api",
         settings=settings,
@@ -27,9 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[orders.router, products.router, freshness.router],
         write_side=False,
         inner_middleware=[Middleware(KeptAnswers, answers=answer_cache, freshness=freshness_cache)],
-        background=[PublicationListener(settings, freshness_cache).run_forever],
+        background=[listener.run_forever],
     )
     app.state.cursors = Cursors(settings.read_token_secret)
     app.state.freshness_cache = freshness_cache
     app.state.answer_cache = answer_cache
+    app.state.readiness_notes = lambda: {"kept_answers": listener.check()}
     return app

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from config.settings import Settings
 from services.read_api import freshness
 from services.read_api.freshness_cache import FreshnessCache
+from services.read_api.publication_listener import PublicationListener
 from services.read_api.serving import NotPublished
 
 
@@ -79,7 +82,7 @@ def test_kept_lookups_are_vouched_for_only_while_publications_are_announced(
     cache = FreshnessCache(ttl_s=60)
     cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     assert cache.publications() == {}  # not listening: nothing is known to be current
-    cache.announced = True
+    cache.heard(time.monotonic())
     assert set(cache.publications()) == {"products"}
     cache.forget("products")  # a publication of products was announced
     assert cache.publications() == {}
@@ -91,7 +94,7 @@ def test_a_lookup_overtaken_by_an_announcement_is_not_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cache = FreshnessCache(ttl_s=60)
-    cache.announced = True
+    cache.heard(time.monotonic())
 
     def announced_meanwhile(_conn: Any, _view: str) -> freshness.ViewFreshness:
         cache.forget("products")  # the publication lands while this lookup runs
@@ -109,10 +112,33 @@ def test_while_announced_a_kept_lookup_lasts_until_its_view_is_forgotten(
     cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     assert lookups == [1, 2]  # not announced: kept for ttl_s (here: not at all)
-    cache.announced = True
+    cache.heard(time.monotonic())
     cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     assert lookups == [1, 2]  # the second lookup, kept
     cache.forget("products")
     cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
     assert lookups == [1, 2, 3]
+
+
+def test_a_listener_not_heard_from_within_the_bound_vouches_for_nothing(
+    lookups: list[int],
+) -> None:
+    cache = FreshnessCache(ttl_s=60, bound_s=0.05)
+    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    cache.heard(time.monotonic())
+    assert set(cache.publications()) == {"products"}
+    time.sleep(0.06)  # the listener's connection hangs: no proof of life within the bound
+    assert cache.publications() == {}
+    cache.heard(time.monotonic())
+    assert set(cache.publications()) == {"products"}
+    cache.deaf()
+    assert cache.publications() == {}
+
+
+def test_where_listen_is_refused_readiness_says_kept_answers_are_off() -> None:
+    listener = PublicationListener(Settings(), FreshnessCache())
+    assert listener.check().detail.startswith("off until")
+    listener.refused = "the database is a hot standby, which refuses LISTEN"
+    check = listener.check()
+    assert (check.ok, check.detail) == (True, "off: " + listener.refused)
