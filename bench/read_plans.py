@@ -90,8 +90,9 @@ def reads(conn: Any) -> dict[str, tuple[Any, dict[str, Any]]]:
     """Each read of the API: its SQL and parameters, as the API builds them."""
     user = "user-4242"
     mine = order_queries.OrderFilters(user)
-    first = order_queries.orders_with_invoices(conn, mine, 5)
-    middle = (first[2].created_at, first[2].order_id)
+    query, params = order_queries.orders_query(mine, 5, None)
+    first = conn.execute(query, params).fetchall()  # orderId, userId, ..., createdAt, ...
+    middle = (first[2][3], first[2][0])
     window = order_queries.OrderFilters(
         user, "invoiced", datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 20, tzinfo=UTC)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -46,10 +46,12 @@ def create_service_app(
     write_side: bool = True,
     inner_middleware: Sequence[Middleware] = (),
     background: Sequence[Callable[[threading.Event], None]] = (),
+    resources: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
 ) -> FastAPI:
     """A write service (outbox + relay + idempotency) or, with ``write_side=False``, a reader.
     ``inner_middleware`` runs after the request guard: on authenticated requests only.
-    ``background`` runs on daemon threads while the app serves, until the event is set."""
+    ``background`` runs on daemon threads while the app serves, until the event is set;
+    ``resources`` are entered at start-up and left at shutdown (the read API's async pool)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +88,10 @@ def create_service_app(
         # the pool never hold the worker threads that requests holding connections need.
         app.state.pool_limiter = anyio.CapacityLimiter(pool.max_size)
         try:
-            yield
+            async with AsyncExitStack() as opened:
+                for resource in resources:
+                    await opened.enter_async_context(resource(app))
+                yield
         finally:
             OUTBOXES.forget(pool)
             stop.set()

@@ -13,6 +13,7 @@ from services.read_api.answer_middleware import KeptAnswers
 from services.read_api.cursors import Cursors
 from services.read_api.freshness_cache import FreshnessCache
 from services.read_api.publication_listener import PublicationListener
+from services.read_api.reading import read_pool
 from services.read_api.routes import freshness, orders, products
 
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         write_side=False,
         inner_middleware=[Middleware(KeptAnswers, answers=answer_cache, freshness=freshness_cache)],
         background=[listener.run_forever],
+        resources=[read_pool(settings)],
     )
     app.state.cursors = Cursors(settings.read_token_secret)
     app.state.freshness_cache = freshness_cache

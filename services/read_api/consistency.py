@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 import psycopg
-from fastapi import Response
 from psycopg import sql
 
 from contracts.catalog import raw_table
@@ -35,47 +34,48 @@ class Stage(StrEnum):
     UNRELATED = "unrelated"  # the event's topic does not feed this view
 
 
-def stage_of(
-    conn: psycopg.Connection, where: position.Position, view: freshness.ViewFreshness
+async def stage_of(
+    conn: psycopg.AsyncConnection, where: position.Position, view: freshness.ViewFreshness
 ) -> Stage:
     if where.topic not in MARTS_BY_NAME[view.view].topics:
         return Stage.UNRELATED
-    row = conn.execute(
+    cur = await conn.execute(
         sql.SQL("select ingest_txid from {} where event_id = %s").format(
             sql.Identifier(RAW_SCHEMA, raw_table(where.topic))
         ),
         (where.event_id,),
-    ).fetchone()
+    )
+    row = await cur.fetchone()
     if row is None:
         return Stage.NOT_INGESTED
     return Stage.INCLUDED if int(row[0]) < view.watermark else Stage.INGESTED
 
 
-def describe(
-    conn: psycopg.Connection,
-    response: Response,
+async def describe(
+    conn: psycopg.AsyncConnection,
+    headers: dict[str, str],
     view: str,
     where: position.Position | None,
     lookups: FreshnessCache | None = None,
 ) -> None:
-    """Set the freshness headers of ``view`` and, given a position, whether its write is in.
+    """Add the freshness headers of ``view`` and, given a position, whether its write is in.
     With ``lookups``, a read without a token may take its headers from a recent lookup."""
     if lookups is None:
-        fresh = freshness.of_view(conn, view)
+        fresh = await freshness.of_view(conn, view)
     else:
-        fresh = lookups.of_view(conn, view, exact=where is not None)
-    response.headers["X-View"] = view
-    response.headers["X-View-Published-At"] = fresh.published_at.isoformat()
+        fresh = await lookups.of_view(conn, view, exact=where is not None)
+    headers["X-View"] = view
+    headers["X-View-Published-At"] = fresh.published_at.isoformat()
     if fresh.newest_event_at is not None:
-        response.headers["X-View-Newest-Event-At"] = fresh.newest_event_at.isoformat()
+        headers["X-View-Newest-Event-At"] = fresh.newest_event_at.isoformat()
     if where is None:
         return
-    stage = stage_of(conn, where, fresh)
-    response.headers["X-Position-Stage"] = stage.value
-    response.headers["X-Position-Included"] = _INCLUDED_HEADER[stage]
+    stage = await stage_of(conn, where, fresh)
+    headers["X-Position-Stage"] = stage.value
+    headers["X-Position-Included"] = _INCLUDED_HEADER[stage]
     if _pending(stage):
-        recent = freshness.recent_publications(conn, view)
-        response.headers["Retry-After"] = str(retry_after_seconds(recent, datetime.now(UTC)))
+        recent = await freshness.recent_publications(conn, view)
+        headers["Retry-After"] = str(retry_after_seconds(recent, datetime.now(UTC)))
 
 
 _INCLUDED_HEADER = {

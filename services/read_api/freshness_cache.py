@@ -66,8 +66,8 @@ class FreshnessCache:
     def ttl_s(self) -> float:
         return self._announced_ttl_s if self.announced else self._ttl_s
 
-    def of_view(
-        self, conn: psycopg.Connection, view: str, *, exact: bool
+    async def of_view(
+        self, conn: psycopg.AsyncConnection, view: str, *, exact: bool
     ) -> freshness.ViewFreshness:
         """The latest publication of ``view``; looked up when ``exact`` or when kept too long."""
         now = time.monotonic()
@@ -75,7 +75,7 @@ class FreshnessCache:
         if not exact and kept is not None and now - kept[0] < self.ttl_s:
             return kept[1]
         forgotten = self._forgotten
-        found = freshness.of_view(conn, view)  # NotPublished is never kept
+        found = await freshness.of_view(conn, view)  # NotPublished is never kept
         with self._lock:
             # Looked up before an announcement arrived: it may predate that publication.
             if forgotten == self._forgotten:

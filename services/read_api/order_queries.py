@@ -13,9 +13,9 @@ from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import class_row
+from psycopg.rows import dict_row
 
-from services.read_api.serving import CamelModel, published
+from services.read_api.serving import CamelModel, Row, columns, published
 
 OrderStatus = Literal["created", "invoiced", "cancelled"]
 
@@ -30,6 +30,9 @@ class OrderWithInvoice(CamelModel):
     updated_at: datetime
 
 
+_COLUMNS = columns(OrderWithInvoice)
+
+
 @dataclass(frozen=True)
 class OrderFilters:
     user_id: str
@@ -38,17 +41,18 @@ class OrderFilters:
     created_to: datetime | None = None  # exclusive
 
 
-def orders_with_invoices(
-    conn: psycopg.Connection,
+async def orders_with_invoices(
+    conn: psycopg.AsyncConnection,
     filters: OrderFilters,
     limit: int,
     after: tuple[datetime, UUID] | None = None,
-) -> list[OrderWithInvoice]:
+) -> list[Row]:
     """Newest first, read backwards along (user_id[, status], created_at, order_id)."""
     query, params = orders_query(filters, limit, after)
-    with published(), conn.cursor(row_factory=class_row(OrderWithInvoice)) as cur:
-        cur.execute(query, params)
-        return cur.fetchall()
+    with published():
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
+            return await cur.fetchall()
 
 
 def orders_query(
@@ -65,10 +69,9 @@ def orders_query(
     if after is not None:
         where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
     query = sql.SQL(
-        "select order_id, user_id, customer_name, created_at, status, invoice_url, updated_at"
-        " from serving.orders_with_invoices where {}"
+        "select {} from serving.orders_with_invoices where {}"
         " order by created_at desc, order_id desc limit %(limit)s"
-    ).format(sql.SQL(" and ").join(where))
+    ).format(_COLUMNS, sql.SQL(" and ").join(where))
     params: dict[str, object] = {
         "user_id": filters.user_id,
         "status": filters.status,

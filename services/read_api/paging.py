@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from fastapi import Response
-
 from services.read_api.cursors import Cursors
 from services.responses import documented
 
@@ -33,7 +31,7 @@ def paged_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[st
 def page(
     rows: Sequence[Row],
     limit: int,
-    response: Response,
+    headers: dict[str, str],
     cursors: Cursors,
     digest: str,
     key_of: Callable[[Row], Sequence[Any]],
@@ -42,5 +40,5 @@ def page(
     if len(rows) <= limit:
         return rows
     served = rows[:limit]
-    response.headers[NEXT_CURSOR] = cursors.encode(digest, key_of(served[-1]))
+    headers[NEXT_CURSOR] = cursors.encode(digest, key_of(served[-1]))
     return served

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from database import connections
 from pipeline.publish import publish_views
 from pipeline.steps import dbt_build_step, ingest_step, publish_step
 from services.read_api import product_queries
@@ -120,5 +121,10 @@ def test_orders_are_read_from_the_published_views_only(
 
 def test_nothing_published_yet_is_a_503_not_a_crash(settings: Settings) -> None:
     # The orders database has no serving schema: as a fresh warehouse before its first run.
-    with connections.connect(settings, "orders") as conn, pytest.raises(NotPublished):
-        product_queries.product_stock(conn, "sku-1")
+    async def read() -> None:
+        dsn = settings.dsn("orders")
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await product_queries.product_stock(conn, "sku-1")
+
+    with pytest.raises(NotPublished):
+        asyncio.run(read())

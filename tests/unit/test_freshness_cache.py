@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -27,12 +28,16 @@ def _publication(watermark: int) -> freshness.ViewFreshness:
     )
 
 
+def _look(cache: FreshnessCache, *, exact: bool) -> freshness.ViewFreshness:
+    return asyncio.run(cache.of_view(None, "products", exact=exact))  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Each lookup returns the next publication (watermarks 1, 2, 3, ...)."""
     made: list[int] = []
 
-    def of_view(_conn: Any, _view: str) -> freshness.ViewFreshness:
+    async def of_view(_conn: Any, _view: str) -> freshness.ViewFreshness:
         made.append(len(made) + 1)
         return _publication(made[-1])
 
@@ -42,29 +47,29 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_a_read_without_token_reuses_a_recent_lookup(lookups: list[int]) -> None:
     cache = FreshnessCache(ttl_s=60)
-    first = cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
-    again = cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    first = _look(cache, exact=False)
+    again = _look(cache, exact=False)
     assert (first.watermark, again.watermark, lookups) == (1, 1, [1])
 
 
 def test_a_read_with_a_token_always_looks_up_and_refreshes(lookups: list[int]) -> None:
     cache = FreshnessCache(ttl_s=60)
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
-    exact = cache.of_view(None, "products", exact=True)  # type: ignore[arg-type]
-    after = cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
+    exact = _look(cache, exact=True)
+    after = _look(cache, exact=False)
     assert (exact.watermark, after.watermark, lookups) == (2, 2, [1, 2])
 
 
 def test_a_kept_lookup_expires(lookups: list[int]) -> None:
     cache = FreshnessCache(ttl_s=0)
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
-    assert cache.of_view(None, "products", exact=False).watermark == 2  # type: ignore[arg-type]
+    _look(cache, exact=False)
+    assert _look(cache, exact=False).watermark == 2
 
 
 def test_nothing_published_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
-    def unpublished(_conn: Any, view: str) -> freshness.ViewFreshness:
+    async def unpublished(_conn: Any, view: str) -> freshness.ViewFreshness:
         calls.append(view)
         raise NotPublished("not yet")
 
@@ -72,7 +77,7 @@ def test_nothing_published_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     cache = FreshnessCache(ttl_s=60)
     for _ in range(2):
         with pytest.raises(NotPublished):
-            cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+            _look(cache, exact=False)
     assert calls == ["products", "products"]
 
 
@@ -80,13 +85,13 @@ def test_kept_lookups_are_vouched_for_only_while_publications_are_announced(
     lookups: list[int],
 ) -> None:
     cache = FreshnessCache(ttl_s=60)
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
     assert cache.publications() == {}  # not listening: nothing is known to be current
     cache.heard(time.monotonic())
     assert set(cache.publications()) == {"products"}
     cache.forget("products")  # a publication of products was announced
     assert cache.publications() == {}
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
     assert lookups == [1, 2]
 
 
@@ -96,12 +101,12 @@ def test_a_lookup_overtaken_by_an_announcement_is_not_kept(
     cache = FreshnessCache(ttl_s=60)
     cache.heard(time.monotonic())
 
-    def announced_meanwhile(_conn: Any, _view: str) -> freshness.ViewFreshness:
+    async def announced_meanwhile(_conn: Any, _view: str) -> freshness.ViewFreshness:
         cache.forget("products")  # the publication lands while this lookup runs
         return _publication(1)
 
     monkeypatch.setattr(freshness, "of_view", announced_meanwhile)
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
     assert cache.publications() == {}
 
 
@@ -109,15 +114,15 @@ def test_while_announced_a_kept_lookup_lasts_until_its_view_is_forgotten(
     lookups: list[int],
 ) -> None:
     cache = FreshnessCache(ttl_s=0.0, announced_ttl_s=60)
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
+    _look(cache, exact=False)
     assert lookups == [1, 2]  # not announced: kept for ttl_s (here: not at all)
     cache.heard(time.monotonic())
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
+    _look(cache, exact=False)
     assert lookups == [1, 2]  # the second lookup, kept
     cache.forget("products")
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
     assert lookups == [1, 2, 3]
 
 
@@ -125,7 +130,7 @@ def test_a_listener_not_heard_from_within_the_bound_vouches_for_nothing(
     lookups: list[int],
 ) -> None:
     cache = FreshnessCache(ttl_s=60, bound_s=0.05)
-    cache.of_view(None, "products", exact=False)  # type: ignore[arg-type]
+    _look(cache, exact=False)
     cache.heard(time.monotonic())
     assert set(cache.publications()) == {"products"}
     time.sleep(0.06)  # the listener's connection hangs: no proof of life within the bound

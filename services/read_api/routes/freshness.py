@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from services.app import in_pool
 from services.auth import Caller
 from services.read_api import freshness
 from services.read_api.paging import NOT_PUBLISHED
+from services.read_api.reading import reading
 from services.responses import AUTHENTICATED, documented
 
 router = APIRouter(tags=["freshness"])
@@ -21,4 +21,4 @@ router = APIRouter(tags=["freshness"])
 )
 async def view_freshness(request: Request, user: Caller) -> list[freshness.ViewFreshness]:
     """Each published view: when it was published and how far behind its events it is."""
-    return await in_pool(request, freshness.latest)
+    return await reading(request, freshness.latest)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -11,7 +10,6 @@ import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime
 
-from services.app import in_pool
 from services.auth import READ_ANY_USER, OrdersReader
 from services.fields import STORABLE, contract_limits
 from services.read_api import order_queries
@@ -20,6 +18,8 @@ from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
 from services.read_api.dependencies import Cursor, CursorSeal, FreshnessLookups, WrittenPosition
 from services.read_api.order_queries import OrderWithInvoice
 from services.read_api.paging import NOT_PUBLISHED, page, paged_responses
+from services.read_api.reading import reading
+from services.read_api.serving import Row, answer
 from services.responses import AUTHENTICATED
 
 router = APIRouter(tags=["orders"])
@@ -34,7 +34,6 @@ router = APIRouter(tags=["orders"])
 async def orders_with_invoices(
     request: Request,
     user: OrdersReader,
-    response: Response,
     position: WrittenPosition,
     lookups: FreshnessLookups,
     cursors: CursorSeal,
@@ -50,7 +49,7 @@ async def orders_with_invoices(
         AwareDatetime | None, Query(alias="createdTo", description="exclusive")
     ] = None,
     cursor: Cursor = None,
-) -> Sequence[OrderWithInvoice]:
+) -> Response:
     if user_id != user.subject and not user.has_any(*READ_ANY_USER):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "userId must be the token's subject (or role analyst)"
@@ -61,19 +60,19 @@ async def orders_with_invoices(
     digest = filters_digest(**vars(filters))
     after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
 
-    def read(conn: psycopg.Connection) -> list[OrderWithInvoice]:
-        describe(conn, response, "orders_with_invoices", position, lookups)
-        return order_queries.orders_with_invoices(conn, filters, limit + 1, after)
+    headers: dict[str, str] = {}
 
-    rows = await in_pool(request, read)
-    return page(
-        rows,
-        limit,
-        response,
-        cursors,
-        digest,
-        lambda r: [r.created_at.isoformat(), str(r.order_id)],
-    )
+    async def read(conn: psycopg.AsyncConnection) -> list[Row]:
+        await describe(conn, headers, "orders_with_invoices", position, lookups)
+        return await order_queries.orders_with_invoices(conn, filters, limit + 1, after)
+
+    rows = await reading(request, read)
+    served = page(rows, limit, headers, cursors, digest, _key)
+    return answer(served, headers)
+
+
+def _key(row: Row) -> list[str]:
+    return [row["createdAt"].isoformat(), str(row["orderId"])]
 
 
 def _order_key(key: list[object]) -> tuple[datetime, UUID]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from services.app import in_pool
 from services.auth import Caller
 from services.read_api import product_queries
 from services.read_api.consistency import describe
@@ -24,6 +22,8 @@ from services.read_api.dependencies import (
 )
 from services.read_api.paging import BAD_INPUT, NOT_PUBLISHED, page, paged_responses
 from services.read_api.product_queries import ProductStock, StockDay
+from services.read_api.reading import reading
+from services.read_api.serving import Row, answer
 from services.responses import AUTHENTICATED, documented
 
 router = APIRouter(tags=["products"])
@@ -39,22 +39,23 @@ _UNKNOWN = "No stock operation of this product was published"
 async def list_products(
     request: Request,
     user: Caller,
-    response: Response,
     position: WrittenPosition,
     lookups: FreshnessLookups,
     cursors: CursorSeal,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
-) -> Sequence[ProductStock]:
+) -> Response:
     digest = filters_digest()
     after = None if cursor is None else _product_key(cursors.decode(cursor, digest, 1))
 
-    def read(conn: psycopg.Connection) -> list[ProductStock]:
-        describe(conn, response, "products", position, lookups)
-        return product_queries.products(conn, limit + 1, after)
+    headers: dict[str, str] = {}
 
-    rows = await in_pool(request, read)
-    return page(rows, limit, response, cursors, digest, lambda r: [r.product_id])
+    async def read(conn: psycopg.AsyncConnection) -> list[Row]:
+        await describe(conn, headers, "products", position, lookups)
+        return await product_queries.products(conn, limit + 1, after)
+
+    rows = await reading(request, read)
+    return answer(page(rows, limit, headers, cursors, digest, _product_of), headers)
 
 
 @router.get(
@@ -69,26 +70,27 @@ async def product_stock(
     request: Request,
     product_id: ProductId,
     user: Caller,
-    response: Response,
     position: WrittenPosition,
     lookups: FreshnessLookups,
     as_of: Annotated[
         date | None,
         Query(alias="asOf", description="Stock at the end of this day (UTC), YYYY-MM-DD"),
     ] = None,
-) -> ProductStock:
+) -> Response:
 
-    def read(conn: psycopg.Connection) -> ProductStock | None:
+    headers: dict[str, str] = {}
+
+    async def read(conn: psycopg.AsyncConnection) -> Row | None:
         view = "products" if as_of is None else "product_stock_daily"
-        describe(conn, response, view, position, lookups)
+        await describe(conn, headers, view, position, lookups)
         if as_of is None:
-            return product_queries.product_stock(conn, product_id)
-        return product_queries.product_stock_as_of(conn, product_id, as_of)
+            return await product_queries.product_stock(conn, product_id)
+        return await product_queries.product_stock_as_of(conn, product_id, as_of)
 
-    found = await in_pool(request, read)
+    found = await reading(request, read)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
-    return found
+    return answer(found, headers)
 
 
 @router.get(
@@ -101,7 +103,6 @@ async def stock_history(
     request: Request,
     product_id: ProductId,
     user: Caller,
-    response: Response,
     position: WrittenPosition,
     lookups: FreshnessLookups,
     cursors: CursorSeal,
@@ -109,26 +110,37 @@ async def stock_history(
     until: Annotated[date | None, Query(alias="to", description="last day (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 366,
     cursor: Cursor = None,
-) -> Sequence[StockDay]:
+) -> Response:
     if since and until and since > until:
         raise HTTPException(422, "from must not be after to")
     digest = filters_digest(product_id=product_id, since=since, until=until)
     after = None if cursor is None else _day(cursors.decode(cursor, digest, 1)[0])
 
-    def read(conn: psycopg.Connection) -> list[StockDay] | None:
+    headers: dict[str, str] = {}
+
+    async def read(conn: psycopg.AsyncConnection) -> list[Row] | None:
         """The days, or None for a product with no operation."""
-        describe(conn, response, "product_stock_daily", position, lookups)
-        days = product_queries.stock_history(
+        await describe(conn, headers, "product_stock_daily", position, lookups)
+        days = await product_queries.stock_history(
             conn, product_id, since=since, until=until, limit=limit + 1, after=after
         )
-        if not days and after is None and not product_queries.product_exists(conn, product_id):
+        unknown = not days and after is None
+        if unknown and not await product_queries.product_exists(conn, product_id):
             return None
         return days
 
-    days = await in_pool(request, read)
+    days = await reading(request, read)
     if days is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
-    return page(days, limit, response, cursors, digest, lambda d: [d.day.isoformat()])
+    return answer(page(days, limit, headers, cursors, digest, _day_of), headers)
+
+
+def _product_of(row: Row) -> list[str]:
+    return [row["productId"]]
+
+
+def _day_of(row: Row) -> list[str]:
+    return [row["day"].isoformat()]
 
 
 def _product_key(key: list[object]) -> str:
