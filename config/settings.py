@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,6 +82,11 @@ class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
         default="roles",
         pattern=r"^[A-Za-z0-9_:/.-]{1,100}$",
         description="Claim holding the caller's roles (a list of strings).",
+    )
+    read_token_key: SecretStr | None = Field(
+        default=None,
+        description="Key (HMAC-SHA256) that signs position tokens and keyset cursors; the"
+        " write services and the read API share it. Required when CQRSW_ENV=prod.",
     )
     max_body_bytes: int = Field(
         default=65_536, ge=1_024, le=10_485_760, description="Largest request body accepted."
@@ -180,6 +186,21 @@ class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
         return DEV_JWT_SECRET
+
+    @property
+    def read_token_secret(self) -> bytes:
+        """The read-token key: the configured one, or in dev one derived from the JWT secret."""
+        if self.read_token_key is not None:
+            key = self.read_token_key.get_secret_value().encode()
+            if self.env == "prod" and len(key) < MIN_PROD_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"CQRSW_READ_TOKEN_KEY must be at least {MIN_PROD_SECRET_BYTES} bytes when"
+                    " CQRSW_ENV=prod"
+                )
+            return key
+        if self.env == "prod":
+            raise ConfigurationError("CQRSW_READ_TOKEN_KEY is required when CQRSW_ENV=prod")
+        return hashlib.sha256(b"cqrsw read tokens\0" + self.jwt_hs256_secret.encode()).digest()
 
     @property
     def bootstrap_servers(self) -> list[str]:
