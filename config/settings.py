@@ -11,6 +11,8 @@ from pydantic_settings import SettingsConfigDict
 
 from config.database_settings import REPO_ROOT as REPO_ROOT
 from config.database_settings import DatabaseSettings
+from config.event_key_settings import EventKeySettings
+from config.kafka_settings import KafkaSecuritySettings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # Published in the repo on purpose: it signs only tokens for a dev stack on embedded engines.
@@ -18,7 +20,7 @@ DEV_JWT_SECRET = "dev-secret-change-me-0123456789abcdef"
 MIN_PROD_SECRET_BYTES = 32
 
 
-class Settings(DatabaseSettings):
+class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
     """One settings model for every deployable; build it at start-up, not at import time."""
 
     model_config = SettingsConfigDict(env_prefix="CQRSW_", env_file=".env", extra="ignore")

@@ -18,6 +18,8 @@ from starlette.middleware import Middleware
 
 from config.database_settings import DbRole
 from config.settings import Settings
+from contracts.catalog import PRODUCERS
+from contracts.key_files import signer_for
 from database import connections, migrate
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
@@ -54,6 +56,9 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if write_side and name in PRODUCERS:
+            # Every event a producer records is signed with its own key; none: no start (prod).
+            app.state.event_signer = signer_for(settings, name)
         if write_side:
             # The tables are the migrations' (run by `stack up` or the init job): wait for them.
             await anyio.to_thread.run_sync(
