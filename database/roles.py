@@ -51,6 +51,7 @@ SCHEMA_READERS: dict[str, tuple[DbRole, ...]] = {
 WAREHOUSE_USERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER, DbRole.READ_API, DbRole.ANALYST)
 SCHEMA_MAKERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER)  # `create schema if not exists`
 READ_ONLY = (DbRole.READ_API, DbRole.ANALYST)
+FIXED_SEARCH_PATH = "public"
 POSITION_COLUMNS = ("event_id", "ingest_txid")  # what the read API's position tokens look up
 RELATION_KINDS = {
     "r": "table", "p": "table", "v": "view", "m": "materialized view",
@@ -83,6 +84,19 @@ def ensure_roles(settings: Settings) -> None:
                         sql.Identifier(role.login)
                     )
                 )
+            # Also for connections made without the project's options (a psql session).
+            conn.execute(
+                sql.SQL("alter role {} set statement_timeout = {}").format(
+                    sql.Identifier(role.login), sql.Literal(settings.statement_timeout_ms(role))
+                )
+            )
+            # No "$user" on the search path: a schema named like a role (which a role allowed
+            # to create schemas could make) must not come first in that role's lookups.
+            conn.execute(
+                sql.SQL("alter role {} set search_path = {}").format(
+                    sql.Identifier(role.login), sql.Literal(FIXED_SEARCH_PATH)
+                )
+            )
 
 
 def secure_database(settings: Settings, dbname: str) -> None:

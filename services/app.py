@@ -23,7 +23,7 @@ from database import connections
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
 from services.health import router as health
-from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
+from services.idempotency import IDEMPOTENCY_DDL, Idempotency, KeyPurge, fingerprint
 from services.outbox import OUTBOX_DDL, Relay
 from services.outbox_metrics import OUTBOXES
 from services.request_guard import RequestGuard
@@ -57,6 +57,7 @@ def create_service_app(
         pool = connections.open_pool(settings, dbname, role=DbRole(name), checked=write_side)
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
+        purge_thread: threading.Thread | None = None
         if write_side:
             with pool.connection() as conn, conn.transaction():
                 conn.execute("select pg_advisory_xact_lock(hashtext('schema'))")
@@ -65,6 +66,13 @@ def create_service_app(
                 if schema_file is not None:
                     conn.execute(schema_file.read_bytes())
             OUTBOXES.watch(name, pool)
+            purge = KeyPurge(
+                pool, settings.idempotency_window_s, settings.idempotency_purge_every_s
+            )
+            purge_thread = threading.Thread(
+                target=purge.run_forever, args=(stop,), name=f"{name}-key-purge", daemon=True
+            )
+            purge_thread.start()
             if settings.relay_enabled:
                 relay = Relay(settings, pool, service=name)
                 relay_thread = threading.Thread(
@@ -89,7 +97,7 @@ def create_service_app(
         finally:
             OUTBOXES.forget(pool)
             stop.set()
-            for thread in [*helpers, relay_thread]:
+            for thread in [*helpers, relay_thread, purge_thread]:
                 if thread is not None:
                     thread.join(timeout=15)
             app.state.pool = app.state.relay_thread = None

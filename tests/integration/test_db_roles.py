@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config.database_settings import DbRole
@@ -176,3 +176,37 @@ def test_a_trust_cluster_of_an_older_version_is_upgraded_without_losing_data() -
         (settings.secrets_dir / "postgres").unlink()
         with pytest.raises(StackError, match="superuser's\\) is gone"):
             stack.start_postgres()
+
+
+def test_a_schema_named_like_a_role_never_comes_first_on_its_search_path(
+    warehouse: Settings,
+) -> None:
+    impostor = sql.Identifier(DbRole.PUBLISHER.login)
+    with as_role(warehouse, DbRole.INGEST) as conn:
+        try:
+            conn.execute(sql.SQL("create schema {}").format(impostor))
+        except errors.InsufficientPrivilege:
+            conn.rollback()
+            return  # cannot even be made: nothing can shadow the publisher's tables
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(impostor, impostor))
+        conn.commit()
+    try:
+        with as_role(warehouse, DbRole.PUBLISHER) as conn:
+            schemas = conn.execute("select current_schemas(false)").fetchall()[0][0]
+        assert DbRole.PUBLISHER.login not in schemas
+    finally:
+        with connections.connect(warehouse, WAREHOUSE_DATABASE) as conn:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(impostor))
+
+
+def test_the_read_apis_statements_are_cut_short_also_without_the_projects_options(
+    settings: Settings,
+) -> None:
+    expected = f"{settings.statement_timeout_ms(DbRole.READ_API) // 1000}s"
+    assert settings.statement_timeout_ms(DbRole.READ_API) < settings.statement_timeout_ms(None)
+    params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE, DbRole.READ_API))
+    with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.READ_API) as conn:
+        assert conn.execute("show statement_timeout").fetchall() == [(expected,)]
+    del params["options"]  # as a psql session would connect
+    with psycopg.connect(make_conninfo("", **params), connect_timeout=5) as conn:
+        assert conn.execute("show statement_timeout").fetchall() == [(expected,)]
