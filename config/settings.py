@@ -43,6 +43,26 @@ class Settings(DatabaseSettings):
     gateway_port: int = Field(
         default=8090, ge=1, le=65535, description="nginx API gateway in front of the services."
     )
+    service_concurrency_limit: int = Field(
+        default=512,
+        ge=1,
+        le=100_000,
+        description="Connections and requests a service process takes at once (uvicorn's"
+        " --limit-concurrency); past it: 503.",
+    )
+    gateway_token_rate: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Requests a second the gateway lets through per bearer token (a burst of"
+        " twice that is absorbed); past it: 429.",
+    )
+    gateway_address_rate: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Requests a second the gateway lets through per client address; past it: 429.",
+    )
 
     # Bounded time: no ingest run or task may hang the pipeline.
     ingest_deadline_s: float = Field(

@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import psycopg
@@ -33,6 +33,12 @@ from services.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 CONNECTION_WAIT_S = 5.0  # longest a request waits for a pooled connection
+TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Too many requests from this token or address (the gateway's rate"
+        " limits); retry after the Retry-After header's seconds"
+    }
+}
 
 
 def create_service_app(
@@ -132,7 +138,8 @@ def create_service_app(
     app.include_router(health)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
-        app.include_router(router)
+        # The gateway in front of every service answers 429 past its rate limits.
+        app.include_router(router, responses=TOO_MANY_REQUESTS)
     return app
 
 
