@@ -34,6 +34,7 @@ class DbRole(StrEnum):
     READ_API = "read_api"
     AIRFLOW = "airflow"
     ANALYST = "analyst"
+    EXPORTER = "exporter"  # the pipeline's Prometheus exporter: reads ops and dead-letter counts
 
     @property
     def login(self) -> str:
@@ -78,6 +79,7 @@ class DatabaseSettings(BaseSettings):
     pg_password_read_api: SecretStr | None = None
     pg_password_airflow: SecretStr | None = None
     pg_password_analyst: SecretStr | None = None
+    pg_password_exporter: SecretStr | None = None
 
     # Bounded time: no statement, lock wait or ingest run may hang the pipeline.
     pg_statement_timeout_s: float = Field(

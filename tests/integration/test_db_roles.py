@@ -11,6 +11,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from pipeline import ops
 from pipeline.publish import PUBLICATIONS_DDL
 from stack import pg_auth
 from stack.lifecycle import Stack
@@ -48,6 +49,7 @@ def warehouse(settings: Settings) -> Settings:
         conn.execute(PUBLICATIONS_DDL.encode())
     with as_role(settings, DbRole.DBT) as conn:
         conn.execute("create table if not exists marts.roles_probe (i int)")
+    ops.ensure_schema(settings)
     return settings
 
 
@@ -210,3 +212,14 @@ def test_the_read_apis_statements_are_cut_short_also_without_the_projects_option
     del params["options"]  # as a psql session would connect
     with psycopg.connect(make_conninfo("", **params), connect_timeout=5) as conn:
         assert conn.execute("show statement_timeout").fetchall() == [(expected,)]
+
+
+def test_the_metrics_exporter_reads_counts_and_writes_nothing(warehouse: Settings) -> None:
+    with as_role(warehouse, DbRole.EXPORTER) as conn:
+        conn.execute("select count(*) from ops.view_publications")
+        conn.execute("select kafka_topic, max(ingested_at) from raw.dead_letter_events group by 1")
+    assert refused(warehouse, DbRole.EXPORTER, "select * from raw.dead_letter_events")
+    assert refused(warehouse, DbRole.EXPORTER, "select payload from raw.order_created")
+    assert refused(warehouse, DbRole.EXPORTER, "delete from ops.view_publications")
+    assert refused(warehouse, DbRole.EXPORTER, "select * from serving.publications")
+    assert refused(warehouse, DbRole.EXPORTER, "create table ops.exporter_probe (i int)")
