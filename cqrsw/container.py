@@ -11,6 +11,7 @@ is executed. With ``CQRSW_ENV=prod`` every secret a container is given is checke
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,9 @@ SERVICES = {service.role: service for service in HTTP_SERVICES}
 USAGE = (
     f"roles: {', '.join(SERVICES)}, init, metrics, airflow ARGS..., check-secrets, or any command"
 )
+# Roles that need the `pipeline` extra (Airflow, dbt, Cosmos, Great Expectations): they run on
+# the Dockerfile's `pipeline` target; every other role runs on the smaller `service` one.
+PIPELINE_ROLES = frozenset({"init", "airflow"})
 
 
 def refuse_weak_secrets(role: str, environ: dict[str, str]) -> None:
@@ -75,6 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if role == "check-secrets":
         print("check-secrets: every secret given is fit for production", flush=True)
         return 0
+    if role in PIPELINE_ROLES and importlib.util.find_spec("airflow") is None:
+        print(
+            f"role {role!r} needs the pipeline image (Dockerfile target `pipeline`);"
+            " this one has only the services' dependencies",
+            file=sys.stderr,
+        )
+        return 2
     if role in SERVICES:
         # On all interfaces: in a container the port is reached from other containers.
         command = SERVICES[role].uvicorn_argv(settings_or_exit(), host="0.0.0.0")  # noqa: S104
