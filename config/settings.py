@@ -157,6 +157,11 @@ class Settings(DatabaseSettings):
         default=600, gt=0, le=86_400, description="How often write services purge old keys."
     )
     invoice_url_base: str = "https://invoices.example.com/"
+    bff_reads: bool = Field(
+        default=False,
+        description="Serve /internal/bff/* (the reads of the BFF that docs/cqrs-vs-bff.md"
+        " compares) from the orders and invoices services; only where such a BFF runs.",
+    )
 
     # Airflow (the orchestrator of the warehouse pipeline)
     airflow_port: int = Field(default=8080, ge=1, le=65535, description="Airflow UI and API.")

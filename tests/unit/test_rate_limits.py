@@ -50,3 +50,14 @@ def test_every_api_route_documents_429(factory: object) -> None:
     }
     assert api
     assert [where for where, op in api.items() if "429" not in op["responses"]] == []
+
+
+@pytest.mark.parametrize("factory", [orders_app, invoices_app])
+def test_the_bff_reads_are_mounted_only_where_a_bff_runs(factory: object) -> None:
+    def bff_paths(settings: Settings) -> list[str]:
+        app: FastAPI = factory(settings)  # type: ignore[operator]
+        paths = [str(getattr(route, "path", "")) for route in app.routes]
+        return [path for path in paths if path.startswith("/internal/")]
+
+    assert bff_paths(SETTINGS) == []
+    assert bff_paths(SETTINGS.model_copy(update={"bff_reads": True})) != []
