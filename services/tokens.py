@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import jwt
@@ -154,3 +157,38 @@ def issue_token(
         claims["aud"] = settings.jwt_audience
     headers = {"kid": settings.jwt_key_id} if settings.jwt_key_id else None
     return jwt.encode(claims, key, algorithm=settings.jwt_algorithm, headers=headers)
+
+
+def make_signing_keys(folder: Path, key_id: str, algorithm: str = "ES256") -> tuple[Path, Path]:
+    """A new key pair for an issuer: the private key (PEM, 0600) and the public JWKS.
+
+    For a stack without an identity provider (compose tried out locally): the services get
+    the JWKS, ``cqrsw token`` alone the private key (``CQRSW_JWT_PRIVATE_KEY_FILE``).
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    key: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if algorithm == "ES256"
+        else rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    private = folder / f"{key_id}.pem"
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    family: Any = (
+        jwt.algorithms.ECAlgorithm if algorithm == "ES256" else jwt.algorithms.RSAAlgorithm
+    )
+    public = {**family.to_jwk(key.public_key(), as_dict=True), "kid": key_id, "use": "sig"}
+    public["alg"] = algorithm
+    jwks = folder / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [public]}, indent=2) + "\n")
+    return private, jwks

@@ -151,3 +151,31 @@ def test_the_issuer_signs_rs256_tokens_with_its_private_key(tmp_path: Path) -> N
     assert TokenVerifier(Settings(**common)).verify(token).roles == {"billing"}
     with pytest.raises(RuntimeError, match="CQRSW_JWT_PRIVATE_KEY_FILE"):
         issue_token(Settings(**common), "bill")
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "RS256"])
+def test_cqrsw_token_keys_makes_a_pair_the_services_and_the_issuer_use(
+    tmp_path: Path,
+    algorithm: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cqrsw.cli import main
+
+    assert main(["token-keys", str(tmp_path), "--kid", "k1", "--algorithm", algorithm]) == 0
+    private, jwks = tmp_path / "k1.pem", tmp_path / "jwks.json"
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert "PRIVATE" not in jwks.read_text()
+    for name, value in {
+        "CQRSW_JWT_ALGORITHM": algorithm,
+        "CQRSW_JWT_PRIVATE_KEY_FILE": str(private),
+        "CQRSW_JWT_KEY_ID": "k1",
+        "CQRSW_JWT_JWKS_FILE": str(jwks),
+    }.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["token", "ann", "--role", "analyst"]) == 0
+    token = capsys.readouterr().out.strip()
+    verifier = TokenVerifier(Settings(jwt_algorithm=algorithm, jwt_jwks_file=jwks))
+    assert verifier.verify(token).roles == {"analyst"}
+    assert main(["token-keys", str(tmp_path), "--kid", "k1"]) == 2  # never overwritten
