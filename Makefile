@@ -33,10 +33,12 @@ lock: $(STAMP)
 	$(UV_COMPILE) -c requirements/dev.lock -o requirements/service.lock
 	$(UV_COMPILE) --extra pipeline -c requirements/dev.lock -o requirements/pipeline.lock
 
-# Known vulnerabilities of the locked set (needs the network, so not part of `make test`).
+# Known vulnerabilities of the locked set (needs the network, so not part of `make test`);
+# --strict: a package whose vulnerability data cannot be fetched fails the audit.
 # The development lock holds every package of both images, at the images' versions.
 audit: $(STAMP)
-	$(BIN)/pip-audit --require-hashes --disable-pip --progress-spinner off -r requirements/dev.lock
+	$(BIN)/pip-audit --strict --require-hashes --disable-pip --progress-spinner off \
+	  -r requirements/dev.lock
 
 # The dbt manifest the DAGs render from (pipeline/tasks/dbt.py): `dbt parse`, no database,
 # redone when the dbt project changes. Importing a DAG needs it, so the test targets make it.
