@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from config.settings import Settings, settings_or_exit
@@ -21,5 +19,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         dbname="orders",
         routers=[router, *bff],
-        schema_file=Path(__file__).with_name("schema.sql"),
     )
