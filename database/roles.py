@@ -54,7 +54,9 @@ SCHEMA_READERS: dict[str, tuple[DbRole, ...]] = {
 WAREHOUSE_USERS = (
     DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER, DbRole.READ_API, DbRole.ANALYST, DbRole.EXPORTER,
 )  # fmt: skip
-SCHEMA_MAKERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER)  # may make a schema (dbt does)
+# dbt may make a schema it builds in; the others' schemas come from the migrations alone, so
+# no component can make one named like another role (compare FIXED_SEARCH_PATH).
+SCHEMA_MAKERS = (DbRole.DBT,)
 READ_ONLY = (DbRole.READ_API, DbRole.ANALYST, DbRole.EXPORTER)
 FIXED_SEARCH_PATH = "public"
 POSITION_COLUMNS = ("event_id", "ingest_txid")  # what the read API's position tokens look up
@@ -122,6 +124,12 @@ def secure_database(settings: Settings, dbname: str) -> None:
         makers = sql.SQL(", ").join(sql.Identifier(r.login) for r in SCHEMA_MAKERS)
         conn.execute(sql.SQL("grant connect on database {} to {}").format(db, users))
         conn.execute(sql.SQL("grant create on database {} to {}").format(db, makers))
+        others = [r for r in WAREHOUSE_USERS if r not in SCHEMA_MAKERS]
+        conn.execute(  # also from a server an older version granted it on
+            sql.SQL("revoke create on database {} from {}").format(
+                db, sql.SQL(", ").join(sql.Identifier(r.login) for r in others)
+            )
+        )
         for schema, role in SCHEMA_OWNERS.items():
             if conn.execute("select to_regnamespace(%s)", (schema,)).fetchone() != (None,):
                 hand_over(conn, schema, role)

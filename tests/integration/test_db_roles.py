@@ -218,3 +218,10 @@ def test_the_metrics_exporter_reads_counts_and_writes_nothing(warehouse: Setting
     assert refused(warehouse, DbRole.EXPORTER, "delete from ops.view_publications")
     assert refused(warehouse, DbRole.EXPORTER, "select * from serving.publications")
     assert refused(warehouse, DbRole.EXPORTER, "create table ops.exporter_probe (i int)")
+
+
+@pytest.mark.parametrize(
+    "role", [DbRole.INGEST, DbRole.PUBLISHER, DbRole.READ_API, DbRole.ANALYST, DbRole.EXPORTER]
+)
+def test_only_dbt_may_make_a_schema_in_the_warehouse(warehouse: Settings, role: DbRole) -> None:
+    assert refused(warehouse, role, f"create schema {DbRole.PUBLISHER.login}")
