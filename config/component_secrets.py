@@ -23,10 +23,11 @@ AIRFLOW_JWT: Final = "AIRFLOW__API_AUTH__JWT_SECRET"
 AIRFLOW_FERNET: Final = "AIRFLOW__CORE__FERNET_KEY"
 GRAFANA_ADMIN: Final = "GF_SECURITY_ADMIN_PASSWORD"
 JWT_SECRET: Final = "CQRSW_JWT_SECRET"  # HS256 for the local dev stack only
+READ_TOKEN_KEY: Final = "CQRSW_READ_TOKEN_KEY"  # seals position tokens and keyset cursors
 
 SECRETS: Final = frozenset(
     {ADMIN_URL, POSTGRES_PASSWORD, AIRFLOW_ADMIN, AIRFLOW_JWT, AIRFLOW_FERNET, GRAFANA_ADMIN,
-     JWT_SECRET, *(role_password(role) for role in DbRole)}
+     JWT_SECRET, READ_TOKEN_KEY, *(role_password(role) for role in DbRole)}
 )  # fmt: skip
 
 # Airflow's components all build the dbt connection of the DAGs' tasks (stack.airflow);
@@ -36,11 +37,12 @@ _AIRFLOW_TASKS = {role_password(DbRole.INGEST), role_password(DbRole.PUBLISHER)}
 
 NEEDS: Final[dict[str, frozenset[str]]] = {
     # init creates the databases and every role with its password, as the admin.
+    # The write services seal position tokens that the read API opens: they share that key.
     "init": frozenset({ADMIN_URL, *(role_password(role) for role in DbRole)}),
-    "orders": frozenset({role_password(DbRole.ORDERS)}),
-    "invoices": frozenset({role_password(DbRole.INVOICES)}),
-    "stock": frozenset({role_password(DbRole.STOCK)}),
-    "read-api": frozenset({role_password(DbRole.READ_API)}),
+    "orders": frozenset({role_password(DbRole.ORDERS), READ_TOKEN_KEY}),
+    "invoices": frozenset({role_password(DbRole.INVOICES), READ_TOKEN_KEY}),
+    "stock": frozenset({role_password(DbRole.STOCK), READ_TOKEN_KEY}),
+    "read-api": frozenset({role_password(DbRole.READ_API), READ_TOKEN_KEY}),
     "pipeline-exporter": frozenset({role_password(DbRole.EXPORTER)}),
     "airflow-api-server": frozenset({*_AIRFLOW, AIRFLOW_ADMIN}),
     "airflow-dag-processor": frozenset(_AIRFLOW),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +11,8 @@ from pydantic_settings import SettingsConfigDict
 
 from config.database_settings import REPO_ROOT as REPO_ROOT
 from config.database_settings import DatabaseSettings, DbRole
+from config.event_key_settings import EventKeySettings
+from config.kafka_settings import KafkaSecuritySettings
 from config.secret_checks import DEV_JWT_SECRET as DEV_JWT_SECRET
 from config.secret_checks import SecretKind, weakness
 
@@ -17,7 +20,7 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 MIN_PROD_SECRET_BYTES = SecretKind.SIGNING_KEY.min_length
 
 
-class Settings(DatabaseSettings):
+class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
     """One settings model for every deployable; build it at start-up, not at import time."""
 
     model_config = SettingsConfigDict(env_prefix="CQRSW_", env_file=".env", extra="ignore")
@@ -131,6 +134,11 @@ class Settings(DatabaseSettings):
         default="roles",
         pattern=r"^[A-Za-z0-9_:/.-]{1,100}$",
         description="Claim holding the caller's roles (a list of strings).",
+    )
+    read_token_key: SecretStr | None = Field(
+        default=None,
+        description="Key (HMAC-SHA256) that signs position tokens and keyset cursors; the"
+        " write services and the read API share it. Required when CQRSW_ENV=prod.",
     )
     max_body_bytes: int = Field(
         default=65_536, ge=1_024, le=10_485_760, description="Largest request body accepted."
@@ -253,10 +261,15 @@ class Settings(DatabaseSettings):
             for name, value in given
             if value is not None and (why := weakness(value, SecretKind.PASSWORD)) is not None
         ]
-        if self.jwt_secret is not None:
-            why = weakness(self.jwt_secret.get_secret_value(), SecretKind.SIGNING_KEY)
-            if why is not None:
-                problems.append(f"CQRSW_JWT_SECRET {why}")
+        keys = [
+            ("CQRSW_JWT_SECRET", self.jwt_secret),
+            ("CQRSW_READ_TOKEN_KEY", self.read_token_key),
+        ]
+        for name, key in keys:
+            if key is not None:
+                why = weakness(key.get_secret_value(), SecretKind.SIGNING_KEY)
+                if why is not None:
+                    problems.append(f"{name} {why}")
         if problems:
             raise ValueError("; ".join(problems) + " (CQRSW_ENV=prod)")
 
@@ -275,6 +288,21 @@ class Settings(DatabaseSettings):
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
         return DEV_JWT_SECRET
+
+    @property
+    def read_token_secret(self) -> bytes:
+        """The read-token key: the configured one, or in dev one derived from the JWT secret."""
+        if self.read_token_key is not None:
+            key = self.read_token_key.get_secret_value().encode()
+            if self.env == "prod" and len(key) < MIN_PROD_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"CQRSW_READ_TOKEN_KEY must be at least {MIN_PROD_SECRET_BYTES} bytes when"
+                    " CQRSW_ENV=prod"
+                )
+            return key
+        if self.env == "prod":
+            raise ConfigurationError("CQRSW_READ_TOKEN_KEY is required when CQRSW_ENV=prod")
+        return hashlib.sha256(b"cqrsw read tokens\0" + self.jwt_hs256_secret.encode()).digest()
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -11,8 +11,8 @@ from typing import Any
 from kafka.errors import KafkaError
 from rich.markup import escape
 
-from config.settings import settings_or_exit
-from contracts.catalog import TOPICS
+from config.settings import ConfigurationError, settings_or_exit
+from contracts.catalog import PRODUCERS, TOPICS
 from cqrsw import loadgen_command, observe, stack_command
 from cqrsw.arguments import aware_time
 from cqrsw.terminal import console
@@ -64,6 +64,17 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     from cqrsw import dead_letters
 
     return dead_letters.run(_settings(), args, console)
+
+
+def cmd_event_keys(args: argparse.Namespace) -> int:
+    import orjson
+
+    from contracts.key_files import new_key_file
+    from contracts.signatures import public_jwk
+
+    trusted = new_key_file(args.file, args.producer)
+    print(orjson.dumps(public_jwk(trusted)).decode())  # the entry to add to the trusted set
+    return 0
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
@@ -178,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
 
+    p = sub.add_parser(
+        "event-keys", help="new signing key of a producer (file 0600); prints its trusted JWK"
+    )
+    p.add_argument("action", choices=["new"])
+    p.add_argument("producer", choices=PRODUCERS)
+    p.add_argument("file", type=Path, help="where the private key goes (never overwritten)")
+    p.set_defaults(func=cmd_event_keys)
+
     p = sub.add_parser("db", help="versioned schema migrations of the project's databases")
     p.add_argument(
         "action", choices=["upgrade", "current"],
@@ -240,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]: what this call started was stopped again")
         return 130
+    except ConfigurationError as exc:  # e.g. prod without its event keys
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        return 2
     except (IngestBusy, DeadlineExceeded, IngestError, KafkaError) as exc:
         console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", highlight=False)
         return 1

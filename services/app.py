@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -18,6 +18,8 @@ from starlette.middleware import Middleware
 
 from config.database_settings import DbRole
 from config.settings import Settings
+from contracts.catalog import PRODUCERS
+from contracts.key_files import signer_for
 from database import connections, migrate
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
@@ -25,6 +27,7 @@ from services.health import router as health
 from services.idempotency import Idempotency, KeyPurge, fingerprint
 from services.outbox import Relay
 from services.outbox_metrics import OUTBOXES
+from services.position import PositionTokens
 from services.request_guard import RequestGuard
 from services.responses import validation_problem
 from services.telemetry import instrument
@@ -50,13 +53,18 @@ def create_service_app(
     write_side: bool = True,
     inner_middleware: Sequence[Middleware] = (),
     background: Sequence[Callable[[threading.Event], None]] = (),
+    resources: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
 ) -> FastAPI:
     """A write service (outbox + relay + idempotency) or, with ``write_side=False``, a reader.
     ``inner_middleware`` runs after the request guard: on authenticated requests only.
-    ``background`` runs on daemon threads while the app serves, until the event is set."""
+    ``background`` runs on daemon threads while the app serves, until the event is set;
+    ``resources`` are entered at start-up and left at shutdown (the read API's async pool)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if write_side and name in PRODUCERS:
+            # Every event a producer records is signed with its own key; none: no start (prod).
+            app.state.event_signer = signer_for(settings, name)
         if write_side:
             # The tables are the migrations' (run by `stack up` or the init job): wait for them.
             await anyio.to_thread.run_sync(
@@ -97,7 +105,10 @@ def create_service_app(
         # the pool never hold the worker threads that requests holding connections need.
         app.state.pool_limiter = anyio.CapacityLimiter(pool.max_size)
         try:
-            yield
+            async with AsyncExitStack() as opened:
+                for resource in resources:
+                    await opened.enter_async_context(resource(app))
+                yield
         finally:
             OUTBOXES.forget(pool)
             stop.set()
@@ -111,6 +122,8 @@ def create_service_app(
     app.state.settings = settings
     app.state.service_name = name
     app.state.token_verifier = verifier = TokenVerifier(settings)
+    # Write services seal the positions they answer with; the read API opens them.
+    app.state.position_tokens = PositionTokens(settings.read_token_secret)
     app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.exception_handler(DomainError)
@@ -196,3 +209,11 @@ async def _idempotency(
 
 
 IdempotentRequest = Annotated[Idempotency, Depends(_idempotency)]
+
+
+async def _position_tokens(request: Request) -> PositionTokens:  # no thread: no IO
+    tokens: PositionTokens = request.app.state.position_tokens
+    return tokens
+
+
+PositionSeal = Annotated[PositionTokens, Depends(_position_tokens)]

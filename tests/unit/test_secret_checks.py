@@ -88,6 +88,7 @@ def test_valid_prod_settings_load() -> None:
         ("pg_password_read_api", "CQRSW_PG_PASSWORD_READ_API"),
         ("airflow_admin_password", "CQRSW_AIRFLOW_ADMIN_PASSWORD"),
         ("jwt_secret", "CQRSW_JWT_SECRET"),
+        ("read_token_key", "CQRSW_READ_TOKEN_KEY"),
     ],
 )
 @pytest.mark.parametrize("value", ["change-me-orders", "CHANGE-ME", DEV_JWT_SECRET, "x" * 40])
