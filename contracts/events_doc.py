@@ -56,9 +56,14 @@ version it was *written* in and stores it as it arrived: `raw.<topic>` holds v1 
 rows side by side, `schema_version` saying which. The staging model of the event type
 (`stg_<producer>__<verb>`) upcasts every older version to the current shape in SQL, so the
 intermediate models and marts read one shape. `contracts/upcasting.py` holds the same steps
-for Python readers of raw (the load test's checks); each step has a dbt unit test in the
-staging model's YAML, and `tests/integration/test_dbt_versions.py` folds mixed-version
-histories through the real models into the same marts as the all-v1 history.
+for Python readers of raw (the load test's checks). Each step has a dbt unit test in the
+staging model's YAML; `tests/integration/test_dbt_versions.py` folds mixed-version
+histories through the real models into the same marts as the all-v1 history, and
+`tests/integration/test_dbt_replay.py` holds the SQL upcasts to the Python ones (its oracle
+upcasts in Python).
+
+`order.created`'s `channel` is read by `stg_orders__created` and goes no further yet: no
+mart or read API column carries it ([views.md](views.md)).
 """
 
 

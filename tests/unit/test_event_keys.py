@@ -31,7 +31,13 @@ from services.stock.app import create_app as stock_app
 
 
 def prod(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(env="prod", jwt_secret="k" * 40, state_dir=tmp_path, **extra)  # type: ignore[arg-type]
+    return Settings(
+        env="prod",
+        jwt_secret="k" * 40,
+        read_token_key="Qm9yZWFsLXJlYWQtdG9rZW4ta2V5LWZvci10ZXN0cy0wNw",
+        state_dir=tmp_path,
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 def test_dev_generates_one_private_key_per_producer_and_their_trusted_set(tmp_path: Path) -> None:
