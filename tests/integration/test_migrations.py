@@ -72,6 +72,14 @@ def make_todays_schema(settings: Settings) -> None:
         roles.secure_database(settings, name)
     for name in SERVICE_DATABASES:
         run_file(settings, name, DbRole(name), TODAY / f"{name}.{name}.sql")
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
+        # That version let ingest, dbt and publisher make their own schemas.
+        makers = [sql.Identifier(r.login) for r in (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER)]
+        conn.execute(
+            sql.SQL("grant create on database {} to {}").format(
+                sql.Identifier(WAREHOUSE_DATABASE), sql.SQL(", ").join(makers)
+            )
+        )
     for role in WAREHOUSE_ROLES:
         who = None if role == "admin" else DbRole(role)
         run_file(settings, WAREHOUSE_DATABASE, who, TODAY / f"{WAREHOUSE_DATABASE}.{role}.sql")
