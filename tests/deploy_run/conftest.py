@@ -24,7 +24,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def images() -> None:
+def env_file() -> Iterator[None]:
+    """.env beside docker-compose.yml: the user's if there is one, else fresh secrets."""
+    wrote = podman.write_env_file()
+    try:
+        yield
+    finally:
+        if wrote:
+            podman.ENV_FILE.unlink()
+
+
+@pytest.fixture(scope="session")
+def images(env_file: None) -> None:
     """Every image the compose file and the override name, built once (layers cached)."""
     podman.build_base()
     podman.build_standins()
@@ -33,7 +44,6 @@ def images() -> None:
 
 @pytest.fixture(scope="module")
 def compose(images: None) -> Iterator[podman.Compose]:
-    wrote_env = podman.write_env_file()
     stack = podman.Compose()
     stack.down()  # whatever an interrupted run left
     try:
@@ -43,5 +53,3 @@ def compose(images: None) -> Iterator[podman.Compose]:
         yield stack
     finally:
         stack.down()
-        if wrote_env:
-            podman.ENV_FILE.unlink()
