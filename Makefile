@@ -73,7 +73,7 @@ check-deploy: $(STAMP) kubectl
 # stand-in images for what cannot be pulled (deploy/standins), the compose stack started and
 # a user's journey driven through its gateway, the overlay's pods run with `podman kube play`,
 # everything removed afterwards. Images are built once and reused. Not part of `make test`.
-test-deploy: $(STAMP) $(MANIFEST) podman kubectl
+test-deploy: $(STAMP) podman kubectl
 	CQRSW_DEPLOY_RUN=1 CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf \
 	  $(BIN)/python -m pytest tests/deploy_run -v -x
 
