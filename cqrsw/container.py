@@ -37,7 +37,8 @@ def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, 
 
 
 def initialise(settings: Settings) -> None:
-    """Databases, raw schema, topics and Airflow's metadata: idempotent, run before the rest."""
+    """Roles, databases and their migrations, topics and Airflow's metadata: idempotent, run
+    before the rest (the write services wait for their database's migrations)."""
     from stack.airflow import prepare_airflow
     from stack.lifecycle import Stack
 
@@ -50,7 +51,7 @@ def initialise(settings: Settings) -> None:
     stack.prepare_databases()
     stack.create_topics()
     prepare_airflow(settings)
-    print("init: databases, raw schema, topics and Airflow metadata are ready", flush=True)
+    print("init: databases (migrated), topics and Airflow metadata are ready", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
