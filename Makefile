@@ -75,7 +75,7 @@ check-deploy: $(STAMP) kubectl
 # everything removed afterwards. Images are built once and reused. Not part of `make test`.
 test-deploy: $(STAMP) podman kubectl
 	CQRSW_DEPLOY_RUN=1 CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf \
-	  $(BIN)/python -m pytest tests/deploy_run -v -x
+	  $(BIN)/python -m pytest tests/deploy_run -v -x -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ starts about twenty containers, far too heavy for ``make test``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -48,8 +49,10 @@ def compose(images: None) -> Iterator[podman.Compose]:
     stack.down()  # whatever an interrupted run left
     try:
         services = stack.services()
+        t0 = time.monotonic()
         stack.up_in_order(services)
         stack.wait_all_healthy(services)
+        print(f"\ncompose cold start to all healthy: {time.monotonic() - t0:.0f} s", flush=True)
         yield stack
     finally:
         stack.down()

@@ -25,7 +25,7 @@ import httpx
 import yaml
 
 from config.settings import REPO_ROOT
-from tests.support.podman import PodmanError, override_images, podman
+from tests.support.podman import PodmanError, override_images, podman, remove_volumes, volumes_of
 
 OVERLAYS = REPO_ROOT / "deploy" / "k8s" / "overlays"
 NETWORK = "cqrsw-kube"
@@ -184,13 +184,35 @@ class KubePlay:
                 time.sleep(3)
         return {key: failures.get(key, "not run") for key in left}
 
+    def claimed_volumes(self) -> list[str]:
+        """Volumes podman made for the pods' PersistentVolumeClaims (named by the claim)."""
+        return [
+            str(volume["persistentVolumeClaim"]["claimName"])
+            for doc in self.docs
+            if doc["kind"] in ("Deployment", "Job")
+            for volume in doc["spec"]["template"]["spec"].get("volumes", [])
+            if "persistentVolumeClaim" in volume
+        ]
+
     def down(self) -> None:
+        """Pods, engines, secrets, the network, and every volume they had: ``podman kube
+        down`` of podman 4.3 leaves claimed and anonymous volumes behind."""
+        pods = [p["Name"] for p in json.loads(podman("pod", "ps", "--format", "json") or "[]")]
+        played = {d["metadata"]["name"] for d in self.docs if d["kind"] in ("Deployment", "Job")}
+        ours = [p for p in pods if p in played or p.rsplit("-pod", 1)[0] in played]
+        containers = podman("ps", "-a", "-q", "--filter", f"label={LABEL}").split()
+        for pod in ours:
+            containers += podman("ps", "-a", "-q", "--filter", f"pod={pod}").split()
+        volumes = volumes_of(containers)
         for path in reversed(self.files):
             podman("kube", "down", str(path), check=False)
+        for pod in ours:
+            podman("pod", "rm", "-f", pod, check=False)
         for name in self.secrets:
             podman("secret", "rm", name, check=False)
         for cid in podman("ps", "-a", "-q", "--filter", f"label={LABEL}").split():
-            podman("rm", "-f", cid, check=False)
+            podman("rm", "-f", "-v", cid, check=False)
+        remove_volumes([*volumes, *self.claimed_volumes()])
         podman("network", "rm", "-f", NETWORK, check=False)
 
 

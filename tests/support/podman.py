@@ -192,6 +192,7 @@ class Compose:
     files: tuple[Path, ...] = (COMPOSE_FILE, OVERRIDE_FILE)
     healthy: set[str] = field(default_factory=set)
     _config: dict[str, Any] | None = None
+    anonymous_volumes: set[str] = field(default_factory=set)
 
     def command(self, *args: str, timeout: float = 900, check: bool = True) -> str:
         podman_compose = Path(sys.executable).with_name("podman-compose")
@@ -308,17 +309,43 @@ class Compose:
                 time.sleep(3)
 
     def down(self) -> None:
+        """``down -v``; then the anonymous volumes (an image's VOLUME with nothing mounted
+        there) its containers had, which podman-compose 1.6 leaves behind, unlike Docker's."""
+        label = f"label=io.podman.compose.project={self.project}"
+        anonymous = volumes_of(podman("ps", "-a", "-q", "--filter", label).split())
+        self.anonymous_volumes.update(anonymous)
         self.command("down", "-v", "--timeout", "10", timeout=600)
+        remove_volumes(anonymous)
 
     def leftovers(self) -> dict[str, list[str]]:
         """Containers, networks and volumes of this project still there."""
         project = self.project
         label = f"label=io.podman.compose.project={project}"
+        volumes = set(podman("volume", "ls", "-q").split())
         return {
             "containers": podman("ps", "-a", "-q", "--filter", label).split(),
             "networks": podman("network", "ls", "-q", "--filter", label).split(),
-            "volumes": podman("volume", "ls", "-q", "--filter", label).split(),
+            "volumes": podman("volume", "ls", "-q", "--filter", label).split()
+            + sorted(volumes & self.anonymous_volumes),
         }
+
+
+def volumes_of(containers: Sequence[str]) -> list[str]:
+    """The volumes mounted in these containers (named and anonymous)."""
+    if not containers:
+        return []
+    inspected = json.loads(podman("inspect", "--format", "json", *containers))
+    return [
+        str(mount["Name"])
+        for container in inspected
+        for mount in container.get("Mounts", [])
+        if mount.get("Type") == "volume"
+    ]
+
+
+def remove_volumes(names: Iterable[str]) -> None:
+    for name in names:
+        podman("volume", "rm", "-f", name, check=False)
 
 
 def _depends_on(service: dict[str, Any]) -> dict[str, dict[str, str]]:
