@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -195,7 +194,12 @@ class Compose:
     anonymous_volumes: set[str] = field(default_factory=set)
 
     def command(self, *args: str, timeout: float = 900, check: bool = True) -> str:
-        podman_compose = Path(sys.executable).with_name("podman-compose")
+        tool = REPO_ROOT / ".venv" / "tools" / "podman-compose" / "bin" / "podman-compose"
+        podman_compose = os.environ.get("PODMAN_COMPOSE") or (
+            str(tool) if tool.exists() else shutil.which("podman-compose")
+        )
+        if podman_compose is None:
+            raise PodmanError("podman-compose is missing: `make test-deploy` installs it")
         files = [arg for f in self.files for arg in ("-f", str(f))]
         return run([str(podman_compose), *files, *args], timeout=timeout, check=check)
 
