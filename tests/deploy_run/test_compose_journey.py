@@ -17,7 +17,7 @@ import pytest
 
 from ingest.metrics import LAST_RUN, ROWS_INGESTED
 from quality.metrics import gate_registry
-from tests.support.podman import Compose, podman
+from tests.support.podman import Compose, issue_token
 
 PUBLISH_TIMEOUT_S = 900
 
@@ -39,10 +39,8 @@ def _published(port: Any) -> tuple[int, int]:
 
 
 def token(compose: Compose, subject: str, *roles: str) -> str:
-    """A token from the deployed configuration, as an operator issues one (``cqrsw token``)."""
-    role_args = [arg for role in roles for arg in ("--role", role)]
-    out = podman("exec", compose.container("orders"), "cqrsw", "token", subject, *role_args)
-    return out.strip()
+    """A token the identity provider (the key pair of the harness's .env) would issue."""
+    return issue_token(subject, *roles)
 
 
 class Journey:

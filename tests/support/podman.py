@@ -38,6 +38,10 @@ PYTHON_IMAGE = "localhost/cqrsw-standin-python:3.11"
 STANDIN_PREFIX = "localhost/cqrsw-standin-"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+# The token issuer's key pair when the harness writes .env (the services get only the JWKS).
+TOKEN_KEYS = REPO_ROOT / ".cqrsw" / "deploy-run-token-keys"
+TOKEN_KEY_ID = "cqrsw-1"
+TOKEN_ALGORITHM = "ES256"
 # Services of docker-compose.yml with no stand-in (Grafana has no Debian package): not started.
 WITHOUT_STANDIN = ("grafana",)
 
@@ -160,12 +164,20 @@ def write_env_file() -> bool:
         return False
     from cryptography.fernet import Fernet
 
+    from services.tokens import make_signing_keys
+
+    if not (TOKEN_KEYS / "jwks.json").exists():
+        make_signing_keys(TOKEN_KEYS, TOKEN_KEY_ID, TOKEN_ALGORITHM)
     lines = []
     for line in ENV_EXAMPLE.read_text().splitlines():
         key, sep, value = line.partition("=")
         if not sep or line.lstrip().startswith("#"):
             continue
-        if "FERNET" in key:
+        if key == "CQRSW_JWT_ALGORITHM":
+            value = TOKEN_ALGORITHM
+        elif key == "CQRSW_JWKS_FILE":
+            value = str(TOKEN_KEYS / "jwks.json")
+        elif "FERNET" in key:
             value = Fernet.generate_key().decode()
         elif "PASSWORD" in key or "SECRET" in key:
             value = secrets.token_urlsafe(32)
@@ -173,6 +185,23 @@ def write_env_file() -> bool:
     ENV_FILE.write_text("\n".join(lines) + "\n")
     ENV_FILE.chmod(0o600)
     return True
+
+
+def issue_token(subject: str, *roles: str) -> str:
+    """A token signed with the key pair ``write_env_file`` made, as an identity provider would."""
+    from config.settings import Settings
+    from services.tokens import issue_token as sign
+
+    env = read_env_file()
+    settings = Settings(
+        jwt_algorithm=TOKEN_ALGORITHM,
+        jwt_private_key_file=TOKEN_KEYS / f"{TOKEN_KEY_ID}.pem",
+        jwt_key_id=TOKEN_KEY_ID,
+        jwt_jwks_file=TOKEN_KEYS / "jwks.json",
+        jwt_issuer=env["CQRSW_JWT_ISSUER"],
+        jwt_audience=env["CQRSW_JWT_AUDIENCE"],
+    )
+    return sign(settings, subject, roles=roles or ("customer",))
 
 
 def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
