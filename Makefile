@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv lock audit manifest demo test test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
+.PHONY: venv lock audit manifest demo test test-deploy podman test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
 
 venv: $(STAMP)
 
@@ -91,6 +91,20 @@ e2e: $(STAMP) $(MANIFEST)
 check-deploy: $(STAMP) kubectl
 	$(BIN)/python -m pytest tests/deploy
 
+# docker-compose.yml and the local Kubernetes overlay run in real containers with podman:
+# stand-in images for what cannot be pulled (deploy/standins), the compose stack started and
+# a user's journey driven through its gateway, the overlay's pods run with `podman kube play`,
+# everything removed afterwards. Images are built once and reused. Not part of `make test`.
+# podman-compose is a tool of this target only, pinned, in its own venv (not in the locks).
+PODMAN_COMPOSE := $(VENV)/tools/podman-compose/bin/podman-compose
+$(PODMAN_COMPOSE):
+	$(PYTHON) -m venv $(VENV)/tools/podman-compose
+	$(VENV)/tools/podman-compose/bin/python -m pip install --quiet 'podman-compose==1.6.0'
+
+test-deploy: $(STAMP) podman kubectl $(PODMAN_COMPOSE)
+	CQRSW_DEPLOY_RUN=1 CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf \
+	  PODMAN_COMPOSE=$(CURDIR)/$(PODMAN_COMPOSE) $(BIN)/python -m pytest tests/deploy_run -v -x -s
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -138,6 +152,18 @@ wrk:
 	    (apt-get install -y --no-install-recommends wrk || \
 	     (apt-get update && apt-get install -y --no-install-recommends wrk)) >/dev/null; \
 	  else echo "wrk is not installed and cannot be installed here: bench-read cannot run"; fi; }
+
+# podman with runc (crun fails where cgroups are in hybrid mode), netavark and iptables for
+# bridge networks, mmdebstrap for the base image; settings in deploy/podman/containers.conf.
+PODMAN_PACKAGES := podman runc netavark aardvark-dns iptables catatonit mmdebstrap
+podman:
+	@for tool in podman runc netavark iptables catatonit mmdebstrap; do \
+	  command -v $$tool >/dev/null || test -x /usr/lib/podman/$$tool || { missing=1; break; }; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y --no-install-recommends $(PODMAN_PACKAGES) || \
+	     (apt-get update && apt-get install -y --no-install-recommends $(PODMAN_PACKAGES))) >/dev/null; \
+	  else echo "podman is not installed and cannot be installed here: $(PODMAN_PACKAGES)"; exit 1; fi; fi
 
 kubectl:
 	@command -v kubectl >/dev/null || { \
