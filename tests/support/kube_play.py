@@ -1,17 +1,21 @@
 """The rendered Kubernetes overlay's pods run with ``podman kube play``, beside stand-in engines.
 
 What podman 4.3 plays is what a kubelet would run for each pod: the containers with their
-args, env (ConfigMap and Secret by ``envFrom``), volumes and securityContext (user, read-only
-root filesystem, dropped capabilities). Two things are translated, neither a change to a pod:
-podman 4.3 skips ``kind: Job``, so a Job's pod template is played as a Pod; and it reads a
-Secret referenced by ``secretRef`` from a podman secret holding the Secret's ``data`` as JSON
-(the Secret documents it creates itself it cannot read back), so the harness creates those.
+args, env (a ConfigMap by ``envFrom``, Secret keys by ``secretKeyRef``), volumes and
+securityContext (user, read-only root filesystem, dropped capabilities). Three things are
+translated, none a change to a pod: podman 4.3 skips ``kind: Job``, so a Job's pod template
+is played as a Pod; it reads a Secret from a podman secret holding the Secret's ``data`` as
+JSON (the Secret documents it creates itself it cannot read back), so the harness creates
+those; and it lets ``envFrom`` override ``env`` (a kubelet does the opposite: the init Job's
+admin URL from the Secret must win over the ConfigMap's URL without a password), so each
+ConfigMap given by ``envFrom`` is played as the ``env`` entries the container does not name.
 Probes are not run by podman: the harness runs each ``httpGet`` probe against the pod's
 address, as a kubelet does. NetworkPolicies, Services, HPAs and Ingresses are not enforced.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import tempfile
@@ -51,6 +55,25 @@ def pod_of_job(job: dict[str, Any]) -> dict[str, Any]:
         "metadata": {**template.get("metadata", {}), "name": job["metadata"]["name"]},
         "spec": template["spec"],
     }
+
+
+def env_as_a_kubelet_gives_it(doc: dict[str, Any], configmaps: list[dict[str, Any]]) -> None:
+    """``envFrom`` ConfigMaps as ``env`` entries, each below the container's own ``env``."""
+    data = {cm["metadata"]["name"]: cm.get("data", {}) for cm in configmaps}
+    for container in containers_of(doc):
+        named = {entry["name"] for entry in container.get("env", [])}
+        kept, added = [], []
+        for source in container.get("envFrom", []):
+            if "configMapRef" not in source:
+                kept.append(source)
+                continue
+            prefix = source.get("prefix", "")
+            for key, value in data[source["configMapRef"]["name"]].items():
+                if prefix + key not in named:
+                    added.append({"name": prefix + key, "value": str(value)})
+                    named.add(prefix + key)
+        container["envFrom"] = kept
+        container["env"] = [*added, *container.get("env", [])]
 
 
 def containers_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -111,6 +134,11 @@ class KubePlay:
             self.secrets.append(name)
 
     def play(self, docs: list[dict[str, Any]], name: str) -> None:
+        docs = copy.deepcopy(docs)
+        configmaps = [d for d in docs if d["kind"] == "ConfigMap"]
+        for doc in docs:
+            if doc["kind"] in ("Pod", "Deployment"):
+                env_as_a_kubelet_gives_it(doc, configmaps)
         path = self.tmp / f"{name}.yaml"
         path.write_text(yaml.safe_dump_all(docs))
         self.files.append(path)
