@@ -55,3 +55,11 @@ def test_both_images_run_as_the_unprivileged_user_and_the_pipeline_one_is_the_de
     assert finals == ["service", "pipeline"]  # the last stage is what a plain build gives
     for name in finals:
         assert re.search(r"^USER 10001:10001$", stage(name), re.MULTILINE), name
+
+
+def test_the_dependencies_install_from_the_lock_alone() -> None:
+    """What the dependency layer copies is the lock only: a code or README edit reuses it."""
+    for name in ("build-service", "build-pipeline"):
+        before = stage(name).split("RUN pip install --require-hashes", 1)[0]
+        copied = re.findall(r"^COPY (.+) \S+$", before, re.MULTILINE)
+        assert copied and all(re.fullmatch(r"requirements/\w+\.lock", c) for c in copied), name
