@@ -20,12 +20,15 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-# Every package pinned and checked against its hash (requirements/, `make lock`).
+# Every package pinned and checked against its hash (requirements/, `make lock`). The lock is
+# the whole resolved set, so pip resolves nothing (--no-deps): pip before 24 refuses a locked
+# package that another asks for with an extra (`mashumaro[msgpack]`), and `pip check` proves
+# the set complete.
 COPY requirements/service.lock ./requirements/
-RUN pip install --require-hashes -r requirements/service.lock
+RUN pip install --no-deps --require-hashes -r requirements/service.lock
 COPY . .
 # Editable: the code finds dbt_project/ and dags/ beside it, as in a checkout.
-RUN pip install --no-deps -e .
+RUN pip install --no-deps -e . && pip check
 
 FROM ${PYTHON_IMAGE} AS build-pipeline
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv
@@ -33,9 +36,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY requirements/pipeline.lock ./requirements/
-RUN pip install --require-hashes -r requirements/pipeline.lock
+RUN pip install --no-deps --require-hashes -r requirements/pipeline.lock
 COPY . .
-RUN pip install --no-deps -e .
+RUN pip install --no-deps -e . && pip check
 
 # What both images share: the user, the state folder, no telemetry leaving the machine.
 FROM ${PYTHON_IMAGE} AS runtime

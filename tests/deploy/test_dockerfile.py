@@ -40,9 +40,10 @@ def stage(name: str) -> str:
 
 def test_the_service_image_has_the_core_dependencies_only() -> None:
     installs = re.findall(r"pip install (.+)", stage("build-service"))
-    assert installs == ["--require-hashes -r requirements/service.lock", "--no-deps -e ."]
+    lock = "--no-deps --require-hashes -r requirements/{}.lock"
+    assert installs == [lock.format("service"), "--no-deps -e . && pip check"]
     installs = re.findall(r"pip install (.+)", stage("build-pipeline"))
-    assert installs == ["--require-hashes -r requirements/pipeline.lock", "--no-deps -e ."]
+    assert installs == [lock.format("pipeline"), "--no-deps -e . && pip check"]
     service, pipeline = stage("service"), stage("pipeline")
     assert "--from=build-service" in service and "build-pipeline" not in service
     assert "--from=build-pipeline" in pipeline and "build-service" not in pipeline
@@ -60,6 +61,6 @@ def test_both_images_run_as_the_unprivileged_user_and_the_pipeline_one_is_the_de
 def test_the_dependencies_install_from_the_lock_alone() -> None:
     """What the dependency layer copies is the lock only: a code or README edit reuses it."""
     for name in ("build-service", "build-pipeline"):
-        before = stage(name).split("RUN pip install --require-hashes", 1)[0]
+        before = stage(name).split("RUN pip install --no-deps --require-hashes", 1)[0]
         copied = re.findall(r"^COPY (.+) \S+$", before, re.MULTILINE)
         assert copied and all(re.fullmatch(r"requirements/\w+\.lock", c) for c in copied), name
