@@ -16,6 +16,12 @@ def role_password(role: DbRole) -> str:
     return f"CQRSW_PG_PASSWORD_{role.value.upper()}"
 
 
+def event_signing_key(service: str) -> str:
+    """A write service's private event key (a PEM file): compose's secret, the Secret's key."""
+    return f"CQRSW_EVENT_SIGNING_KEY_{service.upper()}"
+
+
+WRITE_SERVICES: Final = ("orders", "invoices", "stock")
 ADMIN_URL: Final = "CQRSW_DATABASE_URL"  # a secret where it carries the admin's password
 POSTGRES_PASSWORD: Final = "POSTGRES_PASSWORD"
 AIRFLOW_ADMIN: Final = "CQRSW_AIRFLOW_ADMIN_PASSWORD"
@@ -27,7 +33,8 @@ READ_TOKEN_KEY: Final = "CQRSW_READ_TOKEN_KEY"  # seals position tokens and keys
 
 SECRETS: Final = frozenset(
     {ADMIN_URL, POSTGRES_PASSWORD, AIRFLOW_ADMIN, AIRFLOW_JWT, AIRFLOW_FERNET, GRAFANA_ADMIN,
-     JWT_SECRET, READ_TOKEN_KEY, *(role_password(role) for role in DbRole)}
+     JWT_SECRET, READ_TOKEN_KEY, *(role_password(role) for role in DbRole),
+     *(event_signing_key(service) for service in WRITE_SERVICES)}
 )  # fmt: skip
 
 # Airflow's components all build the dbt connection of the DAGs' tasks (stack.airflow);
@@ -38,10 +45,16 @@ _AIRFLOW_TASKS = {role_password(DbRole.INGEST), role_password(DbRole.PUBLISHER)}
 NEEDS: Final[dict[str, frozenset[str]]] = {
     # init creates the databases and every role with its password, as the admin.
     # The write services seal position tokens that the read API opens: they share that key.
+    # Each signs its events with its own private key; the ingest (run by Airflow's scheduler
+    # and triggerer) checks them with the public keys, a file that is no secret.
     "init": frozenset({ADMIN_URL, *(role_password(role) for role in DbRole)}),
-    "orders": frozenset({role_password(DbRole.ORDERS), READ_TOKEN_KEY}),
-    "invoices": frozenset({role_password(DbRole.INVOICES), READ_TOKEN_KEY}),
-    "stock": frozenset({role_password(DbRole.STOCK), READ_TOKEN_KEY}),
+    "orders": frozenset(
+        {role_password(DbRole.ORDERS), READ_TOKEN_KEY, event_signing_key("orders")}
+    ),
+    "invoices": frozenset(
+        {role_password(DbRole.INVOICES), READ_TOKEN_KEY, event_signing_key("invoices")}
+    ),
+    "stock": frozenset({role_password(DbRole.STOCK), READ_TOKEN_KEY, event_signing_key("stock")}),
     "read-api": frozenset({role_password(DbRole.READ_API), READ_TOKEN_KEY}),
     "pipeline-exporter": frozenset({role_password(DbRole.EXPORTER)}),
     "airflow-api-server": frozenset({*_AIRFLOW, AIRFLOW_ADMIN}),

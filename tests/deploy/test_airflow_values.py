@@ -108,3 +108,14 @@ def test_the_users_job_creates_the_admin_with_the_image_s_entrypoint(tmp_path: P
     assert listed.returncode == 0, listed.stderr[-2000:]
     users = json.loads(listed.stdout[listed.stdout.index("[") :])
     assert [(u["username"], u["roles"]) for u in users] == [(ADMIN_USER, ["Admin"])]
+
+
+def test_the_task_pods_mount_the_trusted_event_keys_where_the_setting_says() -> None:
+    env = {e["name"]: e["value"] for e in VALUES["env"]}
+    trusted = Path(env["CQRSW_EVENT_TRUSTED_KEYS_FILE"])
+    workers = VALUES["workers"]
+    (mount,) = [m for m in workers["extraVolumeMounts"] if trusted.is_relative_to(m["mountPath"])]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in workers["extraVolumes"] if v["name"] == mount["name"]]
+    assert "secret" not in volume  # public keys: a ConfigMap, no private key in a task pod
+    assert volume["configMap"]["name"]

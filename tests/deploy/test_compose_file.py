@@ -128,7 +128,12 @@ def test_each_container_holds_exactly_the_secrets_it_needs(compose: dict[str, An
         secrets_held = {v for v in env if v in SECRETS and v != ADMIN_URL}
         if "@" in env.get(ADMIN_URL, ""):  # a URL with the admin's password in it
             secrets_held.add(ADMIN_URL)
+        # Key files come as compose secrets, named as the table names them.
+        secrets_held |= {
+            s["source"] if isinstance(s, dict) else s for s in service.get("secrets", [])
+        }
         held[name] = secrets_held
+    assert set(compose["secrets"]) <= SECRETS
     assert held == {name: set(NEEDS.get(name, ())) for name in compose["services"]}
 
 

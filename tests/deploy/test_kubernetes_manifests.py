@@ -21,6 +21,8 @@ from config.component_secrets import (
     AIRFLOW_JWT,
     JWT_SECRET,
     NEEDS,
+    WRITE_SERVICES,
+    event_signing_key,
 )
 from config.settings import REPO_ROOT, Settings
 from cqrsw.container import PIPELINE_ROLES
@@ -194,7 +196,26 @@ def container_env(
             env[entry["name"]] = secret[ref["key"]]
         else:
             env[entry["name"]] = entry["value"]
-    return env, held
+    return env, held | mounted_secret_keys(docs, container)
+
+
+def mounted_secret_keys(docs: list[dict[str, Any]], container: dict[str, Any]) -> set[str]:
+    """The keys of cqrsw-secrets the container mounts as files (each key named, never all)."""
+    mounted = {m["name"] for m in container.get("volumeMounts", [])}
+    held: set[str] = set()
+    for doc in docs:
+        if doc["kind"] not in ("Deployment", "Job"):
+            continue
+        spec = doc["spec"]["template"]["spec"]
+        if container not in spec["containers"]:
+            continue
+        for volume in spec.get("volumes", []):
+            secret = volume.get("secret")
+            if secret is None or volume["name"] not in mounted:
+                continue
+            assert secret["secretName"] == "cqrsw-secrets" and secret["items"], volume
+            held |= {item["key"] for item in secret["items"]}
+    return held
 
 
 def workload(name: str) -> str:
@@ -218,6 +239,8 @@ def test_each_pod_holds_exactly_the_secrets_it_needs(manifests: list[dict[str, A
         needs = set(NEEDS[workload(name)])
         if dev:  # no identity provider on a laptop cluster: the dev-only HS256 secret
             needs.add(JWT_SECRET)
+            # and local event keys, made by each write service (contracts/key_files.py)
+            needs -= {event_signing_key(service) for service in WRITE_SERVICES}
         assert held == needs, name
 
 
@@ -227,7 +250,8 @@ def test_the_placeholders_of_the_secret_template_are_refused() -> None:
     for name, container in containers(docs):
         env, held = container_env(docs, container, template)
         problems = " ".join(check(env))
-        for key in held:
+        # A key file that holds no key is refused when it is loaded (tests/unit/test_event_keys.py).
+        for key in held - mounted_secret_keys(docs, container):
             shown = "CQRSW_DATABASE_URL (its password)" if key == "CQRSW_DATABASE_URL" else key
             assert shown in problems, (name, key)
 

@@ -42,6 +42,10 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 TOKEN_KEYS = REPO_ROOT / ".cqrsw" / "deploy-run-token-keys"
 TOKEN_KEY_ID = "cqrsw-1"
 TOKEN_ALGORITHM = "ES256"
+# Each write service's event signing key and the ingest's trusted set (public keys).
+EVENT_KEYS = REPO_ROOT / ".cqrsw" / "deploy-run-event-keys"
+EVENT_TRUSTED = EVENT_KEYS / "trusted.jwks.json"
+CONTAINER_UID = 10001  # the images' user (Dockerfile): it reads the mounted key files
 # Services of docker-compose.yml with no stand-in (Grafana has no Debian package): not started.
 WITHOUT_STANDIN = ("grafana",)
 
@@ -155,6 +159,25 @@ def build_project_images(config: dict[str, Any]) -> dict[str, float]:
     return timings
 
 
+def make_event_keys() -> None:
+    """One private key per write service, readable by the containers' user alone, and the
+    trusted set of their public keys, as an operator makes them with ``cqrsw event-keys new``."""
+    from contracts.catalog import PRODUCERS
+    from contracts.key_files import jwks_bytes, new_key_file
+
+    if EVENT_TRUSTED.exists():
+        return
+    shutil.rmtree(EVENT_KEYS, ignore_errors=True)  # an interrupted run's partial keys
+    trusted = [new_key_file(EVENT_KEYS / f"{p}.pem", p) for p in PRODUCERS]
+    for producer in PRODUCERS:
+        key = EVENT_KEYS / f"{producer}.pem"
+        os.chown(key, CONTAINER_UID, CONTAINER_UID)
+        key.chmod(0o400)
+    EVENT_KEYS.chmod(0o755)
+    EVENT_TRUSTED.write_bytes(jwks_bytes(trusted))
+    EVENT_TRUSTED.chmod(0o644)
+
+
 def write_env_file() -> bool:
     """A .env with fresh secrets (from .env.example's keys) when there is none; True if written.
 
@@ -168,6 +191,7 @@ def write_env_file() -> bool:
 
     if not (TOKEN_KEYS / "jwks.json").exists():
         make_signing_keys(TOKEN_KEYS, TOKEN_KEY_ID, TOKEN_ALGORITHM)
+    make_event_keys()
     lines = []
     for line in ENV_EXAMPLE.read_text().splitlines():
         key, sep, value = line.partition("=")
@@ -177,6 +201,10 @@ def write_env_file() -> bool:
             value = TOKEN_ALGORITHM
         elif key == "CQRSW_JWKS_FILE":
             value = str(TOKEN_KEYS / "jwks.json")
+        elif key == "CQRSW_EVENT_TRUSTED_KEYS":
+            value = str(EVENT_TRUSTED)
+        elif key.startswith("CQRSW_EVENT_SIGNING_KEY_"):
+            value = str(EVENT_KEYS / f"{key.removeprefix('CQRSW_EVENT_SIGNING_KEY_').lower()}.pem")
         elif "FERNET" in key:
             value = Fernet.generate_key().decode()
         elif "PASSWORD" in key or "SECRET" in key:
