@@ -47,7 +47,8 @@ NEEDS: Final[dict[str, frozenset[str]]] = {
     # The write services seal position tokens that the read API opens: they share that key.
     # Each signs its events with its own private key; the ingest (run by Airflow's scheduler
     # and triggerer) checks them with the public keys, a file that is no secret.
-    "init": frozenset({ADMIN_URL, *(role_password(role) for role in DbRole)}),
+    # It also writes the Airflow UI's login (stack.airflow.prepare_airflow).
+    "init": frozenset({ADMIN_URL, AIRFLOW_ADMIN, *(role_password(role) for role in DbRole)}),
     "orders": frozenset(
         {role_password(DbRole.ORDERS), READ_TOKEN_KEY, event_signing_key("orders")}
     ),
