@@ -29,7 +29,14 @@ import httpx
 import yaml
 
 from config.settings import REPO_ROOT
-from tests.support.podman import PodmanError, override_images, podman, remove_volumes, volumes_of
+from tests.support.podman import (
+    PodmanError,
+    container_logs,
+    override_images,
+    podman,
+    remove_volumes,
+    volumes_of,
+)
 
 OVERLAYS = REPO_ROOT / "deploy" / "k8s" / "overlays"
 NETWORK = "cqrsw-kube"
@@ -161,10 +168,10 @@ class KubePlay:
                     if s.get("Status") == "exited" and s.get("ExitCode")
                 ]
                 if failed and job["spec"]["template"]["spec"].get("restartPolicy") == "Never":
-                    raise PodmanError(f"job {failed} failed:\n{podman('logs', failed[0])}")
+                    raise PodmanError(f"job {failed} failed:\n{container_logs(failed[0])}")
                 names += failed
                 if names and time.monotonic() > deadline:
-                    logs = podman("logs", names[0], check=False)[-4000:]
+                    logs = container_logs(names[0])[-4000:]
                     raise PodmanError(f"job containers {names} not done:\n{logs}")
                 if names:
                     time.sleep(3)

@@ -80,6 +80,14 @@ def podman(*args: str, timeout: float = 900, check: bool = True) -> str:
     return run(["podman", *args], timeout=timeout, check=check)
 
 
+def container_logs(name: str) -> str:
+    """What a container wrote to stdout and stderr (``podman logs`` keeps them apart)."""
+    done = subprocess.run(
+        ["podman", "logs", name], env=podman_env(), capture_output=True, text=True, check=False
+    )
+    return done.stdout + done.stderr
+
+
 def image_exists(name: str) -> bool:
     return subprocess.run(["podman", "image", "exists", name], env=podman_env()).returncode == 0
 
@@ -322,7 +330,7 @@ class Compose:
         return True
 
     def logs(self, service: str) -> str:
-        return podman("logs", self.container(service), check=False)
+        return container_logs(self.container(service))
 
     def condition_met(self, service: str, condition: str) -> bool:
         if condition == "service_healthy":
