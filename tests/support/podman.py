@@ -195,6 +195,7 @@ def write_env_file() -> bool:
         return False
     from cryptography.fernet import Fernet
 
+    from config.component_secrets import SECRETS
     from services.tokens import make_signing_keys
 
     if not (TOKEN_KEYS / "jwks.json").exists():
@@ -215,7 +216,7 @@ def write_env_file() -> bool:
             value = str(EVENT_KEYS / f"{key.removeprefix('CQRSW_EVENT_SIGNING_KEY_').lower()}.pem")
         elif "FERNET" in key:
             value = Fernet.generate_key().decode()
-        elif "PASSWORD" in key or "SECRET" in key:
+        elif key in SECRETS or "PASSWORD" in key or "SECRET" in key:
             value = secrets.token_urlsafe(32)
         lines.append(f"{key}={value}")
     ENV_FILE.write_text("\n".join(lines) + "\n")
