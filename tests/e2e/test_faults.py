@@ -8,7 +8,6 @@ catches up, `loadtest.invariants.check` must find nothing.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from stack.lifecycle import Stack
 from tests.support import faults
 from tests.support.throwaway_stack import free_port, throwaway_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.faults]
 SERVICES = ("orders", "invoices", "stock", "read_api")
 Fault = Callable[[Stack, Settings, dict[str, Any]], None]
 
@@ -115,9 +114,7 @@ def test_load_through_a_broker_restart_and_a_killed_ingest(tmp_path: Path) -> No
     assert_holds(*run_under_faults(tmp_path, ["ingest", "broker"]))
 
 
-@pytest.mark.skipif(
-    os.environ.get("CQRSW_FAULT_SUITE") != "1", reason="the whole suite: make test-faults"
-)
+@pytest.mark.long
 @pytest.mark.parametrize(
     "names", [[name] for name in FAULTS] + [list(FAULTS)], ids=lambda names: "+".join(names)
 )
