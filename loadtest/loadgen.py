@@ -37,6 +37,8 @@ class Summary:
     sent: int = 0
     seconds: float = 0.0
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, outcome)
+    asked_again: int = 0  # resolving retries sent after the load (not in ``sent``)
+    unresolved: int = 0  # commands whose outcome the resolving retries left unknown
 
     def add(self, kind: str, outcome: str) -> None:
         self.sent += 1
@@ -90,7 +92,7 @@ class LoadGenerator:
                     future = pool.submit(self._send, command)
                     future.add_done_callback(lambda _: self._done(slots, on_sent))
             self.summary.seconds = time.monotonic() - start
-            self.resolve(resolve_within)
+            self.summary.unresolved = self.resolve(resolve_within)
         finally:
             self.summary.seconds = self.summary.seconds or time.monotonic() - start
             self._http.close()
@@ -139,7 +141,10 @@ class LoadGenerator:
         with self._lock:
             self.out.write(json.dumps(record) + "\n")
             self.records.append(record)
-            self.summary.add(command.kind, outcome(record))
+            if command.resolves:
+                self.summary.asked_again += 1
+            else:
+                self.summary.add(command.kind, outcome(record))
 
     def _post(self, command: Command) -> dict[str, Any]:
         port = getattr(self.settings, f"{command.service}_port")
