@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from config.dag_settings import DagSettings
 from config.database_settings import REPO_ROOT as REPO_ROOT
 from config.database_settings import DatabaseSettings
 
@@ -17,8 +18,10 @@ DEV_JWT_SECRET = "dev-secret-change-me-0123456789abcdef"
 MIN_PROD_SECRET_BYTES = 32
 
 
-class Settings(DatabaseSettings):
-    """One settings model for every deployable; build it at start-up, not at import time."""
+class Settings(DatabaseSettings, DagSettings):
+    """One settings model for every deployable; build it at start-up, not at import time.
+
+    The DAG files build only its ``DagSettings`` part when Airflow parses them."""
 
     model_config = SettingsConfigDict(env_prefix="CQRSW_", env_file=".env", extra="ignore")
 
@@ -42,22 +45,6 @@ class Settings(DatabaseSettings):
     read_api_port: int = Field(default=8000, ge=1, le=65535)
     gateway_port: int = Field(
         default=8090, ge=1, le=65535, description="nginx API gateway in front of the services."
-    )
-
-    # Bounded time: no ingest run or task may hang the pipeline.
-    ingest_deadline_s: float = Field(
-        default=900,
-        gt=0,
-        le=86_400,
-        description="An ingest run stops reading at this deadline, commits what it read and"
-        " fails, saying so (a dead broker, a stuck partition).",
-    )
-    task_timeout_s: float = Field(
-        default=1800,
-        gt=0,
-        le=86_400,
-        description="execution_timeout of every Airflow task (the ingest task: its deadline"
-        " plus a margin).",
     )
 
     env: Literal["dev", "prod"] = "dev"
@@ -101,11 +88,6 @@ class Settings(DatabaseSettings):
     airflow_admin_password: SecretStr | None = Field(
         default=None, description="Password of the Airflow UI user `admin`; `admin` in dev."
     )
-    pipeline_schedule: str = Field(
-        default="@continuous",
-        description="Schedule of the cqrs_warehouse_pipeline DAG: `@continuous` (a run starts"
-        " as the previous one ends and waits for new events) or a cron expression.",
-    )
     pipeline_idle_wait_s: float = Field(
         default=60, ge=0, le=3600,
         description="How long a continuous run waits for new events before ending empty.",
@@ -115,9 +97,6 @@ class Settings(DatabaseSettings):
     )
     dbt_threads: int | None = Field(
         default=None, ge=1, le=64, description="dbt threads; unset: one per CPU core."
-    )
-    pipeline_catchup: bool = Field(
-        default=False, description="Let the scheduler run missed intervals of the pipeline."
     )
 
     # Observability
