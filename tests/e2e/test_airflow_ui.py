@@ -50,7 +50,7 @@ def test_documented_login_lists_the_dags_without_import_errors(
 ) -> None:
     settings, client = airflow_ui
     assert login(client, "wrong").status_code == 401
-    answer = login(client, "admin")  # README: user admin, password admin in dev
+    answer = login(client, "admin")  # docs/running.md: user admin, password admin in dev
     assert answer.status_code in (200, 201), answer.text
     auth = {"Authorization": f"Bearer {answer.json()['access_token']}"}
 

@@ -1,4 +1,4 @@
-"""The role matrix of README "Roles": one test per (action, role) cell, refusals included."""
+"""The role matrix of docs/reading.md: one test per (action, role) cell, refusals included."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def read_stock(c: Clients, me: str, role: str) -> int:
 
 
 ROLES = (CUSTOMER, BILLING, STOCK, ANALYST, SUPPORT, NO_ROLE, NO_TOKEN)
-# action -> the status for each role, in the order of ROLES; the README's table says the same.
+# action -> the status for each role, in the order of ROLES; docs/reading.md's table says the same.
 MATRIX: dict[Action, tuple[int, ...]] = {
     place_order: (201, 403, 403, 403, 403, 403, 401),
     cancel_own_order: (200, 403, 403, 403, 403, 403, 401),
