@@ -42,11 +42,11 @@ class Pending:
     expect: str | int  # the invoice URL, or the stock version; unused for the other kinds
 
     @property
-    def source(self) -> tuple[str, dict[str, str]]:
-        """The read that shows this command's row: (path, params)."""
+    def source(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The read that shows this command's row: (path, query parameters)."""
         if self.kind in ORDER_KINDS:
-            return "/orders-with-invoices", {"userId": self.user, "limit": "1000"}
-        return f"/products/{self.subject}/stock", {}
+            return "/orders-with-invoices", (("userId", self.user), ("limit", "1000"))
+        return f"/products/{self.subject}/stock", ()
 
 
 class Answers(io.StringIO):
@@ -163,11 +163,11 @@ class Visibility:
                         at = answered_at if moved else seen_at
                         self.seconds.append(max(0.0, (at - waiting.answered_at).total_seconds()))
 
-    def _read(self, source: tuple[str, dict[str, str]]) -> tuple[Any, datetime]:
+    def _read(self, source: tuple[str, tuple[tuple[str, str], ...]]) -> tuple[Any, datetime]:
         """The body of one read (None if it failed or found nothing), and when it came."""
         path, params = source
         try:
-            answer = self.http.get(path, params=params)
+            answer = self.http.get(path, params=dict(params))
         except httpx.HTTPError:
             return None, datetime.now(UTC)
         return (answer.json() if answer.status_code == 200 else None), datetime.now(UTC)
