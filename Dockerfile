@@ -1,16 +1,25 @@
-# One image for every Python component: the write services, the read API, the ingest job and
-# the Airflow components. The role is the first argument at run time:
-#   docker run IMAGE orders | invoices | stock | read-api | init | airflow scheduler | cqrsw ...
+# Two images from one file, each with the role chosen at run time (python -m cqrsw.container):
+#   service   the write services, the read API and the pipeline exporter: the core
+#             dependencies only (no Airflow, dbt, Cosmos, Great Expectations or embedded engines)
+#             docker build --target service -t cqrs-warehouse-service:0.1.0 .
+#             docker run IMAGE orders | invoices | stock | read-api | metrics
+#   pipeline  the init job, the Airflow components and their task pods: the core plus the
+#             `pipeline` extra (Airflow, dbt, Cosmos, Great Expectations, the Kubernetes
+#             executor and FAB auth manager providers) and the parsed dbt manifest
+#             docker build --target pipeline -t cqrs-warehouse-pipeline:0.1.0 .
+#             docker run IMAGE init | airflow scheduler | cqrsw ...
+# A build without --target gives the pipeline image, which can also run every service role.
 # The base image is pinned to a patch release; `docker build --build-arg PYTHON_IMAGE=...`
-# (e.g. with an @sha256 digest) pins it harder.
+# (e.g. with an @sha256 digest, or a local image where the registry cannot be reached) pins
+# it harder.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
-FROM ${PYTHON_IMAGE} AS build
+# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
+FROM ${PYTHON_IMAGE} AS build-service
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
 COPY pyproject.toml README.md ./
 RUN mkdir -p config && touch config/__init__.py \
     && pip install . && pip uninstall -y cqrs-warehouse && rm -rf config build *.egg-info
@@ -18,6 +27,19 @@ COPY . .
 # Editable: the code finds dbt_project/ and dags/ beside it, as in a checkout.
 RUN pip install --no-deps -e .
 
+FROM ${PYTHON_IMAGE} AS build-pipeline
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /app
+COPY pyproject.toml README.md ./
+RUN mkdir -p config && touch config/__init__.py \
+    && pip install '.[pipeline]' && pip uninstall -y cqrs-warehouse \
+    && rm -rf config build *.egg-info
+COPY . .
+RUN pip install --no-deps -e .
+
+# What both images share: the user, the state folder, no telemetry leaving the machine.
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -30,16 +52,25 @@ ENV PATH=/opt/venv/bin:$PATH \
     DO_NOT_TRACK=1
 RUN groupadd --system --gid 10001 cqrsw \
     && useradd --system --uid 10001 --gid cqrsw --home-dir /var/lib/cqrsw --create-home cqrsw
-COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
+WORKDIR /app
+ENTRYPOINT ["python", "-m", "cqrsw.container"]
+CMD ["--help"]
+
+FROM runtime AS service
+COPY --from=build-service /opt/venv /opt/venv
+COPY --from=build-service /app /app
+USER 10001:10001
+VOLUME ["/var/lib/cqrsw"]
+EXPOSE 8000 8001 8002 8003 9108
+
+FROM runtime AS pipeline
+COPY --from=build-pipeline /opt/venv /opt/venv
+COPY --from=build-pipeline /app /app
 # dbt writes target/ and logs/ beside the project; everything else goes to CQRSW_STATE_DIR.
 RUN mkdir -p /app/dbt_project/target /app/dbt_project/logs \
-    && chown -R cqrsw:cqrsw /app/dbt_project/target /app/dbt_project/logs /var/lib/cqrsw
-WORKDIR /app
+    && chown -R cqrsw:cqrsw /app/dbt_project/target /app/dbt_project/logs
 USER 10001:10001
 # The dbt manifest the DAGs render from (no database needed), so Airflow pods start ready.
 RUN python -c "from config.settings import Settings; from pipeline.tasks.dbt import build_manifest; build_manifest(Settings())"
 VOLUME ["/var/lib/cqrsw"]
-EXPOSE 8000 8001 8002 8003 8080
-ENTRYPOINT ["python", "-m", "cqrsw.container"]
-CMD ["--help"]
+EXPOSE 8080 8793

@@ -78,6 +78,8 @@ def event_stream(count: int, *, seed: int = 7, namespace: str = "") -> Iterator[
         else:
             product = f"sku-{namespace}{rng.randrange(500)}"
             version = stock_versions[product] = stock_versions.get(product, 0) + 1
-            payload = {"product_id": product, "operation": "increase", "amount": rng.randint(1, 20)}
+            payload = {
+                "product_id": product, "operation": "increase", "stock_amount": rng.randint(1, 20)
+            }  # fmt: skip
             yield make_event(kind, aggregate_id=product, aggregate_version=version, payload=payload,
                              meta=meta, occurred_at=at, event_id=event_id)  # fmt: skip

@@ -12,14 +12,11 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-import services
-from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -28,7 +25,6 @@ from tests.support.dbt_in_process import InProcessDbt
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ITEMS = json.dumps([{"product_id": "sku-1", "quantity": 1}])
-SERVICES_DIR = Path(services.__file__).parent
 
 
 def user_of(k: int, users: int) -> str:
@@ -86,10 +82,8 @@ def _copy(conn: psycopg.Connection, table: sql.Composable, columns: list[str], r
 
 
 def prepare_schemas(settings: Settings) -> None:
-    """The services' tables, and the serving tables as a first (empty) publication makes them."""
-    for name in ("orders", "invoices"):  # as the service's role: it must own its tables
-        schema = SERVICES_DIR / name / "schema.sql"
-        connections.apply_schema(settings, name, schema, role=DbRole(name))
+    """The serving tables as a first (empty) publication makes them (the services' tables are
+    the migrations', run when the stack came up)."""
     InProcessDbt(settings)("run")
     publish_views(settings)
 

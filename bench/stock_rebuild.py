@@ -12,21 +12,17 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from config.settings import Settings
 from database import connections
 from services.stock.repository import PostgresStockRepository
 from tests.support.throwaway_stack import throwaway_stack
 
-SCHEMA = Path(__file__).resolve().parents[1] / "services" / "stock" / "schema.sql"
-
 
 def fill(settings: Settings, product: str, operations: int, snapshot_every: int) -> int:
     """Write the log (and the snapshots the service would have taken) with COPY; return stock."""
     stock, now = 0, datetime.now(UTC)
     with connections.connect(settings, "stock") as conn:
-        conn.execute(SCHEMA.read_bytes())
         with conn.cursor() as cur:
             with cur.copy(
                 "copy product_stock_operations"
@@ -70,7 +66,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     with throwaway_stack(kafka=False) as settings:
-        connections.ensure_database(settings, "stock")
         product = "bench-product"
         expected = fill(settings, product, args.operations, args.snapshot_every)
         snap_ms, snap_stock = median_ms(settings, product, True, args.runs)

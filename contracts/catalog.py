@@ -1,19 +1,68 @@
-"""The catalogue of events: each event type, its current version, its topic and raw table."""
+"""The one registry of events: each type, its versions, producer, key and the marts it feeds.
+
+Everything else that names an event type is derived from ``CATALOGUE``: the envelope's
+``event_type`` enum, the dbt sources and the quarantine list (``contracts.generated``),
+``docs/events.md``, the topic lists, ``Mart.topics`` and the journeys' ``MARTS_OF``.
+A payload schema per version lives beside it in ``contracts/events/``.
+"""
 
 from __future__ import annotations
 
-EVENT_TYPES: tuple[str, ...] = (
-    "order.created",
-    "order.cancelled",
-    "invoice.created",
-    "stock.updated",
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One event type as the registry declares it."""
+
+    name: str  # past tense, ``<entity>.<verb>``; also its Kafka topic
+    versions: tuple[int, ...]  # every payload version published, oldest first
+    producer: str  # the service that records it (the envelope's ``producer``)
+    partition_key: str  # payload field equal to aggregate_id: the Kafka message key
+    marts: tuple[str, ...]  # the marts folded from it
+
+    @property
+    def topic(self) -> str:
+        return self.name
+
+    @property
+    def current_version(self) -> int:
+        """The version producers write now; older ones are upcast in dbt staging."""
+        return self.versions[-1]
+
+    @property
+    def raw_table(self) -> str:
+        """``order.created`` -> ``order_created`` (in the ``raw`` schema)."""
+        return self.name.replace(".", "_")
+
+    @property
+    def staging_model(self) -> str:
+        """``order.created`` from ``orders`` -> ``stg_orders__created``."""
+        return f"stg_{self.producer}__{self.name.split('.', 1)[1]}"
+
+
+CATALOGUE: tuple[EventType, ...] = (
+    EventType("order.created", (1, 2), "orders", "order_id", ("orders_with_invoices",)),
+    EventType("order.cancelled", (1,), "orders", "order_id", ("orders_with_invoices",)),
+    EventType("invoice.created", (1,), "invoices", "invoice_id", ("orders_with_invoices",)),
+    EventType("stock.updated", (1, 2), "stock", "product_id", ("products", "product_stock_daily")),
 )
+BY_NAME: dict[str, EventType] = {event.name: event for event in CATALOGUE}
+
+EVENT_TYPES: tuple[str, ...] = tuple(event.name for event in CATALOGUE)
 # Each event type travels on a topic of the same name.
-TOPICS: tuple[str, ...] = EVENT_TYPES
-# What producers write now; older versions are still accepted and upcast on ingest.
-CURRENT_SCHEMA_VERSION: dict[str, int] = {**dict.fromkeys(EVENT_TYPES, 1), "order.created": 2}
+TOPICS: tuple[str, ...] = tuple(event.topic for event in CATALOGUE)
+# What producers write now; raw keeps older versions as they arrived, staging upcasts them.
+CURRENT_SCHEMA_VERSION: dict[str, int] = {e.name: e.current_version for e in CATALOGUE}
+# Which marts each event type is built into.
+MARTS_OF: dict[str, tuple[str, ...]] = {event.name: event.marts for event in CATALOGUE}
 
 
 def raw_table(event_type: str) -> str:
     """Name of the raw warehouse table of a topic: ``order.created`` -> ``order_created``."""
     return event_type.replace(".", "_")
+
+
+def topics_feeding(mart: str) -> tuple[str, ...]:
+    """The topics a mart is folded from, in catalogue order."""
+    return tuple(event.topic for event in CATALOGUE if mart in event.marts)

@@ -1,20 +1,19 @@
 """dbt docs blocks generated from ``contracts/``, so the warehouse docs cannot drift from them.
 
-``python -m contracts.docs`` rewrites the file; a unit test fails while it is stale.
+``python -m contracts.generate`` rewrites the file; a unit test fails while it is stale.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from config.settings import DBT_PROJECT_DIR
-from contracts.catalog import CURRENT_SCHEMA_VERSION, EVENT_TYPES, raw_table
+from contracts.catalog import BY_NAME, CURRENT_SCHEMA_VERSION, EVENT_TYPES, raw_table
 from contracts.envelope import envelope_schema, payload_schema
 
 DOCS_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_contracts__docs.md"
 
-HEADER = "{# Generated from contracts/ by `python -m contracts.docs`: do not edit by hand. #}\n"
+HEADER = "{# Generated from contracts/ by `python -m contracts.generate`: do not edit by hand. #}\n"
 
 
 def json_type(spec: dict[str, Any]) -> str:
@@ -52,8 +51,13 @@ def payload_table(schema: dict[str, Any]) -> str:
 def event_doc(event_type: str) -> str:
     version = CURRENT_SCHEMA_VERSION[event_type]
     schema = payload_schema(event_type, version)
-    older = ", ".join(f"v{v}" for v in range(1, version))
-    upcast = f" Older versions ({older}) are upcast to it on ingest." if older else ""
+    older = ", ".join(f"v{v}" for v in BY_NAME[event_type].versions if v != version)
+    staging = BY_NAME[event_type].staging_model
+    upcast = (
+        f" Older versions ({older}) stay in raw as they were written; `{staging}` upcasts them."
+        if older
+        else ""
+    )
     return (
         f"`{event_type}` events: {schema['description']}\n\n"
         f"Payload v{version} (`contracts/events/{event_type}.v{version}.schema.json`).{upcast}\n\n"
@@ -74,13 +78,3 @@ def render() -> str:
             text = spec.get("description") or f"`{field}`: {json_type(spec)}."
             parts.append(block(f"{table}__{field}", text))
     return "\n".join(parts)
-
-
-def main() -> int:
-    DOCS_FILE.write_text(render())
-    print(f"wrote {DOCS_FILE.relative_to(DBT_PROJECT_DIR.parent)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

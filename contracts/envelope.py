@@ -156,13 +156,18 @@ def make_event(
     meta: EventMeta,
     occurred_at: datetime | None = None,
     event_id: uuid.UUID | None = None,
+    schema_version: int | None = None,
 ) -> dict[str, Any]:
-    """Wrap a payload in the envelope and validate it where it is made."""
+    """Wrap a payload in the envelope and validate it where it is made.
+
+    Producers write the current version; ``schema_version`` makes an older one (tests of
+    histories that span versions).
+    """
     trace = {"traceparent": meta.traceparent} if meta.traceparent else {}
     event = {
         "event_id": str(event_id or uuid.uuid4()),
         "event_type": event_type,
-        "schema_version": CURRENT_SCHEMA_VERSION[event_type],
+        "schema_version": schema_version or CURRENT_SCHEMA_VERSION[event_type],
         "aggregate_id": aggregate_id,
         "aggregate_version": aggregate_version,
         "occurred_at": rfc3339(occurred_at or utc_now()),

@@ -1,4 +1,4 @@
-"""``cqrsw``: operator commands (stack, ingest, outbox, dbt, publish, token, demo)."""
+"""``cqrsw``: operator commands (stack, db, ingest, outbox, dbt, publish, token, demo)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,16 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     from pipeline.dbt import run_dbt
 
     run_dbt(_settings(), *args.dbt_args)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from database import migrate
+
+    settings = _settings()
+    revisions = migrate.upgrade(settings) if args.action == "upgrade" else migrate.current(settings)
+    for dbname, revision in revisions.items():
+        console.print(f"{dbname}: {revision or 'not migrated'}")
     return 0
 
 
@@ -153,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     from cqrsw.dead_letters import add_parser as add_dead_letters
 
     add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
+
+    p = sub.add_parser("db", help="versioned schema migrations of the project's databases")
+    p.add_argument(
+        "action", choices=["upgrade", "current"],
+        help="upgrade: every database to its newest revision; current: each one's revision",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("dbt", help="run a dbt command against the warehouse")
     p.add_argument("dbt_args", nargs=argparse.REMAINDER)

@@ -8,6 +8,7 @@ serves the pipeline exporter,
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,9 @@ from stack.http_services import HTTP_SERVICES
 
 SERVICES = {service.role: service for service in HTTP_SERVICES}
 USAGE = f"roles: {', '.join(SERVICES)}, init, metrics, airflow ARGS..., or any command"
+# Roles that need the `pipeline` extra (Airflow, dbt, Cosmos, Great Expectations): they run on
+# the Dockerfile's `pipeline` target; every other role runs on the smaller `service` one.
+PIPELINE_ROLES = frozenset({"init", "airflow"})
 
 
 def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, str]:
@@ -33,7 +37,8 @@ def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, 
 
 
 def initialise(settings: Settings) -> None:
-    """Databases, raw schema, topics and Airflow's metadata: idempotent, run before the rest."""
+    """Roles, databases and their migrations, topics and Airflow's metadata: idempotent, run
+    before the rest (the write services wait for their database's migrations)."""
     from stack.airflow import prepare_airflow
     from stack.lifecycle import Stack
 
@@ -46,7 +51,7 @@ def initialise(settings: Settings) -> None:
     stack.prepare_databases()
     stack.create_topics()
     prepare_airflow(settings)
-    print("init: databases, raw schema, topics and Airflow metadata are ready", flush=True)
+    print("init: databases (migrated), topics and Airflow metadata are ready", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(USAGE)
         return 0 if args else 2
     role, rest = args[0], args[1:]
+    if role in PIPELINE_ROLES and importlib.util.find_spec("airflow") is None:
+        print(
+            f"role {role!r} needs the pipeline image (Dockerfile target `pipeline`);"
+            " this one has only the services' dependencies",
+            file=sys.stderr,
+        )
+        return 2
     if role in SERVICES:
         # On all interfaces: in a container the port is reached from other containers.
         command = SERVICES[role].uvicorn_argv(settings_or_exit(), host="0.0.0.0")  # noqa: S104

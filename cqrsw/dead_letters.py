@@ -15,7 +15,6 @@ from cqrsw.arguments import aware_time
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest import dead_letters
-from ingest.warehouse import ensure_schema
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -44,7 +43,6 @@ def run(settings: Settings, args: argparse.Namespace, console: Console) -> int:
     if args.action == "discard" and not args.note:
         console.print("[red]discard needs --note saying why[/red]")
         return 2
-    ensure_schema(settings)  # the archive table, on a warehouse older than this command
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         if args.action == "list":
             _print_list(console, dead_letters.find(conn, selection, limit=args.limit))

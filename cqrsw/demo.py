@@ -155,10 +155,11 @@ def send_commands(settings: Settings, console: Console) -> str:
     )
     console.print("3. stock of sku-1: +20, -5, then -100 is refused with the current stock")
     stock = Client(url(settings.stock_port), issue_token(settings, "stan", roles=[STOCK]))
-    stock.post("/products/sku-1/stock-operations", {"operation": "increase", "amount": 20})
-    after = stock.post("/products/sku-1/stock-operations", {"operation": "decrease", "amount": 5})
+    operations = "/products/sku-1/stock-operations"
+    stock.post(operations, {"operation": "increase", "stock_amount": 20})
+    after = stock.post(operations, {"operation": "decrease", "stock_amount": 5})
     refused = stock.http.post(
-        "/products/sku-1/stock-operations", json={"operation": "decrease", "amount": 100}
+        "/products/sku-1/stock-operations", json={"operation": "decrease", "stock_amount": 100}
     )
     if refused.status_code != 409:
         raise DemoFailed(f"an oversell was not refused: {refused.status_code} {refused.text}")

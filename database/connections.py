@@ -1,8 +1,6 @@
-"""PostgreSQL plumbing shared by every deployable: connections, databases, schema files."""
+"""PostgreSQL plumbing shared by every deployable: connections, pools, databases."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -62,17 +60,6 @@ def ensure_database(settings: Settings, dbname: str, owner: DbRole | None = None
             return False
         conn.execute(sql.SQL("create database {}").format(db))
         return True
-
-
-def apply_schema(
-    settings: Settings, dbname: str, schema_file: Path, role: DbRole | None = None
-) -> None:
-    """Run an idempotent DDL file (``create ... if not exists``) in one transaction."""
-    ddl = schema_file.read_text()
-    with connect(settings, dbname, role=role) as conn:
-        # Serialise concurrent start-ups of the same service on the same database.
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (str(schema_file),))
-        conn.execute(ddl.encode())
 
 
 def sqlalchemy_url(

@@ -24,11 +24,11 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
+from database.locks import ROLES_LOCK
 from database.names import AIRFLOW_DATABASE, SERVICE_DATABASES, WAREHOUSE_DATABASE
 from database.secret_files import ensure_secret
 from database.warehouse import MARTS_SCHEMA, RAW_SCHEMA, SERVING_SCHEMA
 
-ROLES_LOCK = 0x63717273_726F6C65  # "cqrsrole": two start-ups create roles one after the other
 OPS_SCHEMA = "ops"
 DATABASE_OWNERS: dict[str, DbRole] = {
     **{name: DbRole(name) for name in SERVICE_DATABASES},
@@ -49,7 +49,7 @@ SCHEMA_READERS: dict[str, tuple[DbRole, ...]] = {
     SERVING_SCHEMA: (DbRole.READ_API, DbRole.ANALYST),
 }
 WAREHOUSE_USERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER, DbRole.READ_API, DbRole.ANALYST)
-SCHEMA_MAKERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER)  # `create schema if not exists`
+SCHEMA_MAKERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER)  # may make a schema (dbt does)
 READ_ONLY = (DbRole.READ_API, DbRole.ANALYST)
 POSITION_COLUMNS = ("event_id", "ingest_txid")  # what the read API's position tokens look up
 RELATION_KINDS = {
@@ -86,7 +86,9 @@ def ensure_roles(settings: Settings) -> None:
 
 
 def secure_database(settings: Settings, dbname: str) -> None:
-    """Only the roles that need a database may connect to it; its owner owns what is in it."""
+    """Only the roles that need a database may connect to it; its owner owns what is in it.
+
+    The schemas themselves are made by the migrations (database.migrate), which run next."""
     with connections.connect(settings, dbname) as conn:
         conn.execute("select pg_advisory_xact_lock(%s)", (ROLES_LOCK,))
         db = sql.Identifier(dbname)
@@ -100,12 +102,8 @@ def secure_database(settings: Settings, dbname: str) -> None:
         conn.execute(sql.SQL("grant connect on database {} to {}").format(db, users))
         conn.execute(sql.SQL("grant create on database {} to {}").format(db, makers))
         for schema, role in SCHEMA_OWNERS.items():
-            conn.execute(
-                sql.SQL("create schema if not exists {} authorization {}").format(
-                    sql.Identifier(schema), sql.Identifier(role.login)
-                )
-            )
-            hand_over(conn, schema, role)
+            if conn.execute("select to_regnamespace(%s)", (schema,)).fetchone() != (None,):
+                hand_over(conn, schema, role)
 
 
 def grant_reads(settings: Settings, topics: tuple[str, ...]) -> None:

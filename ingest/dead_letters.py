@@ -1,7 +1,7 @@
 """Dead letters after a fix: list, show, replay through the current contracts, or discard.
 
-Replay decodes each message again exactly as the ingest does (current contracts and
-upcasters), so a contract fix or a new upcaster rescues it. A rescued message lands in its
+Replay decodes each message again exactly as the ingest does (current contracts), so a
+contract fix rescues it. A rescued message lands in its
 raw table and its dead letter moves to ``raw.dead_letter_archive`` in ONE transaction
 (rows locked, event_id unique): replayed once, however often or concurrently replay runs.
 Discard moves a dead letter to the archive with a note, never deletes it outright.

@@ -1,11 +1,14 @@
-"""Turn one Kafka message into a raw event or a dead letter (pure: no IO)."""
+"""Turn one Kafka message into a raw event or a dead letter (pure: no IO).
+
+A valid event is kept as it arrived, in the version it was written in: the log is never
+rewritten, and dbt staging upcasts older versions to the current shape.
+"""
 
 from __future__ import annotations
 
 import orjson
 
 from contracts.envelope import ContractViolation, validate
-from contracts.upcasting import upcast
 from ingest.warehouse import DeadLetter, RawEvent
 
 
@@ -35,7 +38,6 @@ def decode(
         return dead("message key does not match aggregate_id")
     if b"\\u0000" in value:
         return dead("contains \\u0000, which PostgreSQL jsonb cannot store")
-    event = upcast(event)
     return RawEvent(
         event["event_id"],
         event["event_type"],

@@ -28,6 +28,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import TOPICS
 from database import connections
+from database.locks import INGEST_LOCK
 from database.names import WAREHOUSE_DATABASE
 from ingest import metrics, warehouse
 from ingest.batches import PartitionRun
@@ -37,7 +38,6 @@ from ingest.warehouse import Position
 
 Progress = Callable[[int, int], None]  # (messages read so far, messages to read)
 
-INGEST_LOCK = 7710002  # advisory lock: one ingest run at a time per warehouse
 WORKER_THRESHOLD = 20_000  # below this backlog, starting worker processes costs more than it saves
 
 

@@ -5,26 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import psycopg
 
-from config.database_settings import DbRole
-from config.settings import Settings
 from contracts.catalog import raw_table
-from database import connections
-from database.names import WAREHOUSE_DATABASE
 from ingest.landing import land
 from ingest.rows import RAW_COLUMNS as RAW_COLUMNS
 from ingest.rows import DeadLetter as DeadLetter
 from ingest.rows import RawEvent as RawEvent
-
-SCHEMA_FILE = Path(__file__).with_name("schema.sql")
-
-
-def ensure_schema(settings: Settings) -> None:
-    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE, DbRole.INGEST)
 
 
 @dataclass(frozen=True)

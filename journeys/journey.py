@@ -10,13 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-# Which mart each event type is built into.
-MARTS_OF: dict[str, tuple[str, ...]] = {
-    "order.created": ("orders_with_invoices",),
-    "order.cancelled": ("orders_with_invoices",),
-    "invoice.created": ("orders_with_invoices",),
-    "stock.updated": ("products", "product_stock_daily"),
-}
+from contracts.catalog import MARTS_OF
 
 
 @dataclass(frozen=True)

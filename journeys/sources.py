@@ -10,11 +10,11 @@ import psycopg
 from psycopg import sql
 
 from config.settings import Settings
-from contracts.catalog import raw_table
+from contracts.catalog import MARTS_OF, raw_table
 from database import connections
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 from database.warehouse import MARTS_SCHEMA
-from journeys.journey import MARTS_OF, DeadLettered, Facts, Ingested, Journey, journey
+from journeys.journey import DeadLettered, Facts, Ingested, Journey, journey
 
 MAX_EVENTS = 50  # an order id or a request id names a handful of events, not thousands
 

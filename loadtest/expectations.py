@@ -152,7 +152,7 @@ def check_stock_log(events: list[Event]) -> tuple[dict[str, int], list[str]]:
         level = 0
         for event in log:
             sign = 1 if event.payload["operation"] == "increase" else -1
-            level += sign * int(event.payload["amount"])
+            level += sign * int(event.payload["stock_amount"])
             if level < 0:
                 problems.append(f"{product}: stock {level} at version {event.aggregate_version}")
         stock[product] = level

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from config.settings import Settings
 from contracts.catalog import TOPICS, raw_table
+from contracts.upcasting import upcast_payload
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from database.warehouse import RAW_SCHEMA, SERVING_SCHEMA
@@ -87,9 +88,15 @@ def _raw_events(conn: psycopg.Connection[Any]) -> list[Event]:
     for topic in TOPICS:
         table = sql.Identifier(RAW_SCHEMA, raw_table(topic))
         query = sql.SQL(
-            "select request_id, event_type, aggregate_id, aggregate_version, payload from {}"
+            "select request_id, event_type, aggregate_id, aggregate_version, schema_version,"
+            " payload from {}"
         ).format(table)
-        events += [Event(*row) for row in conn.execute(query)]
+        # raw keeps each event in the version it was written in: read them in one shape
+        for request_id, event_type, aggregate_id, version, schema_version, payload in conn.execute(
+            query
+        ):
+            payload = upcast_payload(event_type, schema_version, payload)
+            events.append(Event(request_id, event_type, aggregate_id, version, payload))
     return events
 
 
@@ -120,7 +127,7 @@ def _check_products(
             findings.count("products with an unknown outcome (answers not folded)")
             continue
         level = sum(
-            (1 if c.kind == "stock_increase" else -1) * int(c.body["amount"])
+            (1 if c.kind == "stock_increase" else -1) * int(c.body["stock_amount"])
             for c in mine
             if c.verdict == "accepted"
         )

@@ -155,7 +155,7 @@ class Traffic:
 
     def _stock(self, kind: Kind, operation: str, top: int) -> Command:
         path = f"/products/{self._product()}/stock-operations"
-        body = {"operation": operation, "amount": self.random.randint(1, top)}
+        body = {"operation": operation, "stock_amount": self.random.randint(1, top)}
         return self._command(kind, self._user(), "stock", path, body=body)
 
     def _stock_increase(self) -> Command:

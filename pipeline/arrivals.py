@@ -17,7 +17,6 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
-from pipeline import ops
 
 Ingest = Callable[[Settings], dict[str, Any]]
 
@@ -65,7 +64,6 @@ def ingest_when_new(
 
 def unpublished_rows(settings: Settings, dag_id: str) -> bool:
     """Raw rows ingested after the last publication and the last failure, or none published."""
-    ops.ensure_schema(settings)
     with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.PUBLISHER) as conn:
         row = conn.execute(UNPUBLISHED, {"dag_id": dag_id}).fetchone()
     return bool(row and row[0])

@@ -30,7 +30,6 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
-from pipeline import ops
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,6 @@ class WarehouseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         published, lag, dead, dead_last, runs, up = self._families()
         try:
-            ops.ensure_schema(self.settings)
             with connections.connect(
                 self.settings, WAREHOUSE_DATABASE, role=DbRole.PUBLISHER
             ) as conn:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from psycopg import sql
 
@@ -14,8 +13,6 @@ from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.registry import RAW_TABLES
 
-SCHEMA_FILE = Path(__file__).with_name("ops.sql")
-
 
 @dataclass(frozen=True)
 class Freshness:
@@ -24,15 +21,10 @@ class Freshness:
     lag_seconds: float | None
 
 
-def ensure_schema(settings: Settings) -> None:
-    connections.apply_schema(settings, WAREHOUSE_DATABASE, SCHEMA_FILE, DbRole.PUBLISHER)
-
-
 def record_publication(
     settings: Settings, row_counts: dict[str, int], dag_id: str, run_id: str
 ) -> Freshness:
     """Store one row per published view with the age of the newest event behind it."""
-    ensure_schema(settings)
     newest = sql.SQL(" union all ").join(
         sql.SQL("select max(occurred_at) as at from {}").format(sql.Identifier(*table.split(".")))
         for table in RAW_TABLES.values()
@@ -62,7 +54,6 @@ def record_publication(
 def record_alert(
     settings: Settings, dag_id: str, task_id: str, run_id: str, try_number: int | None, error: str
 ) -> None:
-    ensure_schema(settings)
     with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.PUBLISHER) as conn:
         conn.execute(
             "insert into ops.pipeline_alerts (dag_id, task_id, run_id, try_number, error)"

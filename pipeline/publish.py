@@ -24,6 +24,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import raw_table
 from database import connections
+from database.locks import PUBLISH_LOCK
 from database.names import WAREHOUSE_DATABASE
 from database.warehouse import (
     MARTS,
@@ -35,26 +36,6 @@ from database.warehouse import (
 )
 
 SOURCE_SCHEMA = MARTS_SCHEMA
-# Two publishers at once would each copy and record; one waits for the other instead.
-PUBLISH_LOCK = 0x63717273_70756221  # "cqrspub!"
-
-
-PUBLICATIONS_DDL = """
-create schema if not exists serving;
-create table if not exists serving.publications (
-    id           bigserial primary key,
-    view_name    text not null,
-    watermark    bigint not null,
-    mode         text not null check (mode in ('upsert', 'replace')),
-    rows_written bigint not null,
-    published_at timestamptz not null default now()
-);
-create index if not exists publications_view_name_id on serving.publications (view_name, id);
--- occurred_at of the newest event the published view includes (null: none yet).
-alter table serving.publications add column if not exists newest_event_at timestamptz;
--- The last run that found this publication still current (null: none since it was made).
-alter table serving.publications add column if not exists checked_at timestamptz;
-"""
 
 
 class PublishFailed(RuntimeError):
@@ -75,6 +56,7 @@ def publish_views(settings: Settings) -> dict[str, int]:
         settings, WAREHOUSE_DATABASE, autocommit=True, role=DbRole.PUBLISHER
     ) as conn:
         try:
+            # Two publishers at once would each copy and record; one waits for the other.
             conn.execute("select pg_advisory_lock(%s)", (PUBLISH_LOCK,))
         except LockNotAvailable:
             raise PublishFailed(_lock_wait(settings, "another publication")) from None
@@ -82,7 +64,6 @@ def publish_views(settings: Settings) -> dict[str, int]:
             # One snapshot for all marts: the published views describe the same moment.
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
-                conn.execute(PUBLICATIONS_DDL.encode())
                 written = {view.name: _publish(conn, view) for view in MARTS}
                 return {name: rows for name, rows in written.items() if rows is not None}
         except LockNotAvailable:

@@ -50,8 +50,18 @@ def ingest_step(settings: Settings, run: tuple[str, str] | None = None) -> dict[
     }
 
 
+def reshaped_marts_step(settings: Settings, run: tuple[str, str] | None = None) -> list[str]:
+    """Rebuild whole the marts whose contract changed since they were built (an upgrade), so
+    the incremental build after it succeeds; return their names (mostly none)."""
+    from pipeline.mart_contracts import rebuild_reshaped_marts
+
+    with step_span(settings, "rebuild reshaped marts", run):
+        return rebuild_reshaped_marts(settings)
+
+
 def dbt_build_step(settings: Settings) -> None:
     """Build the staging views and marts and run their data tests; raise if any fails."""
+    reshaped_marts_step(settings)
     with step_span(settings, "dbt build"):
         run_dbt(settings, "build", "--exclude", *PIPELINE_EXCLUDE)
 

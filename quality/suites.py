@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from great_expectations import expectations as gxe
 
 from contracts.catalog import TOPICS, raw_table
-from database.warehouse import MARTS
+from database.warehouse import MARTS, Mart
 
 # Envelope columns of every raw table (contracts/envelope.schema.json); request_id may be null.
 ENVELOPE_COLUMNS = (
@@ -136,9 +136,23 @@ MART_SUITES: dict[str, Callable[[], TableSuite]] = {
 }
 
 
+def key_suite(mart: Mart) -> TableSuite:
+    """What every mart must hold: its key (database/warehouse.py) not null and unique."""
+    checks: list[gxe.Expectation] = [
+        gxe.ExpectColumnValuesToNotBeNull(column=column) for column in mart.key
+    ]
+    if len(mart.key) == 1:
+        checks.append(gxe.ExpectColumnValuesToBeUnique(column=mart.key[0]))
+    else:
+        checks.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(mart.key)))
+    return TableSuite("marts", mart.name, tuple(checks))
+
+
 def mart_suites() -> list[TableSuite]:
-    """A suite for every mart the warehouse declares (a mart without one is a KeyError)."""
-    return [MART_SUITES[mart.name]() for mart in MARTS]
+    """A suite for every mart the warehouse declares: its own, else the one its key implies."""
+    return [
+        MART_SUITES[mart.name]() if mart.name in MART_SUITES else key_suite(mart) for mart in MARTS
+    ]
 
 
 # The gate in two parts, each a checkpoint of its own: the raw tables do not change while dbt

@@ -6,7 +6,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated, TypeVar
 
 import anyio
@@ -19,12 +18,12 @@ from starlette.middleware import Middleware
 
 from config.database_settings import DbRole
 from config.settings import Settings
-from database import connections
+from database import connections, migrate
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
 from services.health import router as health
-from services.idempotency import IDEMPOTENCY_DDL, Idempotency, fingerprint
-from services.outbox import OUTBOX_DDL, Relay
+from services.idempotency import Idempotency, fingerprint
+from services.outbox import Relay
 from services.outbox_metrics import OUTBOXES
 from services.request_guard import RequestGuard
 from services.responses import validation_problem
@@ -33,6 +32,7 @@ from services.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
 CONNECTION_WAIT_S = 5.0  # longest a request waits for a pooled connection
+SCHEMA_WAIT_S = 60.0  # longest a write service waits at start for its database's migrations
 
 
 def create_service_app(
@@ -41,7 +41,6 @@ def create_service_app(
     settings: Settings,
     dbname: str,
     routers: list[APIRouter],
-    schema_file: Path | None = None,
     write_side: bool = True,
     inner_middleware: Sequence[Middleware] = (),
     background: Sequence[Callable[[threading.Event], None]] = (),
@@ -52,18 +51,17 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if write_side:
+            # The tables are the migrations' (run by `stack up` or the init job): wait for them.
+            await anyio.to_thread.run_sync(
+                migrate.wait_until_current, settings, dbname, SCHEMA_WAIT_S
+            )
         # Each service connects as its own role (config.database_settings.DbRole: its name).
         # A reader needs no check per checkout: in_pool retries a read on a dead connection.
         pool = connections.open_pool(settings, dbname, role=DbRole(name), checked=write_side)
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
         if write_side:
-            with pool.connection() as conn, conn.transaction():
-                conn.execute("select pg_advisory_xact_lock(hashtext('schema'))")
-                conn.execute(OUTBOX_DDL.encode())
-                conn.execute(IDEMPOTENCY_DDL.encode())
-                if schema_file is not None:
-                    conn.execute(schema_file.read_bytes())
             OUTBOXES.watch(name, pool)
             if settings.relay_enabled:
                 relay = Relay(settings, pool, service=name)

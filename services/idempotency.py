@@ -16,18 +16,6 @@ from services.errors import InvalidCommand
 if TYPE_CHECKING:
     from services.unit_of_work import UnitOfWork
 
-IDEMPOTENCY_DDL = """
-create table if not exists idempotency_keys (
-    user_id      text not null,
-    key          text not null,
-    request_hash text not null,
-    status_code  int not null,
-    response     jsonb not null,
-    created_at   timestamptz not null default now(),
-    primary key (user_id, key)
-);
-"""
-
 Response = tuple[int, dict[str, Any]]
 
 

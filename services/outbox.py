@@ -26,22 +26,10 @@ from psycopg_pool import ConnectionPool
 
 from config import tracing
 from config.settings import Settings
+from database.locks import OUTBOX_RELAY_LOCK
 from services.outbox_metrics import PUBLISHED, RELAY_FAILURES
 
 log = logging.getLogger(__name__)
-
-OUTBOX_DDL = """
-create table if not exists outbox (
-    id           bigserial primary key,
-    event_id     uuid not null unique,
-    topic        text not null,
-    message_key  text not null,
-    event        jsonb not null,
-    created_at   timestamptz not null default now(),
-    published_at timestamptz
-);
-create index if not exists outbox_unpublished on outbox (id) where published_at is null;
-"""
 
 
 class Outbox(ABC):
@@ -123,7 +111,9 @@ class Relay:
         """Publish up to one batch; return how many rows were published. Raises on broker errors."""
         with self.pool.connection() as conn, conn.transaction():
             # One relay per database keeps per-aggregate order: a second relay waits its turn.
-            got = conn.execute("select pg_try_advisory_xact_lock(7710001)").fetchone()
+            got = conn.execute(
+                "select pg_try_advisory_xact_lock(%s)", (OUTBOX_RELAY_LOCK,)
+            ).fetchone()
             if not got or not got[0]:
                 return 0
             rows = conn.execute(

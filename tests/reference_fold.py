@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+from contracts.upcasting import upcast
+
 Event = dict[str, Any]
 OrderRow = tuple[
     str, str, datetime, str, UUID | None, str | None, datetime | None, datetime,
@@ -75,10 +77,10 @@ def _operations(events: Iterable[Event]) -> dict[str, list[tuple[datetime, int, 
     log: dict[str, list[tuple[datetime, int, int]]] = defaultdict(list)
     for event in unique(events):
         if event["event_type"] == "stock.updated":
-            payload = event["payload"]
+            payload = upcast(event)["payload"]
             sign = 1 if payload["operation"] == "increase" else -1
             log[payload["product_id"]].append(
-                (_at(event), event["aggregate_version"], sign * payload["amount"])
+                (_at(event), event["aggregate_version"], sign * payload["stock_amount"])
             )
     return log
 

@@ -29,18 +29,9 @@
 
 
 {#- on-run-start: one horizon per dbt invocation, shared by every model it builds, so the
-    marts of one run describe the same moment. -#}
+    marts of one run describe the same moment. The table is the warehouse migrations'
+    (database/migrations/warehouse/). -#}
 {% macro record_watermark_horizon() -%}
-    {#- Airflow runs several dbt invocations at once (a Cosmos task per node): on an empty
-        warehouse their `create ... if not exists` race and one fails, so they take turns. -#}
-    select pg_advisory_lock(hashtext('cqrs_warehouse.dbt_run_horizons'));
-    create schema if not exists {{ target.schema }};
-    create table if not exists {{ target.schema }}.dbt_run_horizons (
-        invocation_id text primary key,
-        horizon bigint not null,
-        taken_at timestamptz not null default now()
-    );
-    select pg_advisory_unlock(hashtext('cqrs_warehouse.dbt_run_horizons'));
     insert into {{ target.schema }}.dbt_run_horizons (invocation_id, horizon)
     select '{{ invocation_id }}', ({{ horizon_sql() }})
     on conflict (invocation_id) do nothing;

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from config.settings import Settings, settings_or_exit
@@ -18,5 +16,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings or settings_or_exit(),
         dbname="orders",
         routers=[router, bff_queries.router],  # the BFF's reads: not in /docs
-        schema_file=Path(__file__).with_name("schema.sql"),
     )

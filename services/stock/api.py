@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
 from services.app import Conn, IdempotentRequest
 from services.auth import StockKeeper
@@ -31,13 +31,19 @@ ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,200}$")]
 
 class StockOperationIn(BaseModel):
     operation: domain.Operation
-    amount: Annotated[int, contract_field("stock.updated", "amount")]
+    # The seed's name; `amount`, the name before 2026-12-06, is still read (docs/api.md).
+    stock_amount: Annotated[
+        int,
+        contract_field("stock.updated", "stock_amount"),
+        Field(validation_alias=AliasChoices("stock_amount", "amount")),
+    ]
 
 
 class StockOperationOut(BaseModel):
     product_id: str
     operation: domain.Operation
-    amount: int
+    stock_amount: int
+    amount: int = Field(deprecated=True, description="Same as stock_amount (older name).")
     stock: int
     version: int
     position_token: PositionToken
@@ -65,7 +71,7 @@ def change_stock(
     meta: Meta,
     idem: IdempotentRequest,
 ) -> JSONResponse:
-    cmd = domain.ChangeStock(product_id, body.operation, body.amount)
+    cmd = domain.ChangeStock(product_id, body.operation, body.stock_amount)
     every = request.app.state.settings.snapshot_every
     status, out = handlers.change_stock(
         uow, cmd, meta, idem, user_id=user.subject, snapshot_every=every

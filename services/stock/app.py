@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 
 from config.settings import Settings, settings_or_exit
@@ -17,5 +15,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings or settings_or_exit(),
         dbname="stock",
         routers=[router],
-        schema_file=Path(__file__).with_name("schema.sql"),
     )

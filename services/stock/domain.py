@@ -16,7 +16,7 @@ Operation = Literal["increase", "decrease"]
 class ChangeStock:
     product_id: str
     operation: Operation
-    amount: int
+    stock_amount: int
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,10 @@ class StockOperation:
 
 
 @dataclass(frozen=True)
-class StockUpdated(DomainEvent, event_type="stock.updated", schema_version=1):
+class StockUpdated(DomainEvent, event_type="stock.updated", schema_version=2):
     product_id: str
     operation: Operation
-    amount: int
+    stock_amount: int
 
     @property
     def aggregate_id(self) -> str:
@@ -73,18 +73,18 @@ def fold(state: ProductStock, ops: Iterable[StockOperation]) -> ProductStock:
 
 def decide(state: ProductStock, cmd: ChangeStock) -> tuple[StockOperation, StockUpdated]:
     """The next operation for ``cmd``, or ``InsufficientStock`` with the current stock."""
-    if cmd.operation == "decrease" and cmd.amount > state.stock:
+    if cmd.operation == "decrease" and cmd.stock_amount > state.stock:
         raise InsufficientStock(
             "not enough stock",
             product_id=state.product_id,
             stock=state.stock,
-            requested=cmd.amount,
+            requested=cmd.stock_amount,
         )
-    op = StockOperation(state.version + 1, cmd.operation, cmd.amount)
+    op = StockOperation(state.version + 1, cmd.operation, cmd.stock_amount)
     event = StockUpdated(
         aggregate_version=op.version,
         product_id=state.product_id,
         operation=op.operation,
-        amount=op.amount,
+        stock_amount=op.amount,
     )
     return op, event

@@ -49,7 +49,8 @@ def change_stock(
         return 201, {
             "product_id": cmd.product_id,
             "operation": op.operation,
-            "amount": op.amount,
+            "stock_amount": op.amount,
+            "amount": op.amount,  # the name before 2026-12-06, kept for older clients
             "stock": new_state.stock,
             "version": new_state.version,
             "position_token": token_of(recorded),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +13,17 @@ import yaml
 
 from config.settings import REPO_ROOT, Settings
 from contracts.catalog import TOPICS
+from cqrsw.container import PIPELINE_ROLES
 from cqrsw.container import SERVICES as CONTAINER_ROLES
 from services.health import READY_PATH
 from stack.gateway import TEMPLATE, render
 from stack.http_services import HTTP_SERVICES as SERVICES
-from tests.support.deploy_settings import check, interpolate, read_env_file
+from tests.support.deploy_settings import check, interpolate, read_env_file, settings_from
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
-APP_IMAGE = "cqrs-warehouse"
+# The Dockerfile's two targets, as compose names their images.
+APP_IMAGES = ("cqrs-warehouse-service", "cqrs-warehouse-pipeline")
 HTTP_SERVICES = {service.role: service.name for service in SERVICES}
 
 
@@ -49,7 +52,7 @@ def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         name: service
         for name, service in compose["services"].items()
-        if str(service.get("image", "")).startswith(APP_IMAGE + ":")
+        if str(service.get("image", "")).partition(":")[0] in APP_IMAGES
     }
 
 
@@ -128,9 +131,11 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
 
 
 def test_topics_created_are_the_contract_topics(compose: dict[str, Any]) -> None:
-    script = compose["services"]["kafka-init"]["command"][0]
-    listed = script.split("; do ")[0].removeprefix("for topic in ").split()
-    assert tuple(listed) == TOPICS
+    kafka_init = compose["services"]["kafka-init"]
+    script = kafka_init["command"][0]
+    assert script.split("; do ")[0] == "for topic in $EVENT_TOPICS"
+    listed = read_env_file(REPO_ROOT / kafka_init["env_file"])["EVENT_TOPICS"]
+    assert tuple(listed.split()) == TOPICS  # deploy/topics.env, generated from the catalogue
     env = environment_of(compose["services"]["init"])
     assert script.split("--partitions ")[1].split()[0] == env["CQRSW_TOPIC_PARTITIONS"]
     replicas = script.split("--replication-factor ")[1].split()[0]
@@ -169,6 +174,19 @@ def test_app_containers_start_roles_the_image_knows(compose: dict[str, Any]) -> 
         assert service["command"][0] in roles, name
 
 
+def test_each_container_runs_the_image_its_role_needs(compose: dict[str, Any]) -> None:
+    """Airflow and init on the pipeline image; the services and the exporter on the small one."""
+    targets = {}
+    for name, service in app_services(compose).items():
+        target = "pipeline" if service["command"][0] in PIPELINE_ROLES else "service"
+        assert service["build"] == {"context": ".", "target": target}, name
+        assert service["image"].partition(":")[0] == f"cqrs-warehouse-{target}", name
+        targets[name] = target
+    assert {targets[name] for name in HTTP_SERVICES} == {"service"}
+    assert targets["pipeline-exporter"] == "service"
+    assert targets["init"] == targets["airflow-scheduler"] == "pipeline"
+
+
 def test_the_gateway_gets_a_value_for_every_placeholder_of_its_routes(
     compose: dict[str, Any],
 ) -> None:
@@ -193,3 +211,84 @@ def test_prometheus_scrapes_every_service_where_compose_runs_it(compose: dict[st
     }
     for name, field in HTTP_SERVICES.items():
         assert f"{name}:{Settings.model_fields[f'{field}_port'].default}" in targets, name
+
+
+def test_grafana_is_provisioned_from_the_repository(compose: dict[str, Any]) -> None:
+    grafana = compose["services"]["grafana"]
+    mounts = dict(v.removesuffix(":ro").split(":") for v in grafana["volumes"] if v[0] == ".")
+    for source in mounts:
+        assert (REPO_ROOT / source).is_dir(), f"{source} is mounted but missing"
+    provisioning = REPO_ROOT / "deploy" / "grafana" / "provisioning"
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    (datasources,) = (provisioning / "datasources").glob("*.yaml")
+    (source,) = yaml.safe_load(datasources.read_text())["datasources"]
+    port = compose["services"]["prometheus"]["ports"][0].rsplit(":", 1)[1]
+    assert source["type"] == "prometheus" and source["url"] == f"http://prometheus:{port}"
+    (providers,) = (provisioning / "dashboards").glob("*.yaml")
+    (provider,) = yaml.safe_load(providers.read_text())["providers"]
+    assert provider["options"]["path"] == mounts["./deploy/grafana/dashboards"]
+    dashboards = list((REPO_ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
+    assert dashboards and all(json.loads(d.read_text())["panels"] for d in dashboards)
+
+
+def test_traces_go_to_jaeger_by_the_variables_the_code_reads(compose: dict[str, Any]) -> None:
+    for name, service in app_services(compose).items():
+        env = environment_of(service)
+        assert not [k for k in env if k.startswith("OTEL_")], f"{name}: OTEL_* is not read"
+        settings = settings_from(env)
+        assert settings.otel_exporter == "otlp-http", name
+        assert settings.otel_endpoint == "http://jaeger:4318/v1/traces", name
+    assert "jaeger" in compose["services"]
+
+
+def test_the_exporter_reads_the_metrics_the_scheduler_s_tasks_write(
+    compose: dict[str, Any],
+) -> None:
+    """Ingest and gate runs leave textfiles under the state dir; the exporter serves them."""
+
+    def state_volume(name: str) -> str:
+        service = compose["services"][name]
+        state_dir = environment_of(service)["CQRSW_STATE_DIR"]
+        volumes = [str(v).split(":")[0] for v in service.get("volumes", []) if f":{state_dir}" in v]
+        assert len(volumes) == 1, name
+        return volumes[0]
+
+    assert state_volume("pipeline-exporter") == state_volume("airflow-scheduler")
+    assert state_volume("pipeline-exporter") in compose["volumes"]
+
+
+def seconds(duration: str) -> float:
+    units = {"s": 1, "m": 60}
+    return float(duration[:-1]) * units[duration[-1]]
+
+
+def test_airflow_job_checks_are_rare_patient_and_wait_for_start_up(
+    compose: dict[str, Any],
+) -> None:
+    checked = 0
+    for name, service in compose["services"].items():
+        check = service.get("healthcheck", {})
+        if "jobs" in check.get("test", []):
+            checked += 1
+            assert seconds(check["interval"]) >= 60, name
+            assert seconds(check["timeout"]) >= 20, name
+            assert seconds(check["start_period"]) >= 60, name
+    assert checked == 3
+
+
+def test_airflow_containers_run_an_init_process(compose: dict[str, Any]) -> None:
+    airflow = [n for n, s in app_services(compose).items() if s["command"][0] == "airflow"]
+    assert len(airflow) == 4
+    for name in airflow:
+        assert compose["services"][name].get("init") is True, name
+
+
+def test_ports_are_published_on_the_loopback_only(compose: dict[str, Any]) -> None:
+    published = [
+        (name, port)
+        for name, service in compose["services"].items()
+        for port in service.get("ports", [])
+    ]
+    assert published
+    for name, port in published:
+        assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is open to every interface"

@@ -25,6 +25,7 @@ class StockHandlersContract(Backend):
             {
                 "product_id": product,
                 "operation": "increase",
+                "stock_amount": 5,
                 "amount": 5,
                 "stock": 5,
                 "version": 1,
@@ -37,7 +38,11 @@ class StockHandlersContract(Backend):
         events = self.outbox("stock", product)
         assert [e["aggregate_version"] for e in events] == [1, 2]
         assert events[1]["event_type"] == "stock.updated"
-        assert events[1]["payload"] == {"product_id": product, "operation": "decrease", "amount": 2}
+        assert events[1]["payload"] == {
+            "product_id": product,
+            "operation": "decrease",
+            "stock_amount": 2,
+        }
 
     def test_decrease_below_zero_is_refused_and_records_nothing(self) -> None:
         product = new_product()

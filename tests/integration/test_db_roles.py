@@ -11,7 +11,6 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
-from pipeline.publish import PUBLICATIONS_DDL
 from stack import pg_auth
 from stack.lifecycle import Stack
 from stack.processes import StackError
@@ -43,9 +42,7 @@ def refused(
 
 @pytest.fixture(scope="module")
 def warehouse(settings: Settings) -> Settings:
-    """Tables in serving and marts made by their owners, as publish and dbt make them."""
-    with as_role(settings, DbRole.PUBLISHER) as conn:
-        conn.execute(PUBLICATIONS_DDL.encode())
+    """Tables in serving (the migrations') and marts made by their owners, as dbt makes them."""
     with as_role(settings, DbRole.DBT) as conn:
         conn.execute("create table if not exists marts.roles_probe (i int)")
     return settings

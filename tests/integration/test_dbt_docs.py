@@ -56,7 +56,7 @@ def test_docs_generate_describes_every_model_source_and_column(settings: Setting
     ]
     assert missing == []
     stock = manifest["sources"]["source.cqrs_warehouse.raw.stock_updated"]["description"]
-    assert "contracts/events/stock.updated.v1.schema.json" in stock
+    assert "contracts/events/stock.updated.v2.schema.json" in stock
 
 
 def test_sources_are_fresh_after_an_ingest(settings: Settings) -> None:

@@ -18,8 +18,9 @@ from bench.events import event_stream
 from config.settings import Settings
 from contracts.envelope import EventMeta, make_event
 from database import connections
+from database.locks import INGEST_LOCK
 from database.names import WAREHOUSE_DATABASE
-from ingest.job import INGEST_LOCK, IngestBusy, run_ingest
+from ingest.job import IngestBusy, run_ingest
 from services.outbox import make_producer
 from stack.lifecycle import Stack
 

@@ -29,7 +29,7 @@ INT_MAX = 2**31 - 1
 
 
 def stock_event(product: str, version: int, amount: int = 5) -> dict[str, Any]:
-    payload = {"product_id": product, "operation": "increase", "amount": amount}
+    payload = {"product_id": product, "operation": "increase", "stock_amount": amount}
     return make_event(
         "stock.updated", aggregate_id=product, aggregate_version=version, payload=payload,
         meta=EventMeta(producer="stock"),
@@ -61,12 +61,12 @@ def test_every_poison_kind_is_dead_lettered_and_the_valid_event_after_it_is_serv
     first = stock_event(product, 1)
     poison = {
         "aggregate_version": mutated(first, lambda e: e.update(aggregate_version=INT_MAX + 1)),
-        "not an integer literal": mutated(first, lambda e: e["payload"].update(amount=5.0)),
-        "amount": mutated(first, lambda e: e["payload"].update(amount=INT_MAX + 1)),
+        "not an integer literal": mutated(first, lambda e: e["payload"].update(stock_amount=5.0)),
+        "stock_amount": mutated(first, lambda e: e["payload"].update(stock_amount=INT_MAX + 1)),
         "occurred_at": mutated(first, lambda e: e.update(occurred_at="0000-01-01T00:00:00Z")),
         "product_id": mutated(first, lambda e: e["payload"].update(product_id="a\u0000")),
         "not JSON": orjson.dumps(first).replace(b'"stock"', b'"\\udc00"'),
-        "conflicting duplicate": mutated(first, lambda e: e["payload"].update(amount=6)),
+        "conflicting duplicate": mutated(first, lambda e: e["payload"].update(stock_amount=6)),
     }
     valid = stock_event(product, 2, amount=7)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")

@@ -43,8 +43,9 @@ def test_rows_no_cast_can_take_are_quarantined_and_the_build_goes_on(
         raw_row(order_created(good_order, "lo", T0)),
         bad_order_id,
         loose(bad_invoice, invoice_id="INV-0001"),
-        loose(stock_updated(whole, 1, 5, T0), amount=5.0),  # an integer to JSON Schema
-        loose(bad_stock, amount=1e30),  # no bigint holds it
+        # v1 names the units `amount`, v2 `stock_amount`: staging casts either
+        loose(stock_updated(whole, 1, 5, T0, schema_version=1), amount=5.0),  # a JSON integer
+        loose(bad_stock, stock_amount=1e30),  # no bigint holds it
     ]
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         written = write_batch(conn, rows, [], {})

@@ -13,12 +13,13 @@ import pytest
 
 from config.settings import Settings
 from database import connections
+from database.locks import INGEST_LOCK, PUBLISH_LOCK
 from database.names import WAREHOUSE_DATABASE
 from ingest.batches import DeadlineExceeded
-from ingest.job import INGEST_LOCK, run_ingest
+from ingest.job import run_ingest
 from ingest.report import IngestReport
 from pipeline.dbt import DbtFailed, run_dbt
-from pipeline.publish import PUBLISH_LOCK, PublishFailed, publish_views
+from pipeline.publish import PublishFailed, publish_views
 from pipeline.steps import dbt_build_step
 from stack.broker import kafka_pid_file
 from stack.lifecycle import Stack

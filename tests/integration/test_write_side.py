@@ -102,28 +102,30 @@ def test_cancel_flow_and_conflicts(orders: TestClient, auth: Auth) -> None:
 def test_decrease_below_zero_is_409_with_current_stock(stock: TestClient, auth: Auth) -> None:
     product = f"sku-{uuid.uuid4().hex[:8]}"
     url = f"/products/{product}/stock-operations"
-    assert (
-        stock.post(
-            url, json={"operation": "increase", "amount": 5}, headers=auth("w", "stock")
-        ).status_code
-        == 201
+    # `amount`, the name before `stock_amount`, is still read
+    increase = {"operation": "increase", "amount": 5}
+    assert stock.post(url, json=increase, headers=auth("w", "stock")).status_code == 201
+    r = stock.post(
+        url, json={"operation": "decrease", "stock_amount": 6}, headers=auth("w", "stock")
     )
-    r = stock.post(url, json={"operation": "decrease", "amount": 6}, headers=auth("w", "stock"))
     assert r.status_code == 409
     assert r.json()["stock"] == 5
-    r = stock.post(url, json={"operation": "decrease", "amount": 5}, headers=auth("w", "stock"))
+    r = stock.post(
+        url, json={"operation": "decrease", "stock_amount": 5}, headers=auth("w", "stock")
+    )
     body = r.json()
     assert body.pop("position_token")
     assert body == {
         "product_id": product,
         "operation": "decrease",
+        "stock_amount": 5,
         "amount": 5,
         "stock": 0,
         "version": 2,
     }
-    r = stock.post(url, json={"operation": "steal", "amount": 0}, headers=auth("w", "stock"))
+    r = stock.post(url, json={"operation": "steal", "stock_amount": 0}, headers=auth("w", "stock"))
     assert r.status_code == 422
-    assert {e["loc"][-1] for e in r.json()["detail"]} == {"operation", "amount"}
+    assert {e["loc"][-1] for e in r.json()["detail"]} == {"operation", "stock_amount"}
 
 
 def test_concurrent_decreases_never_oversell(

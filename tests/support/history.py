@@ -6,7 +6,9 @@ events with fresh ids, so examples never collide in the shared test database.
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -67,14 +69,23 @@ def shapes(draw: st.DrawFn) -> Shape:
     return Shape(orders, products, resent, arrival, sorted(cuts))
 
 
-def events_of(shape: Shape) -> list[Event]:
-    """Every event of the history once, in the order it happened per aggregate."""
+def events_of(shape: Shape, version_of: Callable[[int], int] | None = None) -> list[Event]:
+    """Every event of the history once, in the order it happened per aggregate.
+
+    ``version_of(i)`` chooses the payload version of the i-th order.created and of the i-th
+    stock.updated event (the ones with two versions); by default, the current one.
+    """
     events: list[Event] = []
+    versions = itertools.count()
+
+    def payload_version() -> int:
+        return version_of(next(versions)) if version_of else 2
+
     user = f"user-{uuid.uuid4().hex[:8]}"
     for has_order, cancelled, invoices, minute in shape.orders:
         order_id, created = str(uuid.uuid4()), T0 + timedelta(minutes=minute)
         if has_order:
-            events.append(order_created(order_id, user, created))
+            events.append(order_created(order_id, user, created, schema_version=payload_version()))
         if cancelled:
             events.append(order_cancelled(order_id, created + timedelta(minutes=30)))
         invoice_id, version = "", 0
@@ -87,11 +98,13 @@ def events_of(shape: Shape) -> list[Event]:
             events.append(invoice_created(order_id, moment, invoice_id=invoice_id, version=version))
     for operations in shape.products:
         product, stock, moment = f"sku-{uuid.uuid4().hex[:12]}", 0, T0
-        for version, (day_gap, amount, decrease) in enumerate(operations, start=1):
+        for step, (day_gap, amount, decrease) in enumerate(operations, start=1):
             moment += timedelta(days=day_gap, minutes=7)
             signed = -amount if decrease and amount <= stock else amount
             stock += signed
-            events.append(stock_updated(product, version, signed, moment))
+            events.append(
+                stock_updated(product, step, signed, moment, schema_version=payload_version())
+            )
     return events
 
 

@@ -17,6 +17,7 @@ import orjson
 import psycopg
 
 from config.settings import Settings
+from contracts.catalog import BY_NAME
 from contracts.envelope import EventMeta, make_event
 from database import connections
 from database.names import WAREHOUSE_DATABASE
@@ -29,21 +30,33 @@ _offsets = itertools.count()
 
 
 def _event(
-    event_type: str, aggregate_id: str, version: int, payload: dict[str, Any], at: datetime
+    event_type: str,
+    aggregate_id: str,
+    version: int,
+    payload: dict[str, Any],
+    at: datetime,
+    schema_version: int | None = None,
 ) -> Event:
     return make_event(
         event_type,
         aggregate_id=aggregate_id,
         aggregate_version=version,
         payload=payload,
-        meta=EventMeta(producer=event_type.split(".")[0] + "s"),
+        meta=EventMeta(producer=BY_NAME[event_type].producer),
         occurred_at=at,
+        schema_version=schema_version,
     )
 
 
-def order_created(order_id: str, user_id: str, at: datetime, customer_name: str = "Ada") -> Event:
-    payload = {"order_id": order_id, "user_id": user_id, "customer_name": customer_name}
-    return _event("order.created", order_id, 1, {**payload, "items": [], "channel": "api"}, at)
+def order_created(
+    order_id: str, user_id: str, at: datetime, customer_name: str = "Ada", schema_version: int = 2
+) -> Event:
+    """An order.created event; v1 has no channel (staging reads it as 'unknown')."""
+    payload: dict[str, Any] = {"order_id": order_id, "user_id": user_id}
+    payload |= {"customer_name": customer_name, "items": []}
+    if schema_version >= 2:
+        payload["channel"] = "api"
+    return _event("order.created", order_id, 1, payload, at, schema_version)
 
 
 def order_cancelled(order_id: str, at: datetime, version: int = 2) -> Event:
@@ -60,10 +73,14 @@ def invoice_created(
     return _event("invoice.created", invoice_id, version, payload, at)
 
 
-def stock_updated(product_id: str, version: int, signed_amount: int, at: datetime) -> Event:
+def stock_updated(
+    product_id: str, version: int, signed_amount: int, at: datetime, schema_version: int = 2
+) -> Event:
+    """A stock.updated event; v1 names the units `amount`, v2 `stock_amount` (the seed's)."""
     operation = "increase" if signed_amount > 0 else "decrease"
-    payload = {"product_id": product_id, "operation": operation, "amount": abs(signed_amount)}
-    return _event("stock.updated", product_id, version, payload, at)
+    amount_field = "amount" if schema_version == 1 else "stock_amount"
+    payload = {"product_id": product_id, "operation": operation, amount_field: abs(signed_amount)}
+    return _event("stock.updated", product_id, version, payload, at, schema_version)
 
 
 def raw_row(event: Event) -> RawEvent:

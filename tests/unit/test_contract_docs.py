@@ -21,7 +21,7 @@ def source_tables() -> dict[str, dict[str, Any]]:
 
 
 def test_generated_docs_are_current_with_the_contracts() -> None:
-    # Stale: run `python -m contracts.docs` and commit the result.
+    # Stale: run `python -m contracts.generate` and commit the result.
     assert contract_docs.DOCS_FILE.read_text() == contract_docs.render()
 
 
@@ -42,7 +42,10 @@ def test_payload_fields_get_their_contract_description() -> None:
         "{% docs stock_updated__operation %}\nDirection of the change.\n{% enddocs %}" in rendered
     )
     assert (
-        "| `amount` | integer 1 to 1000000000 | yes | Units added or removed (always positive). |"
+        "| `stock_amount` | integer 1 to 1000000000 | yes"
+        " | Units added or removed (always positive). |" in rendered
+    )
+    assert (
+        "Older versions (v1) stay in raw as they were written; `stg_orders__created` upcasts them."
         in rendered
     )
-    assert "Older versions (v1) are upcast to it on ingest." in rendered

@@ -79,7 +79,7 @@ def test_unknown_schema_version_is_refused() -> None:
     [("increase", 5, True), ("decrease", 1, True), ("decrease", 0, False), ("steal", 1, False)],
 )
 def test_stock_updated_operation_and_amount(operation: str, amount: int, ok: bool) -> None:
-    payload = {"product_id": "sku-1", "operation": operation, "amount": amount}
+    payload = {"product_id": "sku-1", "operation": operation, "stock_amount": amount}
 
     def make() -> dict[str, Any]:
         return make_event(

@@ -16,6 +16,7 @@ import pytest
 
 from config.database_settings import DbRole
 from config.settings import REPO_ROOT, Settings
+from database.warehouse import MARTS
 from pipeline.tasks.dbt import MANIFEST_PATH, build_manifest
 from pipeline.tasks.gate_and_publish import FIRST
 from stack.airflow import airflow_env
@@ -79,7 +80,7 @@ print(json.dumps({
 }))
 """
 
-SERVING = ["serving.orders_with_invoices", "serving.product_stock_daily", "serving.products"]
+SERVING = sorted(f"serving.{mart.name}" for mart in MARTS)  # what publish writes
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,13 @@ from ingest import metrics as ingest_metrics
 from pipeline.exporter import WarehouseCollector
 from quality.metrics import gate_registry
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "cqrs-warehouse.json"
+DASHBOARD = (
+    Path(__file__).resolve().parents[2]
+    / "deploy"
+    / "grafana"
+    / "dashboards"
+    / "cqrs-warehouse.json"
+)
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
                 "unless", "bool", "offset"}  # fmt: skip
 SUFFIXES = ("", "_total", "_bucket", "_sum", "_count", "_created")

@@ -34,7 +34,7 @@ def test_a_class_for_an_old_version_or_a_taken_type_is_refused() -> None:
     with pytest.raises(TypeError, match="already mapped"):
 
         @dataclass(frozen=True)
-        class Again(DomainEvent, event_type="stock.updated", schema_version=1):
+        class Again(DomainEvent, event_type="stock.updated", schema_version=2):
             pass
 
 
@@ -61,19 +61,21 @@ def test_payloads_are_the_json_the_contracts_describe() -> None:
         aggregate_version=1, invoice_id=ORDER_ID, order_id=ORDER_ID, invoice_url="https://x/1.pdf"
     )
     assert invoice.payload["invoice_id"] == invoice.aggregate_id == str(ORDER_ID)
-    updated = StockUpdated(aggregate_version=7, product_id="p", operation="decrease", amount=3)
-    assert updated.payload == {"product_id": "p", "operation": "decrease", "amount": 3}
+    updated = StockUpdated(
+        aggregate_version=7, product_id="p", operation="decrease", stock_amount=3
+    )
+    assert updated.payload == {"product_id": "p", "operation": "decrease", "stock_amount": 3}
 
 
 def test_the_envelope_carries_type_version_and_meta() -> None:
-    event = StockUpdated(aggregate_version=7, product_id="p", operation="increase", amount=3)
+    event = StockUpdated(aggregate_version=7, product_id="p", operation="increase", stock_amount=3)
     meta = EventMeta(
         producer="stock", request_id="r-1", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01"
     )
     built = envelope(event, meta)
     assert {k: built[k] for k in ("event_type", "schema_version", "aggregate_id")} == {
         "event_type": "stock.updated",
-        "schema_version": 1,
+        "schema_version": 2,
         "aggregate_id": "p",
     }
     assert (built["aggregate_version"], built["producer"], built["request_id"]) == (

@@ -69,7 +69,7 @@ def test_an_event_of_the_wrong_type_is_a_violation() -> None:
 
 
 def stock(version: int, operation: str, amount: int, product: str = "p") -> Event:
-    payload = {"operation": operation, "amount": amount}
+    payload = {"operation": operation, "stock_amount": amount}
     return event(None, "stock.updated", aggregate_id=product, aggregate_version=version,
                  payload=payload)  # fmt: skip
 

@@ -34,7 +34,7 @@ def invoice(invoice_id: str, version: int, hours: int) -> dict[str, Any]:
 def stock(version: int, hours: int, operation: str, amount: int) -> dict[str, Any]:
     return event(
         "stock.updated", "sku-1", version, hours,
-        product_id="sku-1", operation=operation, amount=amount,
+        product_id="sku-1", operation=operation, stock_amount=amount,
     )  # fmt: skip
 
 

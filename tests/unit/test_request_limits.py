@@ -36,6 +36,7 @@ def lines(n: int, product: str = "p", quantity: int = 1) -> list[dict[str, Any]]
         (IssueInvoiceIn, {"order_id": ORDER, "invoice_url": URL + "a" * 2500}),
         (IssueInvoiceIn, {"order_id": ORDER, "invoice_url": URL + "\x00"}),
         (IssueInvoiceIn, {"order_id": ORDER, "invoice_url": "ftp://files.example.com/x"}),
+        (StockOperationIn, {"operation": "increase", "stock_amount": 10**9 + 1}),
         (StockOperationIn, {"operation": "increase", "amount": 10**9 + 1}),
     ],
 )  # fmt: skip
@@ -53,6 +54,7 @@ def test_what_the_contract_refuses_the_api_refuses(
         (CancelOrderIn, {"reason": "r" * 500}),
         (CancelOrderIn, {}),
         (IssueInvoiceIn, {"order_id": ORDER, "invoice_url": URL + "a" * (2000 - len(URL))}),
+        (StockOperationIn, {"operation": "decrease", "stock_amount": 10**9}),
         (StockOperationIn, {"operation": "decrease", "amount": 10**9}),
     ],
 )  # fmt: skip
@@ -69,3 +71,9 @@ def test_the_openapi_publishes_the_contract_limits() -> None:
     assert (name["maxLength"], name["minLength"], name["pattern"]) == (
         contract["maxLength"], contract["minLength"], contract["pattern"],
     )  # fmt: skip
+
+
+def test_stock_takes_the_seeds_name_and_still_reads_the_older_one() -> None:
+    new = StockOperationIn.model_validate({"operation": "increase", "stock_amount": 4})
+    old = StockOperationIn.model_validate({"operation": "increase", "amount": 4})
+    assert new == old and new.stock_amount == 4

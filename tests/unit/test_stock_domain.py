@@ -50,7 +50,7 @@ def test_decide_records_the_next_version() -> None:
         "p",
         8,
     )
-    assert event.payload == {"product_id": "p", "operation": "decrease", "amount": 3}
+    assert event.payload == {"product_id": "p", "operation": "decrease", "stock_amount": 3}
 
 
 @given(

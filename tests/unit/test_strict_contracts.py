@@ -22,7 +22,7 @@ INT_MAX = 2**31 - 1  # PostgreSQL int: aggregate_version, schema_version, stock 
 
 def stock_event() -> dict[str, Any]:
     product = f"sku-{uuid.uuid4().hex[:8]}"
-    payload = {"product_id": product, "operation": "increase", "amount": 3}
+    payload = {"product_id": product, "operation": "increase", "stock_amount": 3}
     return make_event(
         "stock.updated", aggregate_id=product, aggregate_version=1, payload=payload,
         meta=EventMeta(producer="stock"),
@@ -53,16 +53,16 @@ POISON: dict[str, tuple[Callable[[], dict[str, Any]], Change, str]] = {
         stock_event, lambda e: e.update(aggregate_version=INT_MAX + 1), "aggregate_version"),
     "schema_version above int": (
         stock_event, lambda e: e.update(schema_version=INT_MAX + 1), "schema_version"),
-    "amount above int": (
-        stock_event, lambda e: e["payload"].update(amount=INT_MAX + 1), "amount"),
+    "stock_amount above int": (
+        stock_event, lambda e: e["payload"].update(stock_amount=INT_MAX + 1), "stock_amount"),
     "quantity above int": (
         order_event, lambda e: e["payload"]["items"][0].update(quantity=INT_MAX + 1), "quantity"),
     "float version": (
         stock_event, lambda e: e.update(aggregate_version=1.0), "not an integer literal"),
     "float amount": (
-        stock_event, lambda e: e["payload"].update(amount=5.0), "not an integer literal"),
+        stock_event, lambda e: e["payload"].update(stock_amount=5.0), "not an integer literal"),
     "exponent amount": (
-        stock_event, lambda e: e["payload"].update(amount=1e1), "not an integer literal"),
+        stock_event, lambda e: e["payload"].update(stock_amount=1e1), "not an integer literal"),
     "year 0000": (
         stock_event, lambda e: e.update(occurred_at="0000-06-01T00:00:00Z"), "occurred_at"),
     "31 February": (
@@ -107,7 +107,7 @@ def test_strings_that_are_not_valid_unicode_are_dead_letters(raw: bytes) -> None
 def test_the_edges_of_each_range_are_accepted() -> None:
     event = stock_event()
     event.update(aggregate_version=INT_MAX, occurred_at="0001-01-01T00:00:00Z")
-    event["payload"]["amount"] = 1_000_000_000  # the contract's own bound, below int's
+    event["payload"]["stock_amount"] = 1_000_000_000  # the contract's own bound, below int's
     assert isinstance(decoded(event), RawEvent)
     event.update(occurred_at="9999-12-31T23:59:59.999999Z")
     assert isinstance(decoded(event), RawEvent)

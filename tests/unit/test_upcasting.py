@@ -1,8 +1,9 @@
-"""Upcasting order.created v1 to v2, alone and on the ingest path."""
+"""Upcasters: each older version lifted to the current one; ingest keeps events as they arrived."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from contracts.envelope import rfc3339, utc_now, validate
 from contracts.upcasting import upcast
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter
+from tests.support.raw_events import stock_updated
 
 
 def v1_event() -> dict[str, Any]:
@@ -29,7 +31,7 @@ def v1_event() -> dict[str, Any]:
     }
 
 
-def test_v1_is_valid_and_upcasts_to_a_valid_v2() -> None:
+def test_order_created_v1_is_valid_and_upcasts_to_a_valid_v2() -> None:
     old = validate(v1_event())
     new = upcast(old)
     assert new["schema_version"] == 2
@@ -38,14 +40,23 @@ def test_v1_is_valid_and_upcasts_to_a_valid_v2() -> None:
     assert old["schema_version"] == 1 and "channel" not in old["payload"]  # input untouched
 
 
+def test_stock_updated_v1_amount_becomes_v2_stock_amount() -> None:
+    old = stock_updated("sku-1", 3, -4, datetime(2026, 1, 5, tzinfo=UTC), schema_version=1)
+    new = upcast(old)
+    assert new["schema_version"] == 2
+    assert new["payload"] == {"product_id": "sku-1", "operation": "decrease", "stock_amount": 4}
+    assert validate(new) == new
+    assert old["payload"]["amount"] == 4  # input untouched
+
+
 def test_current_version_passes_through_unchanged() -> None:
     event = upcast(v1_event())
     assert upcast(event) == event
 
 
-def test_ingest_stores_v1_events_in_the_current_shape() -> None:
+def test_ingest_stores_v1_events_as_they_arrived() -> None:
     event = v1_event()
     row = decode("order.created", 0, 3, event["aggregate_id"].encode(), orjson.dumps(event))
     assert not isinstance(row, DeadLetter)
-    assert row.schema_version == 2
-    assert orjson.loads(row.payload)["channel"] == "unknown"
+    assert row.schema_version == 1
+    assert orjson.loads(row.payload) == event["payload"]

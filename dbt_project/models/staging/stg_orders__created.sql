@@ -17,7 +17,12 @@ renamed as (
         source.payload ->> 'user_id' as user_id,
         source.payload ->> 'customer_name' as customer_name,
         source.payload -> 'items' as items,
-        source.payload ->> 'channel' as channel,
+        -- upcast v1 -> v2: v1 did not record the channel; it is marked, not guessed
+        case
+            when source.schema_version = 1 then 'unknown'
+            else source.payload ->> 'channel'
+        end as channel,
+        source.schema_version,
         source.aggregate_version,
         source.occurred_at,
         source.ingest_batch_id,

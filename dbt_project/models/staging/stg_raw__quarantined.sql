@@ -1,11 +1,7 @@
 -- Raw rows that their staging model leaves out because a payload field cannot be cast
 -- (macros/safe_casts.sql): what staging keeps is the one definition, this lists the rest.
-{%- set staged = [
-    ('order_created', 'stg_orders__created'),
-    ('order_cancelled', 'stg_orders__cancelled'),
-    ('invoice_created', 'stg_invoices__created'),
-    ('stock_updated', 'stg_stock__updated'),
-] %}
+-- The tables and models come from the event catalogue (macros/staged_events.sql).
+{%- set staged = staged_events() %}
 
 with
 

@@ -1,4 +1,11 @@
--- One row per event (event_id is raw's primary key), see stg_orders__created.
+-- One row per event (event_id is raw's primary key), see stg_orders__created. Raw keeps
+-- each event in the version it was written in; v1 named stock_amount `amount` (the upcast).
+{%- set stock_amount -%}
+    case source.schema_version
+        when 1 then source.payload ->> 'amount'
+        else source.payload ->> 'stock_amount'
+    end
+{%- endset %}
 with
 
 source as (
@@ -13,11 +20,12 @@ renamed as (
         source.event_id,
         source.payload ->> 'product_id' as product_id,
         source.payload ->> 'operation' as operation,
-        {{ bigint_or_null("source.payload ->> 'amount'") }} as amount,
+        {{ bigint_or_null(stock_amount) }} as stock_amount,
         case source.payload ->> 'operation'
-            when 'increase' then {{ bigint_or_null("source.payload ->> 'amount'") }}
-            when 'decrease' then -{{ bigint_or_null("source.payload ->> 'amount'") }}
+            when 'increase' then {{ bigint_or_null(stock_amount) }}
+            when 'decrease' then -{{ bigint_or_null(stock_amount) }}
         end as signed_amount,
+        source.schema_version,
         source.aggregate_version as version,
         source.occurred_at,
         source.ingest_batch_id,
@@ -31,4 +39,4 @@ renamed as (
 select * from renamed
 
 -- A value the cast could not take leaves the row out; stg_raw__quarantined lists it.
-where renamed.amount is not null
+where renamed.stock_amount is not null

@@ -1,3 +1,22 @@
+create table if not exists outbox (
+    id           bigserial primary key,
+    event_id     uuid not null unique,
+    topic        text not null,
+    message_key  text not null,
+    event        jsonb not null,
+    created_at   timestamptz not null default now(),
+    published_at timestamptz
+);
+create index if not exists outbox_unpublished on outbox (id) where published_at is null;
+create table if not exists idempotency_keys (
+    user_id      text not null,
+    key          text not null,
+    request_hash text not null,
+    status_code  int not null,
+    response     jsonb not null,
+    created_at   timestamptz not null default now(),
+    primary key (user_id, key)
+);
 -- The operation log is the truth; current stock is folded from it, never stored as truth.
 create table if not exists product_stock_operations (
     product_id  text not null,

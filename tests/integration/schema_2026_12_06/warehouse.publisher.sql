@@ -24,3 +24,16 @@ create table if not exists ops.pipeline_alerts (
     try_number int,
     error      text not null
 );
+
+create schema if not exists serving;
+create table if not exists serving.publications (
+    id           bigserial primary key,
+    view_name    text not null,
+    watermark    bigint not null,
+    mode         text not null check (mode in ('upsert', 'replace')),
+    rows_written bigint not null,
+    published_at timestamptz not null default now()
+);
+create index if not exists publications_view_name_id on serving.publications (view_name, id);
+-- occurred_at of the newest event the published view includes (null: none yet).
+alter table serving.publications add column if not exists newest_event_at timestamptz;

@@ -1,0 +1,86 @@
+"""Every file derived from the event catalogue; ``python -m contracts.generate`` writes them.
+
+A unit test renders them again and fails while a file on disk differs (tests/unit/
+test_catalogue.py), so a change to ``contracts/`` cannot leave one behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from config.settings import REPO_ROOT
+from contracts import dbt_sources, docs, events_doc
+from contracts.catalog import CATALOGUE, EVENT_TYPES, TOPICS
+from contracts.compatibility import PUBLISHED_DIR, schema_file
+from contracts.envelope import CONTRACTS_DIR
+
+ENVELOPE_FILE = CONTRACTS_DIR / "envelope.schema.json"
+# Read by the compose file's topic creation (docker-compose.yml, kafka-init).
+TOPICS_ENV_FILE = REPO_ROOT / "deploy" / "topics.env"
+
+
+def render_envelope() -> str:
+    """The envelope schema with its ``event_type`` enum equal to the catalogue."""
+    schema = orjson.loads(ENVELOPE_FILE.read_bytes())
+    schema["properties"]["event_type"]["enum"] = list(EVENT_TYPES)
+    return orjson.dumps(schema, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def render_topics_env() -> str:
+    return (
+        "# Generated from contracts/catalog.py by `python -m contracts.generate`: do not edit.\n"
+        f"EVENT_TOPICS={' '.join(TOPICS)}\n"
+    )
+
+
+GENERATED: dict[Path, Callable[[], str]] = {
+    ENVELOPE_FILE: render_envelope,
+    docs.DOCS_FILE: docs.render,
+    dbt_sources.SOURCES_FILE: dbt_sources.render_sources,
+    dbt_sources.STAGED_MACRO_FILE: dbt_sources.render_staged_macro,
+    events_doc.EVENTS_DOC: events_doc.render,
+    TOPICS_ENV_FILE: render_topics_env,
+}
+
+
+def unkept() -> list[tuple[Path, Path]]:
+    """(contract, kept copy) of each listed version not yet kept in ``contracts/published/``."""
+    pairs = []
+    for event in CATALOGUE:
+        for version in event.versions:
+            name = schema_file(event.name, version)
+            kept = PUBLISHED_DIR / name
+            if not kept.exists():
+                pairs.append((CONTRACTS_DIR / "events" / name, kept))
+    return pairs
+
+
+def stale() -> list[Path]:
+    """Generated files that differ from what the catalogue renders, and copies not yet kept."""
+    differ = [
+        path
+        for path, render in GENERATED.items()
+        if not path.is_file() or path.read_text() != render()
+    ]
+    return differ + [kept for _, kept in unkept()]
+
+
+def main() -> int:
+    for path, render in GENERATED.items():
+        path.write_text(render())
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    # A version is kept once, as first published; the check compares later edits with it.
+    for contract, kept in unkept():
+        if contract.is_file():
+            kept.parent.mkdir(exist_ok=True)
+            kept.write_bytes(contract.read_bytes())
+            print(f"kept {kept.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Alembic's environment: ``env.py``, the DDL helpers revisions share, one folder per database."""
