@@ -8,15 +8,37 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv manifest demo test test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
+.PHONY: venv lock audit manifest demo test test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installed from the hashed lock (every package pinned, every file checked against its hash),
+# then the project itself without resolving anything. `make lock` redoes the locks after a
+# change of pyproject.toml's dependencies; a unit test fails while they are stale.
+LOCKS := requirements/service.lock requirements/pipeline.lock requirements/dev.lock
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# One lock per install: the service image (the core), the pipeline image (core + `pipeline`),
+# and development (every extra, what `make venv` installs). The image locks take their
+# versions from the development lock, so the three never disagree on a shared package.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+  --universal --quiet
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) -c requirements/dev.lock -o requirements/service.lock
+	$(UV_COMPILE) --extra pipeline -c requirements/dev.lock -o requirements/pipeline.lock
+
+# Known vulnerabilities of the locked set (needs the network, so not part of `make test`);
+# --strict: a package whose vulnerability data cannot be fetched fails the audit.
+# The development lock holds every package of both images, at the images' versions.
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --require-hashes --disable-pip --progress-spinner off \
+	  -r requirements/dev.lock
 
 # The dbt manifest the DAGs render from (pipeline/tasks/dbt.py): `dbt parse`, no database,
 # redone when the dbt project changes. Importing a DAG needs it, so the test targets make it.

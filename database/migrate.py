@@ -35,10 +35,11 @@ class Target:
 
     dbname: str
     role: DbRole | None  # None: the admin (the warehouse, whose schemas have several owners)
+    versions_dir: Path | None = None  # default: database/migrations/<dbname>
 
     @property
     def versions(self) -> Path:
-        return MIGRATIONS_DIR / self.dbname
+        return self.versions_dir or MIGRATIONS_DIR / self.dbname
 
 
 # A write service's database belongs to its role: its migrations run as that role, so what

@@ -50,24 +50,29 @@ LATEST_SQL = (
 )
 
 
-def latest(conn: psycopg.Connection, views: tuple[str, ...] = VIEWS) -> list[ViewFreshness]:
-    with published(), conn.cursor(row_factory=class_row(ViewFreshness)) as cur:
-        cur.execute(LATEST_SQL, {"views": list(views)})
-        return cur.fetchall()
+async def latest(
+    conn: psycopg.AsyncConnection, views: tuple[str, ...] = VIEWS
+) -> list[ViewFreshness]:
+    with published():
+        async with conn.cursor(row_factory=class_row(ViewFreshness)) as cur:
+            await cur.execute(LATEST_SQL, {"views": list(views)})
+            return await cur.fetchall()
 
 
-def of_view(conn: psycopg.Connection, view: str) -> ViewFreshness:
-    found = latest(conn, (view,))
+async def of_view(conn: psycopg.AsyncConnection, view: str) -> ViewFreshness:
+    found = await latest(conn, (view,))
     if not found:
         raise NotPublished(f"view {view} has not been published yet: the pipeline has not run")
     return found[0]
 
 
-def recent_publications(conn: psycopg.Connection, view: str, count: int = 6) -> list[datetime]:
+async def recent_publications(
+    conn: psycopg.AsyncConnection, view: str, count: int = 6
+) -> list[datetime]:
     """When ``view`` was published lately, newest first."""
-    rows = conn.execute(
+    cur = await conn.execute(
         "select published_at from serving.publications where view_name = %s"
         " order by id desc limit %s",
         (view, count),
-    ).fetchall()
-    return [row[0] for row in rows]
+    )
+    return [row[0] for row in await cur.fetchall()]
