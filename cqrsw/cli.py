@@ -138,6 +138,19 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_keys(args: argparse.Namespace) -> int:
+    from services.tokens import make_signing_keys
+
+    try:
+        private, jwks = make_signing_keys(Path(args.folder), args.kid, args.algorithm)
+    except FileExistsError as exc:
+        print(f"token-keys: {exc.filename} exists; keys are never overwritten", file=sys.stderr)
+        return 2
+    print(f"private key (the issuer's only, CQRSW_JWT_PRIVATE_KEY_FILE): {private}")
+    print(f"public keys (the services', CQRSW_JWT_JWKS_FILE): {jwks}")
+    return 0
+
+
 def cmd_demo(_: argparse.Namespace) -> int:
     from cqrsw.demo import run_demo
 
@@ -206,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from services.tokens import ROLES
 
-    p = sub.add_parser("token", help="issue a development JWT (HS256)")
+    p = sub.add_parser(
+        "token", help="issue a JWT (HS256; RS256/ES256 with CQRSW_JWT_PRIVATE_KEY_FILE)"
+    )
     p.add_argument("subject")
     p.add_argument(
         "--role",
@@ -216,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser(
+        "token-keys", help="make an issuer's key pair: a private key and the public JWKS"
+    )
+    p.add_argument("folder", help="where to write <kid>.pem (mode 0600) and jwks.json")
+    p.add_argument("--kid", default="cqrsw-1", type=str, help="the key's id (default: cqrsw-1)")
+    p.add_argument("--algorithm", choices=("ES256", "RS256"), default="ES256")
+    p.set_defaults(func=cmd_token_keys)
 
     p = sub.add_parser("demo", help="run the whole pipeline end to end on the embedded stack")
     p.set_defaults(func=cmd_demo)

@@ -8,6 +8,7 @@ other, and the second finds nothing left to do. Airflow's database is migrated b
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,10 @@ from database.locks import MIGRATIONS_LOCK
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Alembic's `context` and `op` are proxies global to the process: two upgrades on threads of
+# one process would run in each other's context. The advisory lock orders processes; this
+# orders threads.
+_IN_PROCESS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def upgrade_database(settings: Settings, target: Target, revision: str = "head")
         poolclass=NullPool,
     )
     try:
-        with engine.begin() as conn:
+        with _IN_PROCESS, engine.begin() as conn:
             # Waiting for another upgrade is waiting for its progress: no time limit. What the
             # revisions do then keeps the connection's lock_timeout (a table a reader holds).
             lock_timeout: str = conn.execute(text("show lock_timeout")).scalar_one()

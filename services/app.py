@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import psycopg
@@ -24,7 +24,7 @@ from database import connections, migrate
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
 from services.health import router as health
-from services.idempotency import Idempotency, fingerprint
+from services.idempotency import Idempotency, KeyPurge, fingerprint
 from services.outbox import Relay
 from services.outbox_metrics import OUTBOXES
 from services.position import PositionTokens
@@ -36,6 +36,12 @@ from services.tokens import TokenVerifier
 log = logging.getLogger(__name__)
 CONNECTION_WAIT_S = 5.0  # longest a request waits for a pooled connection
 SCHEMA_WAIT_S = 60.0  # longest a write service waits at start for its database's migrations
+TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Too many requests from this token or address (the gateway's rate"
+        " limits); retry after the Retry-After header's seconds"
+    }
+}
 
 
 def create_service_app(
@@ -69,8 +75,16 @@ def create_service_app(
         pool = connections.open_pool(settings, dbname, role=DbRole(name), checked=write_side)
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
+        purge_thread: threading.Thread | None = None
         if write_side:
             OUTBOXES.watch(name, pool)
+            purge = KeyPurge(
+                pool, settings.idempotency_window_s, settings.idempotency_purge_every_s
+            )
+            purge_thread = threading.Thread(
+                target=purge.run_forever, args=(stop,), name=f"{name}-key-purge", daemon=True
+            )
+            purge_thread.start()
             if settings.relay_enabled:
                 relay = Relay(settings, pool, service=name)
                 relay_thread = threading.Thread(
@@ -98,7 +112,7 @@ def create_service_app(
         finally:
             OUTBOXES.forget(pool)
             stop.set()
-            for thread in [*helpers, relay_thread]:
+            for thread in [*helpers, relay_thread, purge_thread]:
                 if thread is not None:
                     thread.join(timeout=15)
             app.state.pool = app.state.relay_thread = None
@@ -135,7 +149,8 @@ def create_service_app(
     app.include_router(health)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
-        app.include_router(router)
+        # The gateway in front of every service answers 429 past its rate limits.
+        app.include_router(router, responses=TOO_MANY_REQUESTS)
     return app
 
 

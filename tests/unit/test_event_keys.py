@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -29,15 +32,21 @@ from services.invoices.app import create_app as invoices_app
 from services.orders.app import create_app as orders_app
 from services.stock.app import create_app as stock_app
 
+# Prod checks tokens with a public key and their issuer and audience, and seals read tokens.
+PROD_TOKENS = {
+    "jwt_algorithm": "ES256",
+    "jwt_public_key": ec.generate_private_key(ec.SECP256R1())
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode(),
+    "jwt_issuer": "https://idp.internal",
+    "jwt_audience": "cqrsw",
+    "read_token_key": secrets.token_urlsafe(32),
+}
+
 
 def prod(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(
-        env="prod",
-        jwt_secret="k" * 40,
-        read_token_key="Qm9yZWFsLXJlYWQtdG9rZW4ta2V5LWZvci10ZXN0cy0wNw",
-        state_dir=tmp_path,
-        **extra,  # type: ignore[arg-type]
-    )
+    return Settings(env="prod", state_dir=tmp_path, **PROD_TOKENS, **extra)  # type: ignore[arg-type]
 
 
 def test_dev_generates_one_private_key_per_producer_and_their_trusted_set(tmp_path: Path) -> None:
