@@ -19,8 +19,12 @@ from loadtest.traffic import Command
 NAMESPACE = uuid.UUID("6f1c1d2e-8a57-4d0c-9a43-5f0e3b1c7a10")  # request ids of resolving retries
 
 
-def unresolved(records: Iterable[dict[str, Any]]) -> list[Command]:
-    """One resolving retry for each command whose attempts so far leave its outcome unknown."""
+def unresolved(records: Iterable[dict[str, Any]], sent_after: str = "") -> list[Command]:
+    """One resolving retry for each command whose attempts so far leave its outcome unknown.
+
+    ``sent_after`` (ISO 8601, UTC): a command first sent before then is not asked again:
+    its key may be purged already, and the retry would run the command a second time.
+    """
     listed = list(records)
     first: dict[str, dict[str, Any]] = {}
     tries: dict[str, int] = {}
@@ -33,6 +37,8 @@ def unresolved(records: Iterable[dict[str, Any]]) -> list[Command]:
     retries = []
     for command in expectations(listed):
         if command.verdict != "unknown" or command.key not in first:
+            continue
+        if first[command.key].get("sent_at", sent_after) < sent_after:
             continue
         original = Command(**{k: v for k, v in first[command.key].items() if k in names})
         # Reproducible ids: the same record asks with the same request ids.

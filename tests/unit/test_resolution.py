@@ -37,3 +37,9 @@ def test_a_resolving_retry_is_the_same_command_under_its_key() -> None:
     assert again[0].id not in (first["id"], retry.id)
     assert again == unresolved([first, {**retry.as_json(), "status": 503}])
     assert unresolved([first, {**retry.as_json(), "status": 409}]) == []
+
+
+def test_a_command_older_than_its_keys_window_is_not_asked_again() -> None:
+    [first] = sent(None, sent_at="2026-12-06T10:00:00+00:00")[:1]
+    assert unresolved([first], sent_after="2026-12-06T09:00:00+00:00")
+    assert unresolved([first], sent_after="2026-12-06T11:00:00+00:00") == []
