@@ -7,12 +7,13 @@ parsing the DAG files never runs dbt nor touches the database, and needs no runn
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from config.settings import DBT_PROJECT_DIR, Settings
-from pipeline.dbt import PIPELINE_EXCLUDE, dbt_session_env, run_dbt
+from pipeline.dbt import AUDIT_TAG, PIPELINE_EXCLUDE, dbt_session_env, run_dbt
 from pipeline.tasks.spans import record_dbt_span
 
 PROFILE = "cqrs_warehouse"
@@ -41,6 +42,16 @@ def build_manifest(settings: Settings) -> Path:
     """``dbt parse`` into MANIFEST_PATH (no database work); return the manifest."""
     run_dbt(settings, "parse", "--target-path", str(MANIFEST_PATH.parent), quiet=True, offline=True)
     return MANIFEST_PATH
+
+
+def audit_tests(manifest: Path = MANIFEST_PATH) -> frozenset[str]:
+    """The data tests the pipeline's builds leave to the daily audit (``AUDIT_TAG``)."""
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return frozenset(
+        node["unique_id"]
+        for node in nodes
+        if node["resource_type"] == "test" and AUDIT_TAG in node.get("tags", [])
+    )
 
 
 def dbt_task_group(
@@ -156,7 +167,7 @@ def watched_dbt_build(settings: Settings, group_id: str) -> tuple[Any, Any]:
     producer = next(t for t in tasks if t.task_id == f"{group_id}.{PRODUCER}")
     producer.__class__ = ForkingDbtProducer
     producer.retries = 0
-    watch_builds(producer, tasks)
+    watch_builds(producer, tasks, unbuilt=audit_tests())
     by_id = {t.task_id: t for t in tasks}
     for task in tasks:
         if task is producer:

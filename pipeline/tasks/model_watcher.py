@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -217,9 +217,10 @@ class ModelBuildWatcher(DbtRunWatcherOperator):  # type: ignore[misc]
                 yield test, event
 
 
-def watch_builds(producer: Any, tasks: Iterable[Any]) -> None:
+def watch_builds(producer: Any, tasks: Iterable[Any], unbuilt: Collection[str] = ()) -> None:
     """Make the watcher group's ``producer`` run the tests too and every model watcher among
-    ``tasks`` a ``ModelBuildWatcher`` that waits for them.
+    ``tasks`` a ``ModelBuildWatcher`` that waits for them, bar the tests in ``unbuilt``
+    (excluded from the build: they would never report).
 
     Rendering without test tasks, Cosmos narrows the producer's ``dbt build`` to models,
     seeds and snapshots (``--resource-type`` flags): no test would run and none would gate
@@ -234,7 +235,8 @@ def watch_builds(producer: Any, tasks: Iterable[Any]) -> None:
     for task in tasks:
         if type(task) is DbtRunWatcherOperator:
             task.__class__ = ModelBuildWatcher
-            task.test_unique_ids = tuple(tests_per_model.get(task.model_unique_id, ()))
+            tests = tests_per_model.get(task.model_unique_id, ())
+            task.test_unique_ids = tuple(test for test in tests if test not in unbuilt)
             task.start_trigger_args = StartTriggerArgs(
                 trigger_cls=f"{ModelBuildTrigger.__module__}.{ModelBuildTrigger.__qualname__}",
                 trigger_kwargs={

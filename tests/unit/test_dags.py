@@ -17,7 +17,8 @@ import pytest
 from config.database_settings import DbRole
 from config.settings import Settings
 from database.warehouse import MARTS
-from pipeline.dbt import dbt_session_env
+from pipeline.dbt import PIPELINE_EXCLUDE, dbt_session_env
+from pipeline.tasks.audit import AUDIT_TIMEOUT
 from pipeline.tasks.dbt import MANIFEST_PATH, WATCHER_POOL, build_manifest
 from stack.airflow import airflow_env
 
@@ -45,8 +46,9 @@ def describe(dag):
         "retries": {t.task_id: t.retries for t in dag.tasks},
         "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
                       if isinstance(getattr(t, "env", None), dict)},
-        "retry_decisions": retry_decisions(dag.get_task("data_docs" if dag.dag_id ==
-                                                        "data_docs" else "validate_marts")),
+        "retry_decisions": retry_decisions(dag.get_task(
+            {"data_docs": "data_docs", "warehouse_audit": "audit"}.get(dag.dag_id, "validate_marts")
+        )),
         "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
         "pool": {t.task_id: t.pool for t in dag.tasks},
         "watched_tests": {t.task_id: list(t.test_unique_ids) for t in dag.tasks
@@ -121,7 +123,12 @@ def reachable(downstream: dict[str, list[str]], start: str) -> set[str]:
 
 def test_dags_import_without_errors(parsed: dict[str, Any]) -> None:
     assert parsed["errors"] == {}
-    assert set(parsed["dags"]) == {"cqrs_warehouse_pipeline", "rebuild_views", "data_docs"}
+    assert set(parsed["dags"]) == {
+        "cqrs_warehouse_pipeline",
+        "rebuild_views",
+        "data_docs",
+        "warehouse_audit",
+    }
     assert all(dag["doc"] for dag in parsed["dags"].values())  # the docstring is the DAG doc
 
 
@@ -183,8 +190,11 @@ def test_pipeline_runs_ingest_dbt_gate_publish_freshness(parsed: dict[str, Any])
     assert dag["retries"][producer] == 0
     # dbt's connections bound their statements and lock waits as the project's own do
     assert dag["pgoptions"][producer] == parsed["expected_pgoptions"]
-    # the one dbt build leaves dbt's unit tests (logic, not data) to `make test`
-    assert dag["exclude"][producer] == "resource_type:unit_test"
+    # the one dbt build leaves dbt's unit tests (logic, not data) to `make test`, and the
+    # tests of whole histories to the daily audit
+    assert dag["exclude"][producer] == " ".join(PIPELINE_EXCLUDE)
+    watched = [test for tests in dag["watched_tests"].values() for test in tests]
+    assert watched and not any("equals_signed_sum_of_log" in test for test in watched)
     # dbt in a subprocess: its results go to XCom while it runs, not from inside its threads
     assert dag["invocation"][producer] == "InvocationMode.SUBPROCESS"
     assert down["validate_raw"] == down["validate_marts"] == ["publish"]
@@ -245,8 +255,20 @@ def test_every_dbt_model_task_records_a_span_of_its_run(parsed: dict[str, Any]) 
 
 def test_every_task_has_an_execution_timeout(parsed: dict[str, Any]) -> None:
     settings = Settings()
-    for dag in parsed["dags"].values():
+    for dag_id, dag in parsed["dags"].items():
         others = {t: s for t, s in dag["timeout_s"].items() if t != "ingest"}
-        assert set(others.values()) == {settings.task_timeout_s}
+        if dag_id != "warehouse_audit":  # reads every row: its own, longer limit
+            assert set(others.values()) == {settings.task_timeout_s}
     ingest = parsed["dags"]["cqrs_warehouse_pipeline"]["timeout_s"]["ingest"]
     assert ingest == settings.ingest_deadline_s + 120
+
+
+def test_the_audit_runs_daily_and_alerts_on_failure(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["warehouse_audit"]
+    assert dag["schedule"] == "@daily"
+    assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert list(dag["downstream"]) == ["audit"]
+    assert dag["on_failure"] == {"audit": True}
+    assert dag["timeout_s"]["audit"] == AUDIT_TIMEOUT.total_seconds()
+    # A finding is bad data: retrying cannot help.
+    assert dag["retry_decisions"] == {"database down": "retry", "bad data": "fail"}
