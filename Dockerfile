@@ -14,15 +14,15 @@
 # it harder.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
-# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
+# Dependencies first, from the lock alone, so a code change does not reinstall them.
 FROM ${PYTHON_IMAGE} AS build-service
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-COPY pyproject.toml README.md ./
-RUN mkdir -p config && touch config/__init__.py \
-    && pip install . && pip uninstall -y cqrs-warehouse && rm -rf config build *.egg-info
+# Every package pinned and checked against its hash (requirements/, `make lock`).
+COPY requirements/service.lock ./requirements/
+RUN pip install --require-hashes -r requirements/service.lock
 COPY . .
 # Editable: the code finds dbt_project/ and dags/ beside it, as in a checkout.
 RUN pip install --no-deps -e .
@@ -32,10 +32,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV=/opt/venv
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
-COPY pyproject.toml README.md ./
-RUN mkdir -p config && touch config/__init__.py \
-    && pip install '.[pipeline]' && pip uninstall -y cqrs-warehouse \
-    && rm -rf config build *.egg-info
+COPY requirements/pipeline.lock ./requirements/
+RUN pip install --require-hashes -r requirements/pipeline.lock
 COPY . .
 RUN pip install --no-deps -e .
 

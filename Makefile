@@ -8,15 +8,37 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv manifest demo test test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
+.PHONY: venv lock audit manifest demo test test-deploy podman test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installed from the hashed lock (every package pinned, every file checked against its hash),
+# then the project itself without resolving anything. `make lock` redoes the locks after a
+# change of pyproject.toml's dependencies; a unit test fails while they are stale.
+LOCKS := requirements/service.lock requirements/pipeline.lock requirements/dev.lock
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# One lock per install: the service image (the core), the pipeline image (core + `pipeline`),
+# and development (every extra, what `make venv` installs). The image locks take their
+# versions from the development lock, so the three never disagree on a shared package.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+  --universal --quiet
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev -o requirements/dev.lock
+	$(UV_COMPILE) -c requirements/dev.lock -o requirements/service.lock
+	$(UV_COMPILE) --extra pipeline -c requirements/dev.lock -o requirements/pipeline.lock
+
+# Known vulnerabilities of the locked set (needs the network, so not part of `make test`);
+# --strict: a package whose vulnerability data cannot be fetched fails the audit.
+# The development lock holds every package of both images, at the images' versions.
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --require-hashes --disable-pip --progress-spinner off \
+	  -r requirements/dev.lock
 
 # The dbt manifest the DAGs render from (pipeline/tasks/dbt.py): `dbt parse`, no database,
 # redone when the dbt project changes. Importing a DAG needs it, so the test targets make it.
@@ -69,6 +91,20 @@ e2e: $(STAMP) $(MANIFEST)
 check-deploy: $(STAMP) kubectl
 	$(BIN)/python -m pytest tests/deploy
 
+# docker-compose.yml and the local Kubernetes overlay run in real containers with podman:
+# stand-in images for what cannot be pulled (deploy/standins), the compose stack started and
+# a user's journey driven through its gateway, the overlay's pods run with `podman kube play`,
+# everything removed afterwards. Images are built once and reused. Not part of `make test`.
+# podman-compose is a tool of this target only, pinned, in its own venv (not in the locks).
+PODMAN_COMPOSE := $(VENV)/tools/podman-compose/bin/podman-compose
+$(PODMAN_COMPOSE):
+	$(PYTHON) -m venv $(VENV)/tools/podman-compose
+	$(VENV)/tools/podman-compose/bin/python -m pip install --quiet 'podman-compose==1.6.0'
+
+test-deploy: $(STAMP) podman kubectl $(PODMAN_COMPOSE)
+	CQRSW_DEPLOY_RUN=1 CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf \
+	  PODMAN_COMPOSE=$(CURDIR)/$(PODMAN_COMPOSE) $(BIN)/python -m pytest tests/deploy_run -v -x -s
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -116,6 +152,18 @@ wrk:
 	    (apt-get install -y --no-install-recommends wrk || \
 	     (apt-get update && apt-get install -y --no-install-recommends wrk)) >/dev/null; \
 	  else echo "wrk is not installed and cannot be installed here: bench-read cannot run"; fi; }
+
+# podman with runc (crun fails where cgroups are in hybrid mode), netavark and iptables for
+# bridge networks, mmdebstrap for the base image; settings in deploy/podman/containers.conf.
+PODMAN_PACKAGES := podman runc netavark aardvark-dns iptables catatonit mmdebstrap
+podman:
+	@for tool in podman runc netavark iptables catatonit mmdebstrap; do \
+	  command -v $$tool >/dev/null || test -x /usr/lib/podman/$$tool || { missing=1; break; }; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y --no-install-recommends $(PODMAN_PACKAGES) || \
+	     (apt-get update && apt-get install -y --no-install-recommends $(PODMAN_PACKAGES))) >/dev/null; \
+	  else echo "podman is not installed and cannot be installed here: $(PODMAN_PACKAGES)"; exit 1; fi; fi
 
 kubectl:
 	@command -v kubectl >/dev/null || { \

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contracts.catalog import PRODUCER_OF
 from contracts.envelope import EventMeta, make_event
+from contracts.signatures import EventSigner
 
 MIX = (
     ("order.created", 0.4),
@@ -18,8 +20,17 @@ MIX = (
 )
 
 
-def event_stream(count: int, *, seed: int = 7, namespace: str = "") -> Iterator[dict[str, Any]]:
+def event_stream(
+    count: int,
+    *,
+    seed: int = 7,
+    namespace: str = "",
+    signers: Mapping[str, EventSigner] | None = None,
+) -> Iterator[dict[str, Any]]:
     """``count`` valid envelopes in a plausible mix; orders come before their invoices.
+
+    With ``signers`` (producer -> key, e.g. ``contracts.key_files.dev_signers``) each is
+    signed by its producer, as the services sign theirs; the ingest refuses unsigned ones.
 
     Stock versions start at 1 per product in each stream: give streams that share a
     warehouse different ``namespace``s, so their products differ.
@@ -36,7 +47,8 @@ def event_stream(count: int, *, seed: int = 7, namespace: str = "") -> Iterator[
             kind = "order.created"
         at = start + timedelta(seconds=i)
         meta = EventMeta(
-            producer=kind.split(".")[0] + "s" if kind != "stock.updated" else "stock",
+            producer=PRODUCER_OF[kind],
+            signer=signers[PRODUCER_OF[kind]] if signers is not None else None,
             request_id=str(uuid.UUID(int=rng.getrandbits(128))),
             traceparent=f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01",
         )

@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 from bench.events import event_stream
 from config.settings import Settings
 from contracts.catalog import TOPICS
+from contracts.key_files import dev_signers
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest.job import run_ingest
@@ -27,6 +28,7 @@ from tests.support.throwaway_stack import throwaway_stack
 
 
 def produce(settings: Settings, count: int) -> float:
+    signers = dev_signers(settings)  # signed as the services sign: the ingest verifies each
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         enable_idempotence=True,
@@ -37,7 +39,7 @@ def produce(settings: Settings, count: int) -> float:
     )
     t0 = time.perf_counter()
     size = 0
-    for event in event_stream(count):
+    for event in event_stream(count, signers=signers):
         value = orjson.dumps(event)
         size += len(value)
         producer.send(event["event_type"], key=event["aggregate_id"].encode(), value=value)

@@ -137,8 +137,9 @@ def main() -> None:
         }
         targets = [(PATH.format(u), issue_token(settings, u)) for u in users]
         if not args.without_bff:
-            orders = serve(uvicorn_process("services.orders.app:create_app", env))
-            invoices = serve(uvicorn_process("services.invoices.app:create_app", env))
+            write_env = {**env, "CQRSW_BFF_READS": "true"}
+            orders = serve(uvicorn_process("services.orders.app:create_app", write_env))
+            invoices = serve(uvicorn_process("services.invoices.app:create_app", write_env))
             bff_env = {**env, "CQRSW_BFF_ORDERS_URL": orders, "CQRSW_BFF_INVOICES_URL": invoices}
             # The BFF has no /health (no database of its own): its API description answers.
             bff = uvicorn_process("services.bff.app:create_app", bff_env, health="/openapi.json")

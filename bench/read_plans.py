@@ -23,7 +23,7 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.publish import publish_views
-from services.read_api import freshness, product_queries, queries
+from services.read_api import freshness, order_queries, product_queries
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.throwaway_stack import throwaway_stack
 
@@ -89,16 +89,18 @@ def publication_history(settings: Settings) -> None:
 def reads(conn: Any) -> dict[str, tuple[Any, dict[str, Any]]]:
     """Each read of the API: its SQL and parameters, as the API builds them."""
     user = "user-4242"
-    first = queries.orders_with_invoices(conn, queries.OrderFilters(user), 5)
-    middle = (first[2].created_at, first[2].order_id)
-    window = queries.OrderFilters(
+    mine = order_queries.OrderFilters(user)
+    query, params = order_queries.orders_query(mine, 5, None)
+    first = conn.execute(query, params).fetchall()  # orderId, userId, ..., createdAt, ...
+    middle = (first[2][3], first[2][0])
+    window = order_queries.OrderFilters(
         user, "invoiced", datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 20, tzinfo=UTC)
     )
     event_id = conn.execute("select event_id from raw.order_created limit 1").fetchone()[0]
     return {
-        "orders, first page": queries.orders_query(queries.OrderFilters(user), 101, None),
-        "orders, next page": queries.orders_query(queries.OrderFilters(user), 101, middle),
-        "orders, status + dates": queries.orders_query(window, 101, None),
+        "orders, first page": order_queries.orders_query(mine, 101, None),
+        "orders, next page": order_queries.orders_query(mine, 101, middle),
+        "orders, status + dates": order_queries.orders_query(window, 101, None),
         "products, next page": (product_queries.PRODUCTS_SQL, {"after": "sku-500", "limit": 101}),
         "stock history": (
             product_queries.HISTORY_SQL,

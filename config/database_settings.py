@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ADMIN_SECRET = "postgres"  # file of the embedded superuser's password, in the secrets dir
+# libpq's TLS parameters: kept from CQRSW_DATABASE_URL in every form a component connects
+# with (libpq string, SQLAlchemy URL, dbt profile), so no component falls back to plain TCP.
+TLS_PARAMETERS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 
 
 class DbRole(StrEnum):
@@ -31,6 +34,7 @@ class DbRole(StrEnum):
     READ_API = "read_api"
     AIRFLOW = "airflow"
     ANALYST = "analyst"
+    EXPORTER = "exporter"  # the pipeline's Prometheus exporter: reads ops and dead-letter counts
 
     @property
     def login(self) -> str:
@@ -75,11 +79,16 @@ class DatabaseSettings(BaseSettings):
     pg_password_read_api: SecretStr | None = None
     pg_password_airflow: SecretStr | None = None
     pg_password_analyst: SecretStr | None = None
+    pg_password_exporter: SecretStr | None = None
 
     # Bounded time: no statement, lock wait or ingest run may hang the pipeline.
     pg_statement_timeout_s: float = Field(
         default=300, gt=0, le=86_400,
         description="Longest a single SQL statement may run on any connection of the project.",
+    )  # fmt: skip
+    pg_read_statement_timeout_s: float = Field(
+        default=5, gt=0, le=3_600,
+        description="Longest a statement of the read API's role may run: a request, not a batch.",
     )  # fmt: skip
     pg_lock_timeout_s: float = Field(
         default=10, gt=0, le=3_600,
@@ -89,6 +98,21 @@ class DatabaseSettings(BaseSettings):
     @property
     def embedded_postgres(self) -> bool:
         return self.database_url is None
+
+    @property
+    def admin_url_password(self) -> str | None:
+        """The password inside ``CQRSW_DATABASE_URL``, if it holds one."""
+        if not self.database_url:
+            return None
+        password = conninfo_to_dict(self.database_url).get("password")
+        return str(password) if password is not None else None
+
+    def tls_parameters(self) -> dict[str, str]:
+        """The TLS parameters of ``CQRSW_DATABASE_URL`` (none for the embedded server)."""
+        if not self.database_url:
+            return {}
+        params = conninfo_to_dict(self.database_url)
+        return {name: str(params[name]) for name in TLS_PARAMETERS if params.get(name)}
 
     @property
     def secrets_dir(self) -> Path:
@@ -112,6 +136,12 @@ class DatabaseSettings(BaseSettings):
                 f" container's `init`) first, or set CQRSW_PG_PASSWORD_{role.value.upper()}"
             ) from None
 
+    def statement_timeout_ms(self, role: DbRole | None) -> int:
+        """The statement timeout of a role's connections: short for the read API's."""
+        if role is DbRole.READ_API:
+            return int(self.pg_read_statement_timeout_s * 1000)
+        return int(self.pg_statement_timeout_s * 1000)
+
     def dsn(self, dbname: str, role: DbRole | None = None) -> str:
         """libpq connection string for one database, as ``role`` (None: the admin)."""
         if self.database_url:
@@ -126,7 +156,7 @@ class DatabaseSettings(BaseSettings):
         params["dbname"] = dbname
         # Every connection bounds its statements and lock waits (server-side, per session).
         limits = (
-            f"-c statement_timeout={int(self.pg_statement_timeout_s * 1000)}"
+            f"-c statement_timeout={self.statement_timeout_ms(role)}"
             f" -c lock_timeout={int(self.pg_lock_timeout_s * 1000)}"
         )
         params["options"] = f"{params['options']} {limits}" if params.get("options") else limits

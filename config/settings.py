@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from config.dag_settings import DagSettings
 from config.database_settings import REPO_ROOT as REPO_ROOT
-from config.database_settings import DatabaseSettings
+from config.database_settings import DatabaseSettings, DbRole
+from config.event_key_settings import EventKeySettings
+from config.kafka_settings import KafkaSecuritySettings
+from config.secret_checks import DEV_JWT_SECRET as DEV_JWT_SECRET
+from config.secret_checks import SecretKind, weakness
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-# Published in the repo on purpose: it signs only tokens for a dev stack on embedded engines.
-DEV_JWT_SECRET = "dev-secret-change-me-0123456789abcdef"
-MIN_PROD_SECRET_BYTES = 32
+MIN_PROD_SECRET_BYTES = SecretKind.SIGNING_KEY.min_length
 
 
-class Settings(DatabaseSettings):
-    """One settings model for every deployable; build it at start-up, not at import time."""
+class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings, DagSettings):
+    """One settings model for every deployable; build it at start-up, not at import time.
+
+    The DAG files build only its ``DagSettings`` part when Airflow parses them."""
 
     model_config = SettingsConfigDict(env_prefix="CQRSW_", env_file=".env", extra="ignore")
 
@@ -43,32 +49,68 @@ class Settings(DatabaseSettings):
     gateway_port: int = Field(
         default=8090, ge=1, le=65535, description="nginx API gateway in front of the services."
     )
-
-    # Bounded time: no ingest run or task may hang the pipeline.
-    ingest_deadline_s: float = Field(
-        default=900,
-        gt=0,
-        le=86_400,
-        description="An ingest run stops reading at this deadline, commits what it read and"
-        " fails, saying so (a dead broker, a stuck partition).",
+    service_concurrency_limit: int = Field(
+        default=512,
+        ge=1,
+        le=100_000,
+        description="Connections and requests a service process takes at once (uvicorn's"
+        " --limit-concurrency); past it: 503.",
     )
-    task_timeout_s: float = Field(
-        default=1800,
-        gt=0,
-        le=86_400,
-        description="execution_timeout of every Airflow task (the ingest task: its deadline"
-        " plus a margin).",
+    gateway_token_rate: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Requests a second the gateway lets through per bearer token (a burst of"
+        " twice that is absorbed); past it: 429.",
+    )
+    gateway_address_rate: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Requests a second the gateway lets through per client address; past it: 429.",
     )
 
     env: Literal["dev", "prod"] = "dev"
-    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
-    jwt_secret: SecretStr | None = None
-    jwt_public_key: str | None = Field(default=None, description="PEM public key for RS256.")
-    jwt_jwks_file: Path | None = Field(
-        default=None, description="JWKS file (JSON) whose keys verify RS256 tokens by `kid`."
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = Field(
+        default="HS256",
+        description="HS256 (a shared secret) for the local dev stack; prod verifies tokens with"
+        " a public key (RS256 or ES256): only the identity provider can sign them.",
     )
-    jwt_issuer: str | None = Field(default=None, description="Required `iss` claim, when set.")
-    jwt_audience: str | None = Field(default=None, description="Required `aud` claim, when set.")
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = Field(
+        default=None, description="PEM public key for RS256 / ES256 (one key, no rotation)."
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="JWKS file (JSON) whose keys verify tokens by `kid`."
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        pattern=r"^https://",
+        description="JWKS URL of the identity provider (https://).",
+    )
+    jwt_jwks_refresh_s: int = Field(
+        default=300,
+        ge=10,
+        le=86_400,
+        description="How long JWKS keys are kept before the JWKS is read again; a token with a"
+        " `kid` not in it makes it read again at once (key rotation).",
+    )
+    jwt_private_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key that `cqrsw token` signs RS256 / ES256 tokens with; only"
+        " the issuer holds it, never a service.",
+    )
+    jwt_key_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        description="`kid` of the tokens `cqrsw token` signs with CQRSW_JWT_PRIVATE_KEY_FILE.",
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="Required `iss` claim, when set; must be set in prod."
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="Required `aud` claim, when set; must be set in prod."
+    )
     jwt_leeway_s: int = Field(
         default=30, ge=0, le=300, description="Clock skew allowed on `exp`, `iat` and `nbf`."
     )
@@ -79,6 +121,11 @@ class Settings(DatabaseSettings):
         default="roles",
         pattern=r"^[A-Za-z0-9_:/.-]{1,100}$",
         description="Claim holding the caller's roles (a list of strings).",
+    )
+    read_token_key: SecretStr | None = Field(
+        default=None,
+        description="Key (HMAC-SHA256) that signs position tokens and keyset cursors; the"
+        " write services and the read API share it. Required when CQRSW_ENV=prod.",
     )
     max_body_bytes: int = Field(
         default=65_536, ge=1_024, le=10_485_760, description="Largest request body accepted."
@@ -94,17 +141,27 @@ class Settings(DatabaseSettings):
         default=True, description="Run the outbox relay inside each write service."
     )
     relay_interval_s: float = Field(default=0.5, gt=0)
+    idempotency_window_s: float = Field(
+        default=86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="How long an Idempotency-Key is kept: a retry within it gets the first"
+        " answer; older keys are purged.",
+    )
+    idempotency_purge_every_s: float = Field(
+        default=600, gt=0, le=86_400, description="How often write services purge old keys."
+    )
     invoice_url_base: str = "https://invoices.example.com/"
+    bff_reads: bool = Field(
+        default=False,
+        description="Serve /internal/bff/* (the reads of the BFF that docs/cqrs-vs-bff.md"
+        " compares) from the orders and invoices services; only where such a BFF runs.",
+    )
 
     # Airflow (the orchestrator of the warehouse pipeline)
     airflow_port: int = Field(default=8080, ge=1, le=65535, description="Airflow UI and API.")
     airflow_admin_password: SecretStr | None = Field(
         default=None, description="Password of the Airflow UI user `admin`; `admin` in dev."
-    )
-    pipeline_schedule: str = Field(
-        default="@continuous",
-        description="Schedule of the cqrs_warehouse_pipeline DAG: `@continuous` (a run starts"
-        " as the previous one ends and waits for new events) or a cron expression.",
     )
     pipeline_idle_wait_s: float = Field(
         default=60, ge=0, le=3600,
@@ -115,9 +172,6 @@ class Settings(DatabaseSettings):
     )
     dbt_threads: int | None = Field(
         default=None, ge=1, le=64, description="dbt threads; unset: one per CPU core."
-    )
-    pipeline_catchup: bool = Field(
-        default=False, description="Let the scheduler run missed intervals of the pipeline."
     )
 
     # Observability
@@ -134,34 +188,69 @@ class Settings(DatabaseSettings):
     otel_endpoint: str | None = Field(
         default=None,
         description="OTLP endpoint; default http://localhost:4318/v1/traces (HTTP) or"
-        " localhost:4317 (gRPC).",
+        " http://localhost:4317 (gRPC). https:// (or a gRPC endpoint without http://) uses TLS.",
+    )
+    otel_certificate_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) the OTLP endpoint's TLS certificate is checked"
+        " against; unset: the system's CAs.",
     )
 
     @model_validator(mode="after")
     def _secrets_outside_dev(self) -> Settings:
-        if self.jwt_algorithm == "RS256":
-            if not self.jwt_public_key and self.jwt_jwks_file is None:
+        if self.env == "prod":
+            self._check_prod()
+        if self.jwt_algorithm != "HS256":
+            if not (self.jwt_public_key or self.jwt_jwks_file or self.jwt_jwks_url):
                 raise ValueError(
-                    "CQRSW_JWT_PUBLIC_KEY or CQRSW_JWT_JWKS_FILE is required when"
-                    " CQRSW_JWT_ALGORITHM=RS256"
+                    "CQRSW_JWT_JWKS_URL, CQRSW_JWT_JWKS_FILE or CQRSW_JWT_PUBLIC_KEY is required"
+                    f" when CQRSW_JWT_ALGORITHM={self.jwt_algorithm}"
                 )
             return self
         if self.jwt_secret is None:
             if not self.dev_secret_allowed:
                 raise ValueError(
-                    "CQRSW_JWT_SECRET is required when CQRSW_ENV=prod or an external database"
-                    " or broker is configured (the dev secret is public)"
+                    "CQRSW_JWT_SECRET is required when an external database or broker is"
+                    " configured (the dev secret is public)"
                 )
             return self
-        secret = self.jwt_secret.get_secret_value().encode()
-        if not secret.strip():
+        if not self.jwt_secret.get_secret_value().strip():
             raise ValueError("CQRSW_JWT_SECRET must not be empty")
-        if self.env == "prod" and len(secret) < MIN_PROD_SECRET_BYTES:
-            raise ValueError(
-                f"CQRSW_JWT_SECRET must be at least {MIN_PROD_SECRET_BYTES} bytes when"
-                " CQRSW_ENV=prod"
-            )
         return self
+
+    def _check_prod(self) -> None:
+        """Prod: tokens checked with a public key and their issuer, no weak or public secret."""
+        if self.jwt_algorithm == "HS256":
+            raise ValueError(
+                "CQRSW_JWT_ALGORITHM must be RS256 or ES256 when CQRSW_ENV=prod (with"
+                " CQRSW_JWT_JWKS_URL or CQRSW_JWT_JWKS_FILE): with HS256 every service that"
+                " checks tokens could also sign them"
+            )
+        if self.jwt_issuer is None or self.jwt_audience is None:
+            raise ValueError(
+                "CQRSW_JWT_ISSUER and CQRSW_JWT_AUDIENCE are required when CQRSW_ENV=prod"
+            )
+        given = [(f"CQRSW_PG_PASSWORD_{r.value.upper()}", self.given_password(r)) for r in DbRole]
+        given.append(("CQRSW_DATABASE_URL (its password)", self.admin_url_password))
+        if self.airflow_admin_password is not None:
+            admin = self.airflow_admin_password.get_secret_value()
+            given.append(("CQRSW_AIRFLOW_ADMIN_PASSWORD", admin))
+        problems = [
+            f"{name} {why}"
+            for name, value in given
+            if value is not None and (why := weakness(value, SecretKind.PASSWORD)) is not None
+        ]
+        keys = [
+            ("CQRSW_JWT_SECRET", self.jwt_secret),
+            ("CQRSW_READ_TOKEN_KEY", self.read_token_key),
+        ]
+        for name, key in keys:
+            if key is not None:
+                why = weakness(key.get_secret_value(), SecretKind.SIGNING_KEY)
+                if why is not None:
+                    problems.append(f"{name} {why}")
+        if problems:
+            raise ValueError("; ".join(problems) + " (CQRSW_ENV=prod)")
 
     @property
     def dev_secret_allowed(self) -> bool:
@@ -178,6 +267,21 @@ class Settings(DatabaseSettings):
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
         return DEV_JWT_SECRET
+
+    @property
+    def read_token_secret(self) -> bytes:
+        """The read-token key: the configured one, or in dev one derived from the JWT secret."""
+        if self.read_token_key is not None:
+            key = self.read_token_key.get_secret_value().encode()
+            if self.env == "prod" and len(key) < MIN_PROD_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"CQRSW_READ_TOKEN_KEY must be at least {MIN_PROD_SECRET_BYTES} bytes when"
+                    " CQRSW_ENV=prod"
+                )
+            return key
+        if self.env == "prod":
+            raise ConfigurationError("CQRSW_READ_TOKEN_KEY is required when CQRSW_ENV=prod")
+        return hashlib.sha256(b"cqrsw read tokens\0" + self.jwt_hs256_secret.encode()).digest()
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -40,17 +41,28 @@ def exporter_for(settings: Settings) -> SpanExporter | None:
     kind = settings.otel_exporter
     if kind == "console":
         return ConsoleSpanExporter()
+    cert = str(settings.otel_certificate_file) if settings.otel_certificate_file else None
     if kind == "otlp-http":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = settings.otel_endpoint or "http://localhost:4318/v1/traces"
-        return OTLPSpanExporter(endpoint=endpoint)
+        return OTLPSpanExporter(endpoint=endpoint, certificate_file=cert)
     if kind == "otlp-grpc":
+        import grpc
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
         )
 
-        return GrpcExporter(endpoint=settings.otel_endpoint or "localhost:4317", insecure=True)
+        endpoint = settings.otel_endpoint or "http://localhost:4317"
+        # TLS unless the endpoint says http:// (a collector on the same host or pod).
+        credentials = (
+            grpc.ssl_channel_credentials(root_certificates=Path(cert).read_bytes())
+            if cert
+            else None
+        )
+        return GrpcExporter(
+            endpoint=endpoint, insecure=endpoint.startswith("http://"), credentials=credentials
+        )
     return None
 
 

@@ -56,6 +56,10 @@ TOPICS: tuple[str, ...] = tuple(event.topic for event in CATALOGUE)
 CURRENT_SCHEMA_VERSION: dict[str, int] = {e.name: e.current_version for e in CATALOGUE}
 # Which marts each event type is built into.
 MARTS_OF: dict[str, tuple[str, ...]] = {event.name: event.marts for event in CATALOGUE}
+# The one service that emits each event type: the ingest trusts an event of a type only when
+# a key of that producer signed it (contracts/signatures.py).
+PRODUCER_OF: dict[str, str] = {event.name: event.producer for event in CATALOGUE}
+PRODUCERS: tuple[str, ...] = tuple(dict.fromkeys(PRODUCER_OF.values()))
 
 
 def raw_table(event_type: str) -> str:

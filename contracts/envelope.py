@@ -14,6 +14,7 @@ import jsonschema_rs
 import orjson
 
 from contracts.catalog import CURRENT_SCHEMA_VERSION
+from contracts.signatures import EventSigner
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 
@@ -31,6 +32,7 @@ class EventMeta:
     producer: str
     request_id: str | None = None
     traceparent: str | None = None
+    signer: EventSigner | None = None  # the producer's key: its events leave signed
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -158,7 +160,7 @@ def make_event(
     event_id: uuid.UUID | None = None,
     schema_version: int | None = None,
 ) -> dict[str, Any]:
-    """Wrap a payload in the envelope and validate it where it is made.
+    """Wrap a payload in the envelope, validate it where it is made, and sign it (``meta``).
 
     Producers write the current version; ``schema_version`` makes an older one (tests of
     histories that span versions).
@@ -176,4 +178,5 @@ def make_event(
         "trace": trace,
         "payload": dict(payload),
     }
-    return validate(event)
+    validate(event)
+    return meta.signer.sign(event) if meta.signer is not None else event

@@ -36,7 +36,10 @@ ENVELOPE = """
 Envelope: `event_id` (UUID, the warehouse's dedupe key), `event_type`, `schema_version`,
 `aggregate_id`, `aggregate_version` (1, 2, ... per aggregate; for stock, the version in
 the operation log), `occurred_at` (RFC 3339, UTC, `Z`), `producer`, `request_id` (the
-command's `X-Request-Id`), `trace` (W3C `traceparent`), `payload`. Kafka headers repeat
+command's `X-Request-Id`), `trace` (W3C `traceparent`), `payload`, and `signature`: the
+producer's Ed25519 signature over the rest (`key_id`, `value`). The ingest takes an event
+only if a trusted key of the producer in the table above signed it; anything else is a
+dead letter with its reason (docs/adr/signed-events.md). Kafka headers repeat
 `event_type`, `event_id` and `traceparent` for tools that do not parse the value. The
 partition key is the payload field that is also the `aggregate_id` and the Kafka message
 key, so one aggregate's events stay in order on one partition.
@@ -53,9 +56,14 @@ version it was *written* in and stores it as it arrived: `raw.<topic>` holds v1 
 rows side by side, `schema_version` saying which. The staging model of the event type
 (`stg_<producer>__<verb>`) upcasts every older version to the current shape in SQL, so the
 intermediate models and marts read one shape. `contracts/upcasting.py` holds the same steps
-for Python readers of raw (the load test's checks); each step has a dbt unit test in the
-staging model's YAML, and `tests/integration/test_dbt_versions.py` folds mixed-version
-histories through the real models into the same marts as the all-v1 history.
+for Python readers of raw (the load test's checks). Each step has a dbt unit test in the
+staging model's YAML; `tests/integration/test_dbt_versions.py` folds mixed-version
+histories through the real models into the same marts as the all-v1 history, and
+`tests/integration/test_dbt_replay.py` holds the SQL upcasts to the Python ones (its oracle
+upcasts in Python).
+
+`order.created`'s `channel` is read by `stg_orders__created` and goes no further yet: no
+mart or read API column carries it ([views.md](views.md)).
 """
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from kafka.errors import KafkaError
 from rich.markup import escape
 
-from config.settings import settings_or_exit
-from contracts.catalog import TOPICS
+from config.settings import ConfigurationError, settings_or_exit
+from contracts.catalog import PRODUCERS, TOPICS
 from cqrsw import loadgen_command, observe, stack_command
 from cqrsw.arguments import aware_time
 from cqrsw.terminal import console
@@ -63,6 +64,17 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     from cqrsw import dead_letters
 
     return dead_letters.run(_settings(), args, console)
+
+
+def cmd_event_keys(args: argparse.Namespace) -> int:
+    import orjson
+
+    from contracts.key_files import new_key_file
+    from contracts.signatures import public_jwk
+
+    trusted = new_key_file(args.file, args.producer)
+    print(orjson.dumps(public_jwk(trusted)).decode())  # the entry to add to the trusted set
+    return 0
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
@@ -137,6 +149,19 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_keys(args: argparse.Namespace) -> int:
+    from services.tokens import make_signing_keys
+
+    try:
+        private, jwks = make_signing_keys(Path(args.folder), args.kid, args.algorithm)
+    except FileExistsError as exc:
+        print(f"token-keys: {exc.filename} exists; keys are never overwritten", file=sys.stderr)
+        return 2
+    print(f"private key (the issuer's only, CQRSW_JWT_PRIVATE_KEY_FILE): {private}")
+    print(f"public keys (the services', CQRSW_JWT_JWKS_FILE): {jwks}")
+    return 0
+
+
 def cmd_demo(_: argparse.Namespace) -> int:
     from cqrsw.demo import run_demo
 
@@ -175,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
 
+    p = sub.add_parser(
+        "event-keys", help="new signing key of a producer (file 0600); prints its trusted JWK"
+    )
+    p.add_argument("action", choices=["new"])
+    p.add_argument("producer", choices=PRODUCERS)
+    p.add_argument("file", type=Path, help="where the private key goes (never overwritten)")
+    p.set_defaults(func=cmd_event_keys)
+
     p = sub.add_parser("db", help="versioned schema migrations of the project's databases")
     p.add_argument(
         "action", choices=["upgrade", "current"],
@@ -201,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from services.tokens import ROLES
 
-    p = sub.add_parser("token", help="issue a development JWT (HS256)")
+    p = sub.add_parser(
+        "token", help="issue a JWT (HS256; RS256/ES256 with CQRSW_JWT_PRIVATE_KEY_FILE)"
+    )
     p.add_argument("subject")
     p.add_argument(
         "--role",
@@ -211,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ttl", type=_positive_int, default=3600, help="lifetime in seconds")
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser(
+        "token-keys", help="make an issuer's key pair: a private key and the public JWKS"
+    )
+    p.add_argument("folder", help="where to write <kid>.pem (mode 0600) and jwks.json")
+    p.add_argument("--kid", default="cqrsw-1", type=str, help="the key's id (default: cqrsw-1)")
+    p.add_argument("--algorithm", choices=("ES256", "RS256"), default="ES256")
+    p.set_defaults(func=cmd_token_keys)
 
     p = sub.add_parser("demo", help="run the whole pipeline end to end on the embedded stack")
     p.set_defaults(func=cmd_demo)
@@ -231,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]: what this call started was stopped again")
         return 130
+    except ConfigurationError as exc:  # e.g. prod without its event keys
+        console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        return 2
     except (IngestBusy, DeadlineExceeded, IngestError, KafkaError) as exc:
         console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", highlight=False)
         return 1

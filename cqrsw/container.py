@@ -3,7 +3,10 @@
 ``python -m cqrsw.container ROLE [ARGS...]``: a service name starts that service on all
 interfaces, ``init`` prepares the external PostgreSQL, Kafka and Airflow's database, ``metrics``
 serves the pipeline exporter,
-``airflow ARGS`` runs Airflow with this project's configuration, anything else is executed.
+``airflow ARGS`` runs Airflow with this project's configuration, ``check-secrets`` checks the
+secrets of the images that are not this one (PostgreSQL's, Grafana's) and exits, anything else
+is executed. With ``CQRSW_ENV=prod`` every secret a container is given is checked first
+(config.secret_checks): a placeholder, the public dev secret or a weak value stops it.
 """
 
 from __future__ import annotations
@@ -13,14 +16,27 @@ import os
 import sys
 from collections.abc import Sequence
 
+from config.secret_checks import AIRFLOW_REQUIRED, environment_problems
 from config.settings import Settings, settings_or_exit
 from stack.http_services import HTTP_SERVICES
 
 SERVICES = {service.role: service for service in HTTP_SERVICES}
-USAGE = f"roles: {', '.join(SERVICES)}, init, metrics, airflow ARGS..., or any command"
+USAGE = (
+    f"roles: {', '.join(SERVICES)}, init, metrics, airflow ARGS..., check-secrets, or any command"
+)
 # Roles that need the `pipeline` extra (Airflow, dbt, Cosmos, Great Expectations): they run on
 # the Dockerfile's `pipeline` target; every other role runs on the smaller `service` one.
 PIPELINE_ROLES = frozenset({"init", "airflow"})
+
+
+def refuse_weak_secrets(role: str, environ: dict[str, str]) -> None:
+    """Exit 2 with one line per unfit secret this container was given (prod, or asked)."""
+    if role != "check-secrets" and environ.get("CQRSW_ENV") != "prod":
+        return
+    problems = environment_problems(environ, AIRFLOW_REQUIRED if role == "airflow" else ())
+    if problems:
+        print(f"{role}: refused secrets: " + "; ".join(problems), file=sys.stderr)
+        raise SystemExit(2)
 
 
 def airflow_environment(settings: Settings, given: dict[str, str]) -> dict[str, str]:
@@ -60,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(USAGE)
         return 0 if args else 2
     role, rest = args[0], args[1:]
+    refuse_weak_secrets(role, dict(os.environ))
+    if role == "check-secrets":
+        print("check-secrets: every secret given is fit for production", flush=True)
+        return 0
     if role in PIPELINE_ROLES and importlib.util.find_spec("airflow") is None:
         print(
             f"role {role!r} needs the pipeline image (Dockerfile target `pipeline`);"

@@ -11,7 +11,9 @@ from rich.table import Table
 
 from config.settings import Settings
 from contracts.catalog import TOPICS
+from contracts.key_files import trusted_keys
 from cqrsw.arguments import aware_time
+from cqrsw.printable import printable, printable_bytes
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest import dead_letters
@@ -50,13 +52,13 @@ def run(settings: Settings, args: argparse.Namespace, console: Console) -> int:
             for letter in dead_letters.find(conn, selection, limit=args.limit):
                 _print_one(console, letter)
         elif args.action == "replay":
-            result = dead_letters.replay(conn, selection)
+            result = dead_letters.replay(conn, selection, trusted_keys(settings))
             console.print(
                 f"replayed: {len(result.rescued)} now in raw, {len(result.duplicates)} were"
                 f" already there (archived), {len(result.still_dead)} still refused"
             )
             for letter_id, reason in sorted(result.still_dead.items()):
-                console.print(f"  {letter_id}: {escape(reason)}", highlight=False)
+                console.print(f"  {letter_id}: {escape(printable(reason))}", highlight=False)
         else:
             discarded = dead_letters.discard(conn, selection, args.note)
             console.print(f"discarded {len(discarded)} (kept in raw.dead_letter_archive)")
@@ -71,17 +73,15 @@ def _print_list(console: Console, letters: list[dead_letters.Stored]) -> None:
         reason = d.reason if len(d.reason) <= 100 else d.reason[:97] + "..."
         table.add_row(
             str(d.id), d.topic, str(d.partition), str(d.offset),
-            d.ingested_at.isoformat(timespec="seconds"), escape(reason),
+            d.ingested_at.isoformat(timespec="seconds"), escape(printable(reason)),
         )  # fmt: skip
     console.print(table)
 
 
 def _print_one(console: Console, d: dead_letters.Stored) -> None:
-    def text(raw: bytes | None) -> str:
-        return "(none)" if raw is None else raw.decode("utf-8", "backslashreplace")
-
     console.print(f"[bold]dead letter {d.id}[/bold] {d.topic}[{d.partition}]@{d.offset}")
     console.print(f"dead-lettered at: {d.ingested_at.isoformat()}")
-    console.print(f"reason: {escape(d.reason)}", highlight=False)
-    console.print(f"key: {escape(text(d.key))}", highlight=False)
-    console.print(f"value: {escape(text(d.value))}", highlight=False)
+    # The key, the value and the reason (which quotes them) are anyone's bytes.
+    console.print(f"reason: {escape(printable(d.reason))}", highlight=False)
+    console.print(f"key: {escape(printable_bytes(d.key))}", highlight=False)
+    console.print(f"value: {escape(printable_bytes(d.value))}", highlight=False)

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag
 
-from config.settings import Settings
-from pipeline.tasks.alerts import on_task_failure
-from pipeline.tasks.audit import AUDIT_TIMEOUT, audit_task
-from pipeline.tasks.retries import retry_args
-
-SETTINGS = Settings()
+from pipeline.tasks.audit import audit_task
+from pipeline.tasks.dag_defaults import dag_arguments
 
 
-@dag(
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["cqrs-warehouse", "quality"],
-    default_args={
-        **retry_args(),
-        "execution_timeout": AUDIT_TIMEOUT,
-        "on_failure_callback": on_task_failure,
-    },
-)
+@dag(**dag_arguments("quality", schedule="@daily"))
 def warehouse_audit() -> None:
     """Run every dbt data test (the reconciliations of the marts against the event log
     included) and every Great Expectations suite on every row, once a day.

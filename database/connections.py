@@ -65,7 +65,9 @@ def ensure_database(settings: Settings, dbname: str, owner: DbRole | None = None
 def sqlalchemy_url(
     settings: Settings, dbname: str, role: DbRole | None = None, driver: str = "psycopg"
 ) -> str:
-    """SQLAlchemy URL of one database (for Airflow and Great Expectations), password escaped."""
+    """SQLAlchemy URL of one database (for Airflow and Great Expectations), password escaped.
+
+    The URL's TLS parameters go in its query: the psycopg dialect hands them to libpq."""
     from psycopg.conninfo import conninfo_to_dict
     from sqlalchemy.engine import URL
 
@@ -78,4 +80,5 @@ def sqlalchemy_url(
         host=str(params.get("host", "127.0.0.1")),
         port=int(port) if port else None,
         database=dbname,
+        query=settings.tls_parameters(),
     ).render_as_string(hide_password=False)

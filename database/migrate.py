@@ -28,6 +28,10 @@ from database.locks import MIGRATIONS_LOCK
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Alembic's `context` and `op` are proxies global to the process: two upgrades on threads of
+# one process would run in each other's context. The advisory lock orders processes; this
+# orders threads.
+_IN_PROCESS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,11 @@ class Target:
 
     dbname: str
     role: DbRole | None  # None: the admin (the warehouse, whose schemas have several owners)
+    versions_dir: Path | None = None  # default: database/migrations/<dbname>
 
     @property
     def versions(self) -> Path:
-        return MIGRATIONS_DIR / self.dbname
+        return self.versions_dir or MIGRATIONS_DIR / self.dbname
 
 
 # A write service's database belongs to its role: its migrations run as that role, so what
@@ -84,7 +89,7 @@ def upgrade_database(settings: Settings, target: Target, revision: str = "head")
         poolclass=NullPool,
     )
     try:
-        with engine.begin() as conn:
+        with _IN_PROCESS, engine.begin() as conn:
             # Waiting for another upgrade is waiting for its progress: no time limit. What the
             # revisions do then keeps the connection's lock_timeout (a table a reader holds).
             lock_timeout: str = conn.execute(text("show lock_timeout")).scalar_one()

@@ -9,7 +9,9 @@ What each role may do (docs/security.md has the table):
 - ``cqrsw_publisher`` runs the gate, reads ``raw`` and ``marts``, owns ``serving`` and ``ops``;
 - ``cqrsw_read_api`` reads ``serving`` and, for position tokens, ``event_id`` and
   ``ingest_txid`` of the raw event tables; read-only by default;
-- ``cqrsw_analyst`` reads ``serving`` and ``marts``; read-only by default.
+- ``cqrsw_analyst`` reads ``serving`` and ``marts``; read-only by default;
+- ``cqrsw_exporter`` (the pipeline's metrics) reads ``ops`` and the topic and time of the
+  dead letters; read-only by default.
 
 Objects made before the roles existed (a state dir from an older version, all owned by the
 superuser) are handed to their role here, so an upgrade keeps working.
@@ -47,11 +49,19 @@ SCHEMA_READERS: dict[str, tuple[DbRole, ...]] = {
     RAW_SCHEMA: (DbRole.DBT, DbRole.PUBLISHER),
     MARTS_SCHEMA: (DbRole.PUBLISHER, DbRole.ANALYST),
     SERVING_SCHEMA: (DbRole.READ_API, DbRole.ANALYST),
+    OPS_SCHEMA: (DbRole.EXPORTER,),
 }
-WAREHOUSE_USERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER, DbRole.READ_API, DbRole.ANALYST)
-SCHEMA_MAKERS = (DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER)  # may make a schema (dbt does)
-READ_ONLY = (DbRole.READ_API, DbRole.ANALYST)
+WAREHOUSE_USERS = (
+    DbRole.INGEST, DbRole.DBT, DbRole.PUBLISHER, DbRole.READ_API, DbRole.ANALYST, DbRole.EXPORTER,
+)  # fmt: skip
+# dbt may make a schema it builds in; the others' schemas come from the migrations alone, so
+# no component can make one named like another role (compare FIXED_SEARCH_PATH).
+SCHEMA_MAKERS = (DbRole.DBT,)
+READ_ONLY = (DbRole.READ_API, DbRole.ANALYST, DbRole.EXPORTER)
+FIXED_SEARCH_PATH = "public"
 POSITION_COLUMNS = ("event_id", "ingest_txid")  # what the read API's position tokens look up
+DEAD_LETTERS_TABLE = "dead_letter_events"
+DEAD_LETTER_COUNT_COLUMNS = ("kafka_topic", "ingested_at")  # what the exporter counts, no payload
 RELATION_KINDS = {
     "r": "table", "p": "table", "v": "view", "m": "materialized view",
     "f": "foreign table", "S": "sequence",
@@ -83,6 +93,19 @@ def ensure_roles(settings: Settings) -> None:
                         sql.Identifier(role.login)
                     )
                 )
+            # Also for connections made without the project's options (a psql session).
+            conn.execute(
+                sql.SQL("alter role {} set statement_timeout = {}").format(
+                    sql.Identifier(role.login), sql.Literal(settings.statement_timeout_ms(role))
+                )
+            )
+            # No "$user" on the search path: a schema named like a role (which a role allowed
+            # to create schemas could make) must not come first in that role's lookups.
+            conn.execute(
+                sql.SQL("alter role {} set search_path = {}").format(
+                    sql.Identifier(role.login), sql.Literal(FIXED_SEARCH_PATH)
+                )
+            )
 
 
 def secure_database(settings: Settings, dbname: str) -> None:
@@ -101,6 +124,12 @@ def secure_database(settings: Settings, dbname: str) -> None:
         makers = sql.SQL(", ").join(sql.Identifier(r.login) for r in SCHEMA_MAKERS)
         conn.execute(sql.SQL("grant connect on database {} to {}").format(db, users))
         conn.execute(sql.SQL("grant create on database {} to {}").format(db, makers))
+        others = [r for r in WAREHOUSE_USERS if r not in SCHEMA_MAKERS]
+        conn.execute(  # also from a server an older version granted it on
+            sql.SQL("revoke create on database {} from {}").format(
+                db, sql.SQL(", ").join(sql.Identifier(r.login) for r in others)
+            )
+        )
         for schema, role in SCHEMA_OWNERS.items():
             if conn.execute("select to_regnamespace(%s)", (schema,)).fetchone() != (None,):
                 hand_over(conn, schema, role)
@@ -134,6 +163,17 @@ def grant_reads(settings: Settings, topics: tuple[str, ...]) -> None:
                     columns, sql.Identifier(RAW_SCHEMA, raw_table(topic)), read_api
                 )
             )
+        exporter = sql.Identifier(DbRole.EXPORTER.login)
+        conn.execute(
+            sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(RAW_SCHEMA), exporter)
+        )
+        conn.execute(
+            sql.SQL("grant select ({}) on {} to {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, DEAD_LETTER_COUNT_COLUMNS)),
+                sql.Identifier(RAW_SCHEMA, DEAD_LETTERS_TABLE),
+                exporter,
+            )
+        )
 
 
 def hand_over(conn: psycopg.Connection, schema: str, role: DbRole) -> None:

@@ -15,6 +15,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind
 
 from config import tracing
+from contracts.signatures import TrustedKeys
 from ingest import warehouse
 from ingest.decode import decode
 from ingest.report import IngestReport
@@ -46,6 +47,7 @@ class PartitionRun:
         end: dict[TopicPartition, int],
         batch_size: int,
         report: IngestReport,
+        trust: TrustedKeys,
         *,
         save_positions: bool = False,
         deadline: float | None = None,
@@ -53,6 +55,7 @@ class PartitionRun:
         self.conn, self.consumer, self.partitions = conn, consumer, partitions
         self.position = dict(start)
         self.end, self.batch_size, self.report = end, batch_size, report
+        self.trust = trust  # the producers' keys: an event they did not sign is a dead letter
         self.events: list[RawEvent] = []
         self.dead: list[DeadLetter] = []
         self.last: dict[TopicPartition, tuple[int, bytes | None, bytes | None]] = {}
@@ -103,7 +106,9 @@ class PartitionRun:
                 for msg in messages:
                     if msg.offset >= end:
                         break  # beyond the end seen at start: the next run takes it
-                    decoded = decode(tp.topic, tp.partition, msg.offset, msg.key, msg.value)
+                    decoded = decode(
+                        tp.topic, tp.partition, msg.offset, msg.key, msg.value, self.trust
+                    )
                     if isinstance(decoded, DeadLetter):
                         self.dead.append(decoded)
                     else:

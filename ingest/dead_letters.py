@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from contracts.catalog import raw_table
+from contracts.signatures import TrustedKeys
 from ingest.decode import decode
 from ingest.landing import land
 from ingest.warehouse import DeadLetter, RawEvent
@@ -96,8 +97,11 @@ class ReplayResult:
     still_dead: dict[int, str] = field(default_factory=dict)  # id -> today's reason
 
 
-def replay(conn: psycopg.Connection, selection: Selection) -> ReplayResult:
-    """Decode the selected dead letters again; move the ones that pass into raw, once."""
+def replay(conn: psycopg.Connection, selection: Selection, trust: TrustedKeys) -> ReplayResult:
+    """Decode the selected dead letters again; move the ones that pass into raw, once.
+
+    The signature is checked again, against today's trusted keys: a replay never lets in
+    an event its producer did not sign."""
     result = ReplayResult()
     where, params = selection.where()
     with conn.transaction():
@@ -110,7 +114,9 @@ def replay(conn: psycopg.Connection, selection: Selection) -> ReplayResult:
         letters = [_stored(r) for r in rows]
         decoded: dict[int, RawEvent] = {}
         for letter in letters:
-            row = decode(letter.topic, letter.partition, letter.offset, letter.key, letter.value)
+            row = decode(
+                letter.topic, letter.partition, letter.offset, letter.key, letter.value, trust
+            )
             if isinstance(row, DeadLetter):
                 result.still_dead[letter.id] = row.stored_reason()
             else:

@@ -9,12 +9,20 @@ from __future__ import annotations
 import orjson
 
 from contracts.envelope import ContractViolation, validate
+from contracts.signatures import TrustedKeys
 from ingest.warehouse import DeadLetter, RawEvent
 
 
 def decode(
-    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    trust: TrustedKeys,
 ) -> RawEvent | DeadLetter:
+    """A row only for a contract-valid event that its topic's producer signed."""
+
     def dead(reason: str) -> DeadLetter:
         return DeadLetter(topic, partition, offset, key, value, reason)
 
@@ -38,6 +46,9 @@ def decode(
         return dead("message key does not match aggregate_id")
     if b"\\u0000" in value:
         return dead("contains \\u0000, which PostgreSQL jsonb cannot store")
+    refusal = trust.refusal(event)
+    if refusal is not None:
+        return dead(refusal)
     return RawEvent(
         event["event_id"],
         event["event_type"],

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from multiprocessing.queues import Queue
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -27,6 +28,7 @@ from config import tracing
 from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.catalog import TOPICS
+from contracts.key_files import trusted_keys
 from database import connections
 from database.locks import INGEST_LOCK
 from database.names import WAREHOUSE_DATABASE
@@ -64,17 +66,23 @@ class Slice:
     deadline: float | None = None  # time.monotonic() (one clock for all processes on a host)
 
 
+def consumer_config(settings: Settings) -> dict[str, Any]:
+    """The ingest's KafkaConsumer arguments: no group, large fetches, SASL/TLS from settings."""
+    return {
+        "bootstrap_servers": settings.bootstrap_servers,
+        **settings.kafka_client_options(),
+        "group_id": None,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": 5000,
+        "max_partition_fetch_bytes": 16 * 1024 * 1024,
+        "fetch_max_bytes": 64 * 1024 * 1024,
+        "request_timeout_ms": 30_000,
+    }
+
+
 def make_consumer(settings: Settings) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=5000,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-        request_timeout_ms=30_000,
-    )
+    return KafkaConsumer(**consumer_config(settings))
 
 
 def run_ingest(
@@ -92,6 +100,7 @@ def run_ingest(
     """
     started = time.monotonic()
     report = IngestReport()
+    trusted_keys(settings)  # no trusted keys (prod): refuse before touching anything
     with (
         tracing.tracer(__name__).start_as_current_span("ingest") as span,
         connections.connect(
@@ -167,12 +176,13 @@ def ingest_slice(
     partitions = [TopicPartition(t, p) for t, p, _, _ in piece.partitions]
     start = {TopicPartition(t, p): pos for t, p, pos, _ in piece.partitions}
     end = {TopicPartition(t, p): e for t, p, _, e in piece.partitions}
+    trust = trusted_keys(settings)  # read at each run: a rotated key set needs no restart
     consumer = make_consumer(settings)
     try:
         consumer.assign(partitions)
         with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
             run = PartitionRun(
-                conn, consumer, partitions, start, end, batch_size, report,
+                conn, consumer, partitions, start, end, batch_size, report, trust,
                 save_positions=piece.save_positions, deadline=piece.deadline,
             )  # fmt: skip
             run.consume(on_progress)

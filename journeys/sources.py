@@ -144,7 +144,9 @@ def _broker_reachable(settings: Settings) -> bool:
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=3000
+            bootstrap_servers=settings.bootstrap_servers,
+            request_timeout_ms=3000,
+            **settings.kafka_client_options(),
         )
     except KafkaError:
         return False

@@ -32,30 +32,54 @@ def dbt_threads(settings: Settings) -> int:
     return settings.dbt_threads or os.cpu_count() or 1
 
 
+# What dbt's process may inherit besides its connection: where programs and its home are,
+# the locale and time zone, a temp dir. Nothing else: a model's ``env_var()`` must not be able
+# to read another role's password (or the admin URL) and write it into a table.
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER")
+NO_TELEMETRY = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+
+
 def offline_dbt_env(settings: Settings) -> dict[str, str]:
     """Environment for dbt commands that never connect (``parse``): no credentials needed,
     so a fresh checkout can parse before any stack has made the roles' passwords."""
     env = dict(os.environ)
-    env.update(
-        CQRSW_DBT_THREADS=str(dbt_threads(settings)),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="False",
-        DO_NOT_TRACK="1",
-    )
+    env.update(CQRSW_DBT_THREADS=str(dbt_threads(settings)), **NO_TELEMETRY)
+    return env
+
+
+def dbt_connection_env(settings: Settings) -> dict[str, str]:
+    """The variables ``dbt_project/profiles.yml`` reads: the dbt role's warehouse connection,
+    TLS parameters included (built from the same libpq string every component uses)."""
+    params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE, DbRole.DBT))
+    env = {
+        "CQRSW_DBT_THREADS": str(dbt_threads(settings)),
+        "CQRSW_DBT_HOST": str(params.get("host", "127.0.0.1")),
+        "CQRSW_DBT_PORT": str(params.get("port", "5432")),
+        "CQRSW_DBT_USER": str(params.get("user", "postgres")),
+        "CQRSW_DBT_PASSWORD": str(params.get("password", "")),
+        "CQRSW_DBT_DBNAME": str(params.get("dbname", WAREHOUSE_DATABASE)),
+    }
+    env.update({f"CQRSW_DBT_{k.upper()}": v for k, v in settings.tls_parameters().items()})
     return env
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment for ``dbt_project/profiles.yml``: the warehouse connection, nothing else."""
-    params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE, DbRole.DBT))
-    env = offline_dbt_env(settings)
-    env.update(
-        CQRSW_DBT_HOST=str(params.get("host", "127.0.0.1")),
-        CQRSW_DBT_PORT=str(params.get("port", "5432")),
-        CQRSW_DBT_USER=str(params.get("user", "postgres")),
-        CQRSW_DBT_PASSWORD=str(params.get("password", "")),
-        CQRSW_DBT_DBNAME=str(params.get("dbname", WAREHOUSE_DATABASE)),
-    )
-    return env
+    """This process's environment plus the dbt connection (for Airflow, which runs dbt)."""
+    return {**offline_dbt_env(settings), **dbt_connection_env(settings)}
+
+
+def dbt_process_env(settings: Settings, *, offline: bool = False) -> dict[str, str]:
+    """The whole environment of a dbt process: its own connection and nothing secret else.
+
+    Every place that starts dbt (``run_dbt``, the pipeline's tasks) builds its environment
+    here, so that dbt holds the dbt role's password and no other.
+    """
+    env = {k: os.environ[k] for k in INHERITED_VARIABLES if k in os.environ}
+    env.update(NO_TELEMETRY)
+    if offline:
+        env["CQRSW_DBT_THREADS"] = str(dbt_threads(settings))
+        return env
+    return {**env, **dbt_connection_env(settings), **dbt_session_env(settings)}
 
 
 def dbt_session_env(settings: Settings) -> dict[str, str]:
@@ -77,9 +101,7 @@ def run_dbt(settings: Settings, *args: str, quiet: bool = False, offline: bool =
     """
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt), *args, *PROJECT_ARGS]
-    env = (
-        offline_dbt_env(settings) if offline else {**dbt_env(settings), **dbt_session_env(settings)}
-    )
+    env = dbt_process_env(settings, offline=offline)
     done = subprocess.run(
         argv,
         env=env,

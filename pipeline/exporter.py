@@ -88,17 +88,21 @@ class WarehouseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         published, lag, dead, dead_last, runs, up = self._families()
         try:
+            # A read-only role: the exporter is reachable by Prometheus, so it holds no
+            # password that writes (the ops tables are the publisher's, made by its runs).
             with connections.connect(
-                self.settings, WAREHOUSE_DATABASE, role=DbRole.PUBLISHER
+                self.settings, WAREHOUSE_DATABASE, role=DbRole.EXPORTER
             ) as conn:
-                for view, at, seconds in conn.execute(FRESHNESS_SQL):
-                    published.add_metric([view], at)
-                    lag.add_metric([view], seconds)
-                for topic, count, last in _dead_letters(conn):
-                    dead.add_metric([topic], count)
-                    dead_last.add_metric([topic], last)
-                for dag_id, outcome, count in conn.execute(RUNS_SQL):
-                    runs.add_metric([dag_id, outcome], count)
+                if _exists(conn, "ops.view_publications") and _exists(conn, "ops.pipeline_alerts"):
+                    for view, at, seconds in conn.execute(FRESHNESS_SQL):
+                        published.add_metric([view], at)
+                        lag.add_metric([view], seconds)
+                    for dag_id, outcome, count in conn.execute(RUNS_SQL):
+                        runs.add_metric([dag_id, outcome], count)
+                if _exists(conn, "raw.dead_letter_events"):
+                    for topic, count, last in conn.execute(DEAD_LETTERS_SQL):
+                        dead.add_metric([topic], int(count))
+                        dead_last.add_metric([topic], float(last))
             up.add_metric([], 1)
         except psycopg.Error as exc:  # a scrape reports the outage instead of failing
             log.warning("warehouse metrics unavailable: %s", exc)
@@ -106,11 +110,9 @@ class WarehouseCollector(Collector):
         yield from (published, lag, dead, dead_last, runs, up)
 
 
-def _dead_letters(conn: psycopg.Connection) -> list[tuple[str, int, float]]:
-    exists = conn.execute("select to_regclass('raw.dead_letter_events')").fetchone()
-    if not exists or exists[0] is None:
-        return []
-    return [(str(t), int(n), float(at)) for t, n, at in conn.execute(DEAD_LETTERS_SQL)]
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    found = conn.execute("select to_regclass(%s)", (table,)).fetchone()
+    return found is not None and found[0] is not None
 
 
 class TextfileCollector(Collector):

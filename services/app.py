@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from typing import Annotated, TypeVar
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import psycopg
@@ -18,13 +18,16 @@ from starlette.middleware import Middleware
 
 from config.database_settings import DbRole
 from config.settings import Settings
+from contracts.catalog import PRODUCERS
+from contracts.key_files import signer_for
 from database import connections, migrate
 from services.auth import token_check
 from services.errors import DomainError, Unavailable, http_status
 from services.health import router as health
-from services.idempotency import Idempotency, fingerprint
+from services.idempotency import Idempotency, KeyPurge, fingerprint
 from services.outbox import Relay
 from services.outbox_metrics import OUTBOXES
+from services.position import PositionTokens
 from services.request_guard import RequestGuard
 from services.responses import validation_problem
 from services.telemetry import instrument
@@ -33,6 +36,12 @@ from services.tokens import TokenVerifier
 log = logging.getLogger(__name__)
 CONNECTION_WAIT_S = 5.0  # longest a request waits for a pooled connection
 SCHEMA_WAIT_S = 60.0  # longest a write service waits at start for its database's migrations
+TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Too many requests from this token or address (the gateway's rate"
+        " limits); retry after the Retry-After header's seconds"
+    }
+}
 
 
 def create_service_app(
@@ -44,13 +53,18 @@ def create_service_app(
     write_side: bool = True,
     inner_middleware: Sequence[Middleware] = (),
     background: Sequence[Callable[[threading.Event], None]] = (),
+    resources: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
 ) -> FastAPI:
     """A write service (outbox + relay + idempotency) or, with ``write_side=False``, a reader.
     ``inner_middleware`` runs after the request guard: on authenticated requests only.
-    ``background`` runs on daemon threads while the app serves, until the event is set."""
+    ``background`` runs on daemon threads while the app serves, until the event is set;
+    ``resources`` are entered at start-up and left at shutdown (the read API's async pool)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if write_side and name in PRODUCERS:
+            # Every event a producer records is signed with its own key; none: no start (prod).
+            app.state.event_signer = signer_for(settings, name)
         if write_side:
             # The tables are the migrations' (run by `stack up` or the init job): wait for them.
             await anyio.to_thread.run_sync(
@@ -61,8 +75,16 @@ def create_service_app(
         pool = connections.open_pool(settings, dbname, role=DbRole(name), checked=write_side)
         stop = threading.Event()
         relay_thread: threading.Thread | None = None
+        purge_thread: threading.Thread | None = None
         if write_side:
             OUTBOXES.watch(name, pool)
+            purge = KeyPurge(
+                pool, settings.idempotency_window_s, settings.idempotency_purge_every_s
+            )
+            purge_thread = threading.Thread(
+                target=purge.run_forever, args=(stop,), name=f"{name}-key-purge", daemon=True
+            )
+            purge_thread.start()
             if settings.relay_enabled:
                 relay = Relay(settings, pool, service=name)
                 relay_thread = threading.Thread(
@@ -83,11 +105,14 @@ def create_service_app(
         # the pool never hold the worker threads that requests holding connections need.
         app.state.pool_limiter = anyio.CapacityLimiter(pool.max_size)
         try:
-            yield
+            async with AsyncExitStack() as opened:
+                for resource in resources:
+                    await opened.enter_async_context(resource(app))
+                yield
         finally:
             OUTBOXES.forget(pool)
             stop.set()
-            for thread in [*helpers, relay_thread]:
+            for thread in [*helpers, relay_thread, purge_thread]:
                 if thread is not None:
                     thread.join(timeout=15)
             app.state.pool = app.state.relay_thread = None
@@ -97,6 +122,8 @@ def create_service_app(
     app.state.settings = settings
     app.state.service_name = name
     app.state.token_verifier = verifier = TokenVerifier(settings)
+    # Write services seal the positions they answer with; the read API opens them.
+    app.state.position_tokens = PositionTokens(settings.read_token_secret)
     app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.exception_handler(DomainError)
@@ -122,7 +149,8 @@ def create_service_app(
     app.include_router(health)
     app.include_router(token_check)  # what the gateway asks before letting a request through
     for router in routers:
-        app.include_router(router)
+        # The gateway in front of every service answers 429 past its rate limits.
+        app.include_router(router, responses=TOO_MANY_REQUESTS)
     return app
 
 
@@ -181,3 +209,11 @@ async def _idempotency(
 
 
 IdempotentRequest = Annotated[Idempotency, Depends(_idempotency)]
+
+
+async def _position_tokens(request: Request) -> PositionTokens:  # no thread: no IO
+    tokens: PositionTokens = request.app.state.position_tokens
+    return tokens
+
+
+PositionSeal = Annotated[PositionTokens, Depends(_position_tokens)]

@@ -64,6 +64,9 @@ async def ready(request: Request) -> Readiness | JSONResponse:
     relay = getattr(state, "relay_thread", None)
     if relay is not None:
         checks["relay"] = relay_check(relay)
+    # What a service adds about itself (the read API: whether its answers are kept).
+    for name, check in getattr(state, "readiness_notes", dict)().items():
+        checks[name] = check
     answer = Readiness(
         status="ready" if all(c.ok for c in checks.values()) else "not ready",
         service=state.service_name,

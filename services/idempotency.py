@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,13 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from services.errors import InvalidCommand
 
 if TYPE_CHECKING:
     from services.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
+
 Response = tuple[int, dict[str, Any]]
+PURGE_BATCH = 10_000  # keys deleted per statement: short transactions, short row locks
 
 
 class KeyReused(InvalidCommand):
@@ -84,6 +90,43 @@ class PostgresIdempotencyKeys(IdempotencyKeys):
             " where user_id = %s and key = %s",
             (status_code, Jsonb(body), user_id, key),
         )
+
+
+def purge_expired(conn: psycopg.Connection, window_s: float) -> int:
+    """Delete the keys older than the window, in batches; return how many went.
+
+    A retry after the window runs its command again: clients retry for minutes, not days,
+    and the table would otherwise grow with every POST ever made.
+    """
+    purged = 0
+    while True:
+        with conn.transaction():
+            deleted = conn.execute(
+                "delete from idempotency_keys where ctid = any(array("
+                " select ctid from idempotency_keys"
+                " where created_at < now() - make_interval(secs => %s) limit %s))",
+                (window_s, PURGE_BATCH),
+            ).rowcount
+        purged += deleted
+        if deleted < PURGE_BATCH:
+            return purged
+
+
+class KeyPurge:
+    """Runs ``purge_expired`` every ``every_s`` on a service's pool, until stopped."""
+
+    def __init__(self, pool: ConnectionPool, window_s: float, every_s: float):
+        self.pool, self.window_s, self.every_s = pool, window_s, every_s
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.wait(self.every_s):
+            try:
+                with self.pool.connection() as conn:
+                    purged = purge_expired(conn, self.window_s)
+                if purged:
+                    log.info("purged %d idempotency keys older than %s s", purged, self.window_s)
+            except psycopg.Error as exc:  # the database away for a while: try next time
+                log.warning("idempotency key purge failed: %s", exc)
 
 
 def run_once(

@@ -77,16 +77,22 @@ def pending(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """The relay's KafkaProducer arguments: idempotent, acks=all, SASL/TLS from the settings."""
+    return {
+        "bootstrap_servers": settings.bootstrap_servers,
+        **settings.kafka_client_options(),
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 5,
+        "max_in_flight_requests_per_connection": 5,
+        "request_timeout_ms": 10_000,
+        "max_block_ms": 10_000,
+    }
+
+
 def make_producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-        max_in_flight_requests_per_connection=5,
-        request_timeout_ms=10_000,
-        max_block_ms=10_000,
-    )
+    return KafkaProducer(**producer_config(settings))
 
 
 class Relay:

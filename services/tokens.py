@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ import jwt
 
 from config.settings import ConfigurationError, Settings
 from services.fields import SUBJECT_MAX_LENGTH, is_storable_text
+from services.jwks import KeySource, key_source, signing_key
 
 CUSTOMER: Final = "customer"
 BILLING: Final = "billing"
@@ -40,23 +43,21 @@ class TokenVerifier:
         self._settings = settings
         self._verified: dict[str, tuple[Principal, float]] = {}  # token: (caller, valid until)
         self._algorithm = settings.jwt_algorithm
-        self._jwks: jwt.PyJWKSet | None = None
         self._key: Any = None
+        self._jwks: KeySource | None = None
         if settings.jwt_algorithm == "HS256":
             self._key = settings.jwt_hs256_secret
-        elif settings.jwt_jwks_file is not None:
-            self._jwks = _load_jwks(settings.jwt_jwks_file)
         else:
-            self._key = _load_public_key(settings.jwt_public_key or "")
+            self._jwks = key_source(settings)
+            if self._jwks is None:
+                self._key = _load_public_key(settings.jwt_algorithm, settings.jwt_public_key or "")
 
     def _signing_key(self, token: str) -> Any:
+        """The key for this token: by its ``kid`` from the JWKS (read again when it has
+        expired or when the kid is new), of the configured algorithm, else refused."""
         if self._jwks is None:
             return self._key
-        kid = jwt.get_unverified_header(token).get("kid")
-        for key in self._jwks.keys:
-            if key.key_id == kid:
-                return key.key
-        raise jwt.InvalidKeyError("no key in the JWKS file has this token's kid")
+        return signing_key(self._jwks, token, self._algorithm)
 
     def verify(self, token: str) -> Principal:
         """The caller of a valid token; ``jwt.InvalidTokenError`` (details for logs) otherwise.
@@ -100,23 +101,17 @@ class TokenVerifier:
         return principal, float(claims["exp"]) + s.jwt_leeway_s
 
 
-def _load_jwks(path: Path) -> jwt.PyJWKSet:
-    """The keys of a JWKS file, or a configuration error at start-up (never per request)."""
+def _load_public_key(algorithm: str, pem: str) -> Any:
+    verifier: Any = (
+        jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256)
+        if algorithm == "ES256"
+        else jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256)
+    )
     try:
-        return jwt.PyJWKSet.from_json(path.read_text())
-    except (OSError, ValueError, jwt.PyJWTError) as exc:
+        return verifier.prepare_key(pem)
+    except (ValueError, TypeError, jwt.PyJWTError) as exc:
         raise ConfigurationError(
-            "configuration error: CQRSW_JWT_JWKS_FILE: not a readable JWKS file"
-            f" ({type(exc).__name__})"
-        ) from None
-
-
-def _load_public_key(pem: str) -> Any:
-    try:
-        return jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).prepare_key(pem)
-    except (ValueError, jwt.PyJWTError) as exc:
-        raise ConfigurationError(
-            "configuration error: CQRSW_JWT_PUBLIC_KEY: not an RSA public key"
+            f"configuration error: CQRSW_JWT_PUBLIC_KEY: not an {algorithm} public key"
             f" ({type(exc).__name__})"
         ) from None
 
@@ -136,12 +131,19 @@ def issue_token(
     roles: Iterable[str] = (CUSTOMER,),
     ttl_s: int = 3600,
 ) -> str:
-    """Sign an HS256 token for dev, demo and tests; in production the identity provider does."""
-    if settings.jwt_algorithm != "HS256":
-        raise RuntimeError("tokens can only be issued locally with HS256")
+    """Sign a token: HS256 for dev, demo and tests; RS256 / ES256 only where the issuer's
+    private key is (``CQRSW_JWT_PRIVATE_KEY_FILE``), which no service holds."""
     unknown = set(roles).difference(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}; known: {', '.join(ROLES)}")
+    key: Any = settings.jwt_hs256_secret
+    if settings.jwt_algorithm != "HS256":
+        if settings.jwt_private_key_file is None:
+            raise RuntimeError(
+                f"{settings.jwt_algorithm} tokens are signed by the identity provider; set"
+                " CQRSW_JWT_PRIVATE_KEY_FILE where the issuer runs"
+            )
+        key = settings.jwt_private_key_file.read_text()
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject,
@@ -153,4 +155,40 @@ def issue_token(
         claims["iss"] = settings.jwt_issuer
     if settings.jwt_audience is not None:
         claims["aud"] = settings.jwt_audience
-    return jwt.encode(claims, settings.jwt_hs256_secret, algorithm="HS256")
+    headers = {"kid": settings.jwt_key_id} if settings.jwt_key_id else None
+    return jwt.encode(claims, key, algorithm=settings.jwt_algorithm, headers=headers)
+
+
+def make_signing_keys(folder: Path, key_id: str, algorithm: str = "ES256") -> tuple[Path, Path]:
+    """A new key pair for an issuer: the private key (PEM, 0600) and the public JWKS.
+
+    For a stack without an identity provider (compose tried out locally): the services get
+    the JWKS, ``cqrsw token`` alone the private key (``CQRSW_JWT_PRIVATE_KEY_FILE``).
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    key: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if algorithm == "ES256"
+        else rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    private = folder / f"{key_id}.pem"
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    family: Any = (
+        jwt.algorithms.ECAlgorithm if algorithm == "ES256" else jwt.algorithms.RSAAlgorithm
+    )
+    public = {**family.to_jwk(key.public_key(), as_dict=True), "kid": key_id, "use": "sig"}
+    public["alg"] = algorithm
+    jwks = folder / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [public]}, indent=2) + "\n")
+    return private, jwks

@@ -58,7 +58,9 @@ def start_kafka(settings: Settings, started: list[str]) -> str:
 def create_topics(settings: Settings) -> None:
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15_000
+            bootstrap_servers=settings.bootstrap_servers,
+            request_timeout_ms=15_000,
+            **settings.kafka_client_options(),
         )
     except KafkaError as exc:
         raise StackError(f"kafka: cannot reach {settings.bootstrap_servers}: {exc}") from exc

@@ -45,6 +45,18 @@ def local_values(settings: Settings) -> dict[str, str]:
         "ORDERS_UPSTREAM": f"127.0.0.1:{settings.orders_port}",
         "INVOICES_UPSTREAM": f"127.0.0.1:{settings.invoices_port}",
         "STOCK_UPSTREAM": f"127.0.0.1:{settings.stock_port}",
+        **rate_values(settings),
+    }
+
+
+def rate_values(settings: Settings) -> dict[str, str]:
+    """The gateway's rate limits (requests a second, and the burst absorbed: twice that)."""
+    token, address = settings.gateway_token_rate, settings.gateway_address_rate
+    return {
+        "GATEWAY_TOKEN_RATE": f"{token}r/s",
+        "GATEWAY_TOKEN_BURST": str(2 * token),
+        "GATEWAY_ADDRESS_RATE": f"{address}r/s",
+        "GATEWAY_ADDRESS_BURST": str(2 * address),
     }
 
 

@@ -31,6 +31,9 @@ class HttpService:
         return [
             sys.executable, "-m", "uvicorn", self.app, "--factory",
             "--host", host, "--port", str(self.port(settings)),
+            # Past this many connections and requests at once uvicorn answers 503 at once,
+            # instead of queueing work until every client times out.
+            "--limit-concurrency", str(settings.service_concurrency_limit),
         ]  # fmt: skip
 
     def pid_file(self, settings: Settings) -> PidFile:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from config.settings import Settings
 from contracts.catalog import TOPICS
+from contracts.key_files import ensure_local_keys, local_keys_dir
 from database import connections, migrate, roles
 from database.names import AIRFLOW_DATABASE, SERVICE_DATABASES, WAREHOUSE_DATABASE
 from services import outbox
@@ -108,6 +109,8 @@ class Stack:
             else:
                 where["postgres"] = "external (CQRSW_DATABASE_URL)"
             self.prepare_databases()
+            if self.settings.env == "dev":  # the producers' keys and the ingest's trusted set
+                ensure_local_keys(local_keys_dir(self.settings))
             if self.settings.embedded_kafka:
                 where["kafka"] = self.start_kafka(started)
             else:

@@ -14,5 +14,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         elif "tests/e2e" in path:
             item.add_marker(pytest.mark.e2e)
+        elif "tests/deploy_run/" in path:
+            item.add_marker(pytest.mark.deploy_run)
         elif "tests/deploy" in path:
             item.add_marker(pytest.mark.deploy)

@@ -16,7 +16,7 @@ AUDIT_TIMEOUT = timedelta(hours=3)
 def audit_task() -> Any:
     """The ``audit`` task: every check on every row; fails (and alerts) on a finding."""
 
-    @task
+    @task(execution_timeout=AUDIT_TIMEOUT)
     def audit() -> dict[str, Any]:
         from pipeline.audit import run_audit
 

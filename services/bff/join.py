@@ -11,7 +11,7 @@ from uuid import UUID
 
 from services.invoices.bff_queries import OrderInvoice
 from services.orders.bff_queries import UserOrder
-from services.read_api.queries import OrderWithInvoice
+from services.read_api.order_queries import OrderWithInvoice
 
 
 def latest_invoices(invoices: Iterable[OrderInvoice]) -> dict[UUID, OrderInvoice]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.app import Conn, IdempotentRequest
+from services.app import Conn, IdempotentRequest, PositionSeal
 from services.auth import Billing
 from services.fields import STORABLE, contract_field
 from services.invoices import domain, handlers
@@ -55,6 +55,7 @@ def issue_invoice(
     uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
+    seal: PositionSeal,
 ) -> JSONResponse:
     cmd = domain.IssueInvoice(
         invoice_id=uuid.uuid4(),
@@ -64,4 +65,4 @@ def issue_invoice(
     )
     url_base = request.app.state.settings.invoice_url_base
     status, out = handlers.issue_invoice(uow, cmd, meta, idem, url_base)
-    return JSONResponse(out, status_code=status)
+    return JSONResponse(seal.answer(out), status_code=status)

@@ -11,9 +11,12 @@ from services.invoices.api import router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or settings_or_exit()
+    # The BFF's reads (not in /docs) only where a BFF runs: elsewhere they are no way in.
+    bff = [bff_queries.router] if settings.bff_reads else []
     return create_service_app(
         name="invoices",
-        settings=settings or settings_or_exit(),
+        settings=settings,
         dbname="invoices",
-        routers=[router, bff_queries.router],  # the BFF's reads: not in /docs
+        routers=[router, *bff],
     )

@@ -9,7 +9,7 @@ from services.events import envelope
 from services.idempotency import Idempotency, Response, run_once
 from services.invoices import domain
 from services.invoices.unit_of_work import InvoicesUnitOfWork
-from services.position import token_of
+from services.position import POSITION, payload_of
 
 
 def _view(invoice: domain.Invoice, recorded: dict[str, Any]) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def _view(invoice: domain.Invoice, recorded: dict[str, Any]) -> dict[str, Any]:
         "invoice_id": str(invoice.invoice_id),
         "order_id": str(invoice.order_id),
         "invoice_url": invoice.invoice_url,
-        "position_token": token_of(recorded),
+        POSITION: payload_of(recorded),
     }
 
 

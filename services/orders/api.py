@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.app import Conn, IdempotentRequest
+from services.app import Conn, IdempotentRequest, PositionSeal
 from services.auth import Customer
 from services.fields import STORABLE, contract_field
 from services.orders import domain, handlers
@@ -64,7 +64,12 @@ class OrderOut(BaseModel):
     responses=documented(*WITH_BODY, 403, 409, s409="An order with this id already exists"),
 )
 def create_order(
-    body: CreateOrderIn, user: Customer, uow: UnitOfWork, meta: Meta, idem: IdempotentRequest
+    body: CreateOrderIn,
+    user: Customer,
+    uow: UnitOfWork,
+    meta: Meta,
+    idem: IdempotentRequest,
+    seal: PositionSeal,
 ) -> JSONResponse:
     cmd = domain.CreateOrder(
         order_id=body.order_id or uuid.uuid4(),
@@ -73,7 +78,7 @@ def create_order(
         items=tuple(domain.OrderLine(i.product_id, i.quantity) for i in body.items),
     )
     status, out = handlers.create_order(uow, cmd, meta, idem)
-    return JSONResponse(out, status_code=status)
+    return JSONResponse(seal.answer(out), status_code=status)
 
 
 @router.post(
@@ -94,8 +99,9 @@ def cancel_order(
     uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
+    seal: PositionSeal,
     body: CancelOrderIn | None = None,
 ) -> JSONResponse:
     cmd = domain.CancelOrder(order_id, user.subject, body.reason if body else None)
     status, out = handlers.cancel_order(uow, cmd, meta, idem)
-    return JSONResponse(out, status_code=status)
+    return JSONResponse(seal.answer(out), status_code=status)

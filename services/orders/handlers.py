@@ -10,7 +10,7 @@ from services.events import envelope
 from services.idempotency import Idempotency, Response, run_once
 from services.orders import domain
 from services.orders.unit_of_work import OrdersUnitOfWork
-from services.position import token_of
+from services.position import POSITION, payload_of
 
 
 def _view(order: domain.Order, recorded: dict[str, Any]) -> dict[str, Any]:
@@ -18,7 +18,7 @@ def _view(order: domain.Order, recorded: dict[str, Any]) -> dict[str, Any]:
         "order_id": str(order.order_id),
         "status": order.status,
         "version": order.version,
-        "position_token": token_of(recorded),
+        POSITION: payload_of(recorded),
     }
 
 

@@ -6,9 +6,10 @@ counters). It keeps complete 200 answers of GET routes that say which view they 
 (``X-View``, ``X-View-Published-At``: services/read_api/consistency.py), keyed by path,
 query string and caller. A request with ``X-Position-Token`` always reads: its answer
 depends on the write it names and on the latest watermark. Whether a view is still at the
-publication an answer was made at is known from the freshness lookups kept for at most
-services/read_api/freshness_cache.py's ``TTL_S``: so, like the headers of a read without a
-token, a kept answer may be that long behind a new publication, never older than its headers.
+publication an answer was made at is known from the freshness lookups the publication
+listener vouches for: a kept answer may be behind a new publication by the time its
+announcement takes, at most services/read_api/freshness_cache.py's ``KEPT_ANSWERS_BOUND_S``,
+never older than its headers.
 """
 
 from __future__ import annotations

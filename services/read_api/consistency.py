@@ -15,10 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
 
 import psycopg
-from fastapi import Depends, Header, Response
 from psycopg import sql
 
 from contracts.catalog import raw_table
@@ -36,64 +34,48 @@ class Stage(StrEnum):
     UNRELATED = "unrelated"  # the event's topic does not feed this view
 
 
-def stage_of(
-    conn: psycopg.Connection, where: position.Position, view: freshness.ViewFreshness
+async def stage_of(
+    conn: psycopg.AsyncConnection, where: position.Position, view: freshness.ViewFreshness
 ) -> Stage:
     if where.topic not in MARTS_BY_NAME[view.view].topics:
         return Stage.UNRELATED
-    row = conn.execute(
+    cur = await conn.execute(
         sql.SQL("select ingest_txid from {} where event_id = %s").format(
             sql.Identifier(RAW_SCHEMA, raw_table(where.topic))
         ),
         (where.event_id,),
-    ).fetchone()
+    )
+    row = await cur.fetchone()
     if row is None:
         return Stage.NOT_INGESTED
     return Stage.INCLUDED if int(row[0]) < view.watermark else Stage.INGESTED
 
 
-async def _token(  # async: decoding is pure, not worth a worker thread
-    token: Annotated[
-        str | None,
-        Header(
-            alias="X-Position-Token",
-            max_length=512,
-            description="position_token of a command response: the answer says whether that"
-            " write is included (X-Position-Included) and, if not, when to retry (Retry-After)",
-        ),
-    ] = None,
-) -> position.Position | None:
-    return None if token is None else position.decode(token)
-
-
-PositionToken = Annotated[position.Position | None, Depends(_token)]
-
-
-def describe(
-    conn: psycopg.Connection,
-    response: Response,
+async def describe(
+    conn: psycopg.AsyncConnection,
+    headers: dict[str, str],
     view: str,
     where: position.Position | None,
-    kept: FreshnessCache | None = None,
+    lookups: FreshnessCache | None = None,
 ) -> None:
-    """Set the freshness headers of ``view`` and, given a token, whether its write is in.
-    With ``kept``, a read without a token may take its headers from a recent lookup."""
-    if kept is None:
-        fresh = freshness.of_view(conn, view)
+    """Add the freshness headers of ``view`` and, given a position, whether its write is in.
+    With ``lookups``, a read without a token may take its headers from a recent lookup."""
+    if lookups is None:
+        fresh = await freshness.of_view(conn, view)
     else:
-        fresh = kept.of_view(conn, view, exact=where is not None)
-    response.headers["X-View"] = view
-    response.headers["X-View-Published-At"] = fresh.published_at.isoformat()
+        fresh = await lookups.of_view(conn, view, exact=where is not None)
+    headers["X-View"] = view
+    headers["X-View-Published-At"] = fresh.published_at.isoformat()
     if fresh.newest_event_at is not None:
-        response.headers["X-View-Newest-Event-At"] = fresh.newest_event_at.isoformat()
+        headers["X-View-Newest-Event-At"] = fresh.newest_event_at.isoformat()
     if where is None:
         return
-    stage = stage_of(conn, where, fresh)
-    response.headers["X-Position-Stage"] = stage.value
-    response.headers["X-Position-Included"] = _INCLUDED_HEADER[stage]
+    stage = await stage_of(conn, where, fresh)
+    headers["X-Position-Stage"] = stage.value
+    headers["X-Position-Included"] = _INCLUDED_HEADER[stage]
     if _pending(stage):
-        recent = freshness.recent_publications(conn, view)
-        response.headers["Retry-After"] = str(retry_after_seconds(recent, datetime.now(UTC)))
+        recent = await freshness.recent_publications(conn, view)
+        headers["Retry-After"] = str(retry_after_seconds(recent, datetime.now(UTC)))
 
 
 _INCLUDED_HEADER = {

@@ -1,14 +1,13 @@
 """Opaque keyset cursors: the sort key of the last row served, bound to the filters it was for.
 
-A cursor is base64url of compact JSON ``[filters digest, key...]``. Binding it to a digest of
-the filters means a cursor reused with other filters is refused (400) instead of silently
-paging through a different list.
+A cursor seals (services/sealed.py) compact JSON ``[version, filters digest, key...]`` with
+the read-token key: only this API makes cursors, so a forged or damaged one is refused (400)
+before anything reaches the database. Binding it to a digest of the filters means a cursor
+reused with other filters is refused too, instead of silently paging through another list.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -16,8 +15,11 @@ from typing import Any
 import orjson
 
 from services.errors import DomainError
+from services.sealed import Seal
 
 CURSOR_MAX_LENGTH = 512
+_VERSION = 1
+NOT_ISSUED = "cursor is not one this API issued (damaged, forged or expired): start again"
 
 
 class BadCursor(DomainError):
@@ -31,20 +33,28 @@ def filters_digest(**filters: object) -> str:
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-def encode(digest: str, key: Sequence[Any]) -> str:
-    body = orjson.dumps([digest, *key])
-    return base64.urlsafe_b64encode(body).rstrip(b"=").decode()
+class Cursors:
+    """Makes and reads this API's cursors with the read-token key."""
 
+    def __init__(self, secret: bytes):
+        self._seal = Seal(secret, "cqrsw keyset cursor")
 
-def decode(cursor: str, digest: str, arity: int) -> list[Any]:
-    """The key a cursor carries, checked to be for ``digest`` and ``arity`` values long."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise BadCursor("cursor is not one this API issued") from None
-    if not isinstance(values, list) or len(values) != arity + 1:
-        raise BadCursor("cursor is not one this API issued")
-    if values[0] != digest:
-        raise BadCursor("cursor was issued for other filters: start again without it")
-    return values[1:]
+    def encode(self, digest: str, key: Sequence[Any]) -> str:
+        return self._seal.seal(orjson.dumps([_VERSION, digest, *key]))
+
+    def decode(self, cursor: str, digest: str, arity: int) -> list[Any]:
+        """The key a cursor carries, checked to be sealed here, for ``digest``, ``arity`` long."""
+        payload = self._seal.open(cursor)
+        if payload is None:
+            raise BadCursor(NOT_ISSUED)
+        try:
+            values = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise BadCursor(NOT_ISSUED) from None
+        if not isinstance(values, list) or not values or values[0] != _VERSION:
+            raise BadCursor("cursor of an unsupported version: start again without it")
+        if len(values) != arity + 2:
+            raise BadCursor(NOT_ISSUED)
+        if values[1] != digest:
+            raise BadCursor("cursor was issued for other filters: start again without it")
+        return values[2:]

@@ -9,6 +9,8 @@ on the latest watermark, never on a kept one.
 A publication is announced (services/read_api/publication_listener.py): what is kept of its
 view is forgotten then, so the next read looks up. Only while that announcement is heard
 are kept lookups vouched for as current (``publications``): the answer cache relies on it.
+"Heard" means the listening connection was proven alive less than ``KEPT_ANSWERS_BOUND_S``
+ago; a connection that died or hangs without a word stops the vouching within that bound.
 """
 
 from __future__ import annotations
@@ -25,23 +27,47 @@ TTL_S = 1.0  # how stale the headers of a read without a position token may be
 # While publications are announced a kept lookup is current until its view's announcement
 # forgets it; this bound is only a backstop.
 ANNOUNCED_TTL_S = 30.0
+# The longest a kept answer may be served after a publication it does not include: the
+# listener proves its connection alive several times within it, and when it has not, nothing
+# kept is vouched for as current.
+KEPT_ANSWERS_BOUND_S = 2.0
 
 
 class FreshnessCache:
-    def __init__(self, ttl_s: float = TTL_S, announced_ttl_s: float = ANNOUNCED_TTL_S):
+    def __init__(
+        self,
+        ttl_s: float = TTL_S,
+        announced_ttl_s: float = ANNOUNCED_TTL_S,
+        bound_s: float = KEPT_ANSWERS_BOUND_S,
+    ):
         self._ttl_s = ttl_s
         self._announced_ttl_s = announced_ttl_s
+        self._bound_s = bound_s
         self._kept: dict[str, tuple[float, freshness.ViewFreshness]] = {}
         self._forgotten = 0  # counts forget calls: a lookup racing one is not kept
         self._lock = threading.Lock()
-        self.announced = False  # publications are being announced to this process
+        self._heard_at: float | None = None  # when the listener was last proven alive
+
+    def heard(self, at: float) -> None:
+        """Every publication announced before ``at`` (time.monotonic) has been heard."""
+        self._heard_at = at
+
+    def deaf(self) -> None:
+        """Publications are not heard (no listener, or it lost its connection)."""
+        self._heard_at = None
+
+    @property
+    def announced(self) -> bool:
+        """Publications are being announced to this process, as of less than the bound ago."""
+        heard_at = self._heard_at
+        return heard_at is not None and time.monotonic() - heard_at < self._bound_s
 
     @property
     def ttl_s(self) -> float:
         return self._announced_ttl_s if self.announced else self._ttl_s
 
-    def of_view(
-        self, conn: psycopg.Connection, view: str, *, exact: bool
+    async def of_view(
+        self, conn: psycopg.AsyncConnection, view: str, *, exact: bool
     ) -> freshness.ViewFreshness:
         """The latest publication of ``view``; looked up when ``exact`` or when kept too long."""
         now = time.monotonic()
@@ -49,7 +75,7 @@ class FreshnessCache:
         if not exact and kept is not None and now - kept[0] < self.ttl_s:
             return kept[1]
         forgotten = self._forgotten
-        found = freshness.of_view(conn, view)  # NotPublished is never kept
+        found = await freshness.of_view(conn, view)  # NotPublished is never kept
         with self._lock:
             # Looked up before an announcement arrived: it may predate that publication.
             if forgotten == self._forgotten:

@@ -1,11 +1,19 @@
-"""What every read shares: the JSON shape of answers and the 'nothing published yet' error."""
+"""What every read shares: the JSON shape of answers and the 'nothing published yet' error.
+
+Rows are read as dicts keyed by their JSON names (the SQL aliases each column, from the
+response model's fields) and serialized once, by orjson, straight into the answer: the
+response models describe the answers in OpenAPI, they are not built per row.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
-from psycopg import errors
+import orjson
+from fastapi import Response
+from psycopg import errors, sql
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -27,3 +35,27 @@ def published() -> Iterator[None]:
         yield
     except errors.UndefinedTable:
         raise NotPublished("no views published yet: the pipeline has not run") from None
+
+
+Row = dict[str, Any]
+
+
+def columns(model: type[CamelModel], **computed: sql.Composable) -> sql.Composed:
+    """The select list of ``model``'s fields, each aliased to its JSON name; ``computed``
+    gives the expression of a field that is no column."""
+    return sql.SQL(", ").join(
+        sql.SQL("{} as {}").format(
+            computed.get(name, sql.Identifier(name)), sql.Identifier(field.alias or name)
+        )
+        for name, field in model.model_fields.items()
+        if not field.exclude
+    )
+
+
+def answer(body: object, headers: Mapping[str, str]) -> Response:
+    """A 200 JSON answer, serialized as the response models would (UTC as ``Z``)."""
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_UTC_Z),
+        media_type="application/json",
+        headers=headers,
+    )

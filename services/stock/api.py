@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, Field
 
-from services.app import Conn, IdempotentRequest
+from services.app import Conn, IdempotentRequest, PositionSeal
 from services.auth import StockKeeper
 from services.fields import contract_field
 from services.position import PositionToken
@@ -70,10 +70,11 @@ def change_stock(
     uow: UnitOfWork,
     meta: Meta,
     idem: IdempotentRequest,
+    seal: PositionSeal,
 ) -> JSONResponse:
     cmd = domain.ChangeStock(product_id, body.operation, body.stock_amount)
     every = request.app.state.settings.snapshot_every
     status, out = handlers.change_stock(
         uow, cmd, meta, idem, user_id=user.subject, snapshot_every=every
     )
-    return JSONResponse(out, status_code=status)
+    return JSONResponse(seal.answer(out), status_code=status)

@@ -9,7 +9,7 @@ from contracts.envelope import EventMeta
 from services.errors import Unavailable
 from services.events import envelope
 from services.idempotency import Idempotency, Response, run_once
-from services.position import token_of
+from services.position import POSITION, payload_of
 from services.stock import domain
 from services.stock.repository import VersionConflict
 from services.stock.unit_of_work import StockUnitOfWork
@@ -53,7 +53,7 @@ def change_stock(
             "amount": op.amount,  # the name before 2026-12-06, kept for older clients
             "stock": new_state.stock,
             "version": new_state.version,
-            "position_token": token_of(recorded),
+            POSITION: payload_of(recorded),
         }
 
     for attempt in range(max_attempts):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
+from config.component_secrets import ADMIN_URL, NEEDS, SECRETS
+from config.secret_checks import environment_problems
 from config.settings import REPO_ROOT, Settings
 from contracts.catalog import TOPICS
 from cqrsw.container import PIPELINE_ROLES
@@ -27,10 +31,21 @@ APP_IMAGES = ("cqrs-warehouse-service", "cqrs-warehouse-pipeline")
 HTTP_SERVICES = {service.role: service.name for service in SERVICES}
 
 
+def filled_env() -> dict[str, str]:
+    """.env as a user makes it from .env.example: every secret replaced by a random value."""
+    env = read_env_file(ENV_EXAMPLE)
+    for name in env:
+        if name in SECRETS or name == "GRAFANA_ADMIN_PASSWORD" or name.endswith("PASSWORD"):
+            env[name] = secrets.token_urlsafe(32)
+    env["AIRFLOW__API_AUTH__JWT_SECRET"] = secrets.token_urlsafe(32)
+    env["AIRFLOW__CORE__FERNET_KEY"] = Fernet.generate_key().decode()
+    return env
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    """The file as docker compose sees it with .env copied from .env.example."""
-    text = interpolate(COMPOSE.read_text(), read_env_file(ENV_EXAMPLE))
+    """The file as docker compose sees it with .env made from .env.example."""
+    text = interpolate(COMPOSE.read_text(), filled_env())
     loaded: dict[str, Any] = yaml.safe_load(text)
     return loaded
 
@@ -39,8 +54,9 @@ def environment_of(service: dict[str, Any]) -> dict[str, str]:
     env: dict[str, str] = {}
     files = service.get("env_file", [])
     for name in [files] if isinstance(files, str) else files:
-        assert name == ".env", f"env files are .env (from .env.example), not {name}"
-        env.update(read_env_file(ENV_EXAMPLE))
+        # .env (secrets) only fills in the file; a generated, committed list may be passed.
+        assert name != ".env", "a container given the whole .env"
+        env.update(read_env_file(REPO_ROOT / name))
     given = service.get("environment", {})
     if isinstance(given, list):
         given = dict(item.split("=", 1) for item in given)
@@ -76,13 +92,44 @@ def test_every_cqrsw_variable_is_a_setting_and_every_container_can_start(
     assert problems == {name: [] for name in services}
 
 
-def test_the_check_finds_a_misspelt_or_missing_setting() -> None:
-    env = read_env_file(ENV_EXAMPLE)
-    assert check({**env, "CQRSW_ENV": "prod", "CQRSW_JWT_SECERT": "x" * 32}) == [
+def test_the_check_finds_a_misspelt_or_missing_setting(compose: dict[str, Any]) -> None:
+    env = environment_of(compose["services"]["orders"])
+    assert check({**env, "CQRSW_JWT_SECERT": "x" * 32}) == [
         "CQRSW_JWT_SECERT is not a setting the code reads"
     ]
-    without_secret = {k: v for k, v in env.items() if k != "CQRSW_JWT_SECRET"}
-    assert any("CQRSW_JWT_SECRET" in p for p in check({**without_secret, "CQRSW_ENV": "prod"}))
+    without_issuer = {k: v for k, v in env.items() if k != "CQRSW_JWT_ISSUER"}
+    assert any("CQRSW_JWT_ISSUER" in p for p in check(without_issuer))
+
+
+def test_the_placeholders_of_env_example_are_refused_in_every_container() -> None:
+    shipped = read_env_file(ENV_EXAMPLE)
+    shipped["AIRFLOW__CORE__FERNET_KEY"] = "change-me"  # compose's `:?` refuses it empty
+    loaded = yaml.safe_load(interpolate(COMPOSE.read_text(), shipped))
+    for name, service in loaded["services"].items():
+        env = environment_of(service)
+        held = [v for v in env if v in SECRETS and v != ADMIN_URL]
+        if not held:
+            continue
+        if name in app_services(loaded):
+            problems = " ".join(check(env)) + " ".join(environment_problems(env))
+        else:
+            problems = " ".join(environment_problems(env))
+        if name == "postgres" or name == "grafana":  # official images: check-secrets guards them
+            assert "check-secrets" in service["depends_on"], name
+            continue
+        for variable in held:
+            assert variable in problems, (name, variable)
+
+
+def test_each_container_holds_exactly_the_secrets_it_needs(compose: dict[str, Any]) -> None:
+    held = {}
+    for name, service in compose["services"].items():
+        env = environment_of(service)
+        secrets_held = {v for v in env if v in SECRETS and v != ADMIN_URL}
+        if "@" in env.get(ADMIN_URL, ""):  # a URL with the admin's password in it
+            secrets_held.add(ADMIN_URL)
+        held[name] = secrets_held
+    assert held == {name: set(NEEDS.get(name, ())) for name in compose["services"]}
 
 
 def test_services_run_as_prod_on_the_compose_engines(compose: dict[str, Any]) -> None:
@@ -163,13 +210,15 @@ def test_secrets_come_from_an_uncommitted_env_file() -> None:
         ["git", "check-ignore", "-q", ".env"], cwd=REPO_ROOT, check=False
     ).returncode
     assert ignored == 0, ".env must be git-ignored"
-    assert "CQRSW_JWT_SECRET" in read_env_file(ENV_EXAMPLE)
-    with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
-        interpolate(COMPOSE.read_text(), {})
+    assert "POSTGRES_PASSWORD" in read_env_file(ENV_EXAMPLE)
+    # Compose stops at the first `:?` without a value, naming it (an empty value included).
+    for name in ("POSTGRES_PASSWORD", "AIRFLOW__CORE__FERNET_KEY", "CQRSW_PG_PASSWORD_ORDERS"):
+        with pytest.raises(KeyError, match=name):
+            interpolate(COMPOSE.read_text(), {**filled_env(), name: ""})
 
 
 def test_app_containers_start_roles_the_image_knows(compose: dict[str, Any]) -> None:
-    roles = {*CONTAINER_ROLES, "init", "metrics", "airflow"}
+    roles = {*CONTAINER_ROLES, "init", "metrics", "airflow", "check-secrets"}
     for name, service in app_services(compose).items():
         assert service["command"][0] in roles, name
 

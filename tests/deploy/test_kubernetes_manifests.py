@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +13,15 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from config.component_secrets import (
+    AIRFLOW_ADMIN,
+    AIRFLOW_FERNET,
+    AIRFLOW_JWT,
+    JWT_SECRET,
+    NEEDS,
+)
 from config.settings import REPO_ROOT, Settings
 from cqrsw.container import PIPELINE_ROLES
 from services.health import READY_PATH
@@ -156,14 +165,82 @@ def secret_values(docs: list[dict[str, Any]]) -> dict[str, str]:
     return values
 
 
+def filled_secrets(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """The Secret's keys as a user fills them in: the local overlay's, or random values."""
+    values = secret_values(docs)
+    if "cqrsw-secrets" in of_kind(docs, "Secret"):
+        return values
+    filled = {k: secrets.token_urlsafe(32) for k in values}
+    admin = conninfo_to_dict(values["CQRSW_DATABASE_URL"])
+    filled["CQRSW_DATABASE_URL"] = make_conninfo(
+        "", **{**admin, "password": filled["CQRSW_DATABASE_URL"]}
+    )
+    return filled
+
+
+def container_env(
+    docs: list[dict[str, Any]], container: dict[str, Any], secret: dict[str, str]
+) -> tuple[dict[str, str], set[str]]:
+    """What the container's environment holds, and the names of the secret keys it is given."""
+    env = dict(of_kind(docs, "ConfigMap")["cqrsw-config"]["data"])
+    held: set[str] = set()
+    for source in container.get("envFrom", []):
+        assert "secretRef" not in source, "a whole Secret given to a container"
+    for entry in container.get("env", []):
+        ref = entry.get("valueFrom", {}).get("secretKeyRef")
+        if ref is not None:
+            assert ref["name"] == "cqrsw-secrets"
+            held.add(ref["key"])
+            env[entry["name"]] = secret[ref["key"]]
+        else:
+            env[entry["name"]] = entry["value"]
+    return env, held
+
+
+def workload(name: str) -> str:
+    return "init" if name == "cqrsw-init" else name
+
+
 def test_every_cqrsw_variable_is_a_setting_and_the_services_can_start(
     manifests: list[dict[str, Any]],
 ) -> None:
-    env = {**of_kind(manifests, "ConfigMap")["cqrsw-config"]["data"], **secret_values(manifests)}
-    assert check(env) == []
+    secret = filled_secrets(manifests)
     for name, container in containers(manifests):
-        extra = {e["name"]: e["value"] for e in container.get("env", [])}
-        assert check({**env, **extra}) == [], name
+        env, _ = container_env(manifests, container, secret)
+        assert check(env) == [], name
+
+
+def test_each_pod_holds_exactly_the_secrets_it_needs(manifests: list[dict[str, Any]]) -> None:
+    dev = of_kind(manifests, "ConfigMap")["cqrsw-config"]["data"]["CQRSW_ENV"] == "dev"
+    secret = filled_secrets(manifests)
+    for name, container in containers(manifests):
+        _, held = container_env(manifests, container, secret)
+        needs = set(NEEDS[workload(name)])
+        if dev:  # no identity provider on a laptop cluster: the dev-only HS256 secret
+            needs.add(JWT_SECRET)
+        assert held == needs, name
+
+
+def test_the_placeholders_of_the_secret_template_are_refused() -> None:
+    docs = render("prod")
+    template = secret_values(docs)
+    for name, container in containers(docs):
+        env, held = container_env(docs, container, template)
+        problems = " ".join(check(env))
+        for key in held:
+            shown = "CQRSW_DATABASE_URL (its password)" if key == "CQRSW_DATABASE_URL" else key
+            assert shown in problems, (name, key)
+
+
+def test_airflow_pods_get_the_task_roles_passwords_only() -> None:
+    values = yaml.safe_load((K8S / "airflow" / "values.yaml").read_text())
+    assert "secretRef" not in values["extraEnvFrom"]
+    given = {entry["envName"] for entry in values["secret"]}
+    assert all(entry["secretKey"] == entry["envName"] for entry in values["secret"])
+    # The chart runs every Airflow component with the same list: what the scheduler needs,
+    # less what the chart itself provides (the Fernet key, the API's JWT secret).
+    chart_made = {AIRFLOW_JWT, AIRFLOW_FERNET, AIRFLOW_ADMIN}
+    assert given == set(NEEDS["airflow-scheduler"]) - chart_made
 
 
 def test_prod_overlay_keeps_secrets_out_of_the_repository() -> None:
@@ -198,8 +275,23 @@ def test_the_four_service_files_differ_only_in_name_port_and_component() -> None
         text = (K8S / "base" / f"{service.role}.yaml").read_text()
         component = "read-service" if service.name == "read_api" else "write-service"
         port = str(service.port(Settings()))
+        password = f"CQRSW_PG_PASSWORD_{service.name.upper()}"
+        text = text.replace(password, "PASSWORD")
         shapes.add(text.replace(service.role, "NAME").replace(port, "PORT").replace(component, "C"))
     assert len(shapes) == 1
+
+
+def test_the_ingress_serves_https_on_its_host_with_a_rate_limit(
+    manifests: list[dict[str, Any]],
+) -> None:
+    ingress = of_kind(manifests, "Ingress")["api-gateway"]
+    annotations = ingress["metadata"]["annotations"]
+    hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
+    assert hosts and all(hosts)
+    assert hosts <= {h for tls in ingress["spec"]["tls"] for h in tls["hosts"]}
+    assert all(tls["secretName"] for tls in ingress["spec"]["tls"])
+    assert annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+    assert int(annotations["nginx.ingress.kubernetes.io/limit-rps"]) > 0
 
 
 def test_the_hpa_alone_sets_the_replicas(manifests: list[dict[str, Any]]) -> None:
@@ -288,7 +380,7 @@ def test_traces_are_exported_by_the_variables_the_code_reads(
     manifests: list[dict[str, Any]],
 ) -> None:
     config = of_kind(manifests, "ConfigMap")["cqrsw-config"]["data"]
-    settings = settings_from({**config, **secret_values(manifests)})
+    settings = settings_from({**config, **filled_secrets(manifests)})
     assert settings.otel_exporter == "otlp-http"
     assert settings.otel_endpoint is not None
     assert settings.otel_endpoint.endswith(":4318/v1/traces")

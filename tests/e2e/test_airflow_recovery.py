@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import orjson
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
@@ -23,6 +22,7 @@ from tests.support.dag_runs import PIPELINE, run_dag, serving_rows, warehouse
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import ingest_events, order_created
 from tests.support.relay import relay_all
+from tests.support.signing import stack_bytes
 
 Auth = Callable[..., dict[str, str]]
 
@@ -33,7 +33,8 @@ def publish_future_order(settings: Settings, user: str) -> tuple[str, str]:
     event = order_created(order_id, user, datetime(2999, 1, 1, tzinfo=UTC), customer_name="Mallory")
     producer = make_producer(settings)
     try:
-        producer.send("order.created", key=order_id.encode(), value=orjson.dumps(event)).get(30)
+        value = stack_bytes(settings, event)
+        producer.send("order.created", key=order_id.encode(), value=value).get(30)
     finally:
         producer.close()
     return order_id, event["event_id"]

@@ -42,7 +42,7 @@ def test_ui_page_and_health_answer(airflow_ui: tuple[Settings, httpx.Client]) ->
     health = client.get("/api/v2/monitor/health").json()
     assert health["metadatabase"]["status"] == "healthy"
     assert health["dag_processor"]["status"] == "healthy"
-    assert health["triggerer"]["status"] == "healthy"  # the model tasks end in it
+    assert health["triggerer"]["status"] == "healthy"
 
 
 def test_documented_login_lists_the_dags_without_import_errors(

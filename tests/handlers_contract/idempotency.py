@@ -9,7 +9,7 @@ import pytest
 from services.idempotency import Idempotency, KeyReused
 from services.orders import domain as orders
 from services.orders import handlers as order_handlers
-from services.position import token_of
+from services.position import POSITION, payload_of
 from services.stock import domain as stock
 from tests.handlers_contract.backend import META, Backend
 
@@ -32,7 +32,7 @@ class IdempotencyContract(Backend):
                 "order_id": str(first.order_id),
                 "status": "created",
                 "version": 1,
-                "position_token": token_of(event),
+                POSITION: payload_of(event),
             },
         )
         assert self.outbox("orders", str(retry.order_id)) == []

@@ -6,7 +6,7 @@ import uuid
 
 from services.invoices import domain as invoices
 from services.invoices import handlers as invoice_handlers
-from services.position import token_of
+from services.position import POSITION, payload_of
 from tests.handlers_contract.backend import META, NO_KEY, Backend
 
 
@@ -23,6 +23,6 @@ class InvoiceHandlersContract(Backend):
             "order_id": str(cmd.order_id),
             "invoice_url": url,
         }
-        assert (status, body) == (201, {**payload, "position_token": token_of(event)})
+        assert (status, body) == (201, {**payload, POSITION: payload_of(event)})
         assert (event["event_type"], event["aggregate_version"]) == ("invoice.created", 1)
         assert event["payload"] == payload

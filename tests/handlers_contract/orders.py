@@ -11,7 +11,7 @@ from services.errors import Conflict, NotFound
 from services.events import envelope
 from services.orders import domain as orders
 from services.orders import handlers as order_handlers
-from services.position import token_of
+from services.position import POSITION, payload_of
 from tests.handlers_contract.backend import META, NO_KEY, Backend
 
 
@@ -21,11 +21,11 @@ class OrderHandlersContract(Backend):
         response = order_handlers.create_order(self.orders_uow(), cmd, META, NO_KEY)
         order_id = str(cmd.order_id)
         [event] = self.outbox("orders", order_id)
-        # The token names the event the outbox holds: where it will be in the log.
-        token = token_of(event)
+        # The position names the event the outbox holds: where it will be in the log.
+        where = payload_of(event)
         assert response == (
             201,
-            {"order_id": order_id, "status": "created", "version": 1, "position_token": token},
+            {"order_id": order_id, "status": "created", "version": 1, POSITION: where},
         )
         assert validate(event) == event
         assert (event["event_type"], event["schema_version"]) == ("order.created", 2)
@@ -62,7 +62,7 @@ class OrderHandlersContract(Backend):
                 "order_id": str(cmd.order_id),
                 "status": "cancelled",
                 "version": 2,
-                "position_token": token_of(cancelled),
+                POSITION: payload_of(cancelled),
             },
         )
         assert created["event_type"] == "order.created"

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from services.position import token_of
+from services.position import POSITION, payload_of
 from services.stock import domain as stock
 from services.stock.handlers import TooMuchContention
 from tests.handlers_contract.backend import Backend
@@ -29,7 +29,7 @@ class StockHandlersContract(Backend):
                 "amount": 5,
                 "stock": 5,
                 "version": 1,
-                "position_token": token_of(self.outbox("stock", product)[0]),
+                POSITION: payload_of(self.outbox("stock", product)[0]),
             },
         )
         status, body = self.change(product, "decrease", 2)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 
 from config.settings import Settings
@@ -15,6 +14,7 @@ from pipeline.arrivals import needs_build, unpublished_rows
 from pipeline.steps import ingest_step
 from services.outbox import make_producer
 from tests.support.raw_events import order_created
+from tests.support.signing import stack_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,8 @@ def send_order(settings: Settings) -> None:
     event = order_created(order_id, "ivy", datetime.now(UTC))
     producer = make_producer(settings)
     try:
-        producer.send("order.created", key=order_id.encode(), value=orjson.dumps(event)).get(30)
+        value = stack_bytes(settings, event)
+        producer.send("order.created", key=order_id.encode(), value=value).get(30)
     finally:
         producer.close()
 

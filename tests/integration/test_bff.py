@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -28,7 +29,7 @@ Auth = Callable[..., dict[str, str]]
 @pytest.fixture(scope="module")
 def write_services(settings: Settings) -> Iterator[dict[str, str]]:
     """The orders and invoices services, each its own process on a free port."""
-    env = settings.as_env()
+    env = {**settings.as_env(), "CQRSW_BFF_READS": "true"}
     with (
         uvicorn_process("services.orders.app:create_app", env) as orders_url,
         uvicorn_process("services.invoices.app:create_app", env) as invoices_url,
@@ -119,24 +120,30 @@ def test_the_bff_refuses_what_the_read_api_refuses(bff: TestClient, auth: Auth) 
 def test_the_bff_reads_are_internal_but_guarded(
     write_services: dict[str, str], orders: TestClient, invoices: TestClient, auth: Auth
 ) -> None:
-    for client in (orders, invoices):
-        paths = client.get("/openapi.json").json()["paths"]
-        assert not [p for p in paths if p.startswith("/internal")], paths
-    assert orders.get("/internal/bff/orders", params={"userId": "fay"}).status_code == 401
-    other = orders.get("/internal/bff/orders", params={"userId": "gil"}, headers=auth("fay"))
-    assert other.status_code == 403
-    ids = [str(uuid.uuid4()) for _ in range(MAX_ORDER_IDS + 1)]
-    path, customer = "/internal/bff/invoices", auth("fay")
-    assert invoices.get(path, params={"orderId": ids}, headers=customer).status_code == 422
-    assert (
-        invoices.get(path, params={"orderId": ids[:3]}, headers=auth("fay", STOCK)).status_code
-        == 403
-    )
-    assert invoices.get(path, headers=customer).status_code == 422
-    bad = invoices.get(path, params={"orderId": "not-a-uuid"}, headers=customer)
-    assert bad.status_code == 422
-    none = invoices.get(path, params={"orderId": ids[:3]}, headers=customer)
-    assert (none.status_code, none.json()) == (200, [])
+    # Services started without CQRSW_BFF_READS (the session's) do not serve them at all.
+    assert orders.get("/internal/bff/orders", headers=auth("fay")).status_code == 404
+    assert invoices.get("/internal/bff/invoices", headers=auth("fay")).status_code == 404
+    with (
+        httpx.Client(base_url=write_services["orders"]) as orders_bff,
+        httpx.Client(base_url=write_services["invoices"]) as invoices_bff,
+    ):
+        for client in (orders_bff, invoices_bff):
+            paths = client.get("/openapi.json").json()["paths"]
+            assert not [p for p in paths if p.startswith("/internal")], paths
+        path = "/internal/bff/orders"
+        assert orders_bff.get(path, params={"userId": "fay"}).status_code == 401
+        other = orders_bff.get(path, params={"userId": "gil"}, headers=auth("fay"))
+        assert other.status_code == 403
+        ids = [str(uuid.uuid4()) for _ in range(MAX_ORDER_IDS + 1)]
+        path, customer = "/internal/bff/invoices", auth("fay")
+        assert invoices_bff.get(path, params={"orderId": ids}, headers=customer).status_code == 422
+        stock = invoices_bff.get(path, params={"orderId": ids[:3]}, headers=auth("fay", STOCK))
+        assert stock.status_code == 403
+        assert invoices_bff.get(path, headers=customer).status_code == 422
+        bad = invoices_bff.get(path, params={"orderId": "not-a-uuid"}, headers=customer)
+        assert bad.status_code == 422
+        none = invoices_bff.get(path, params={"orderId": ids[:3]}, headers=customer)
+        assert (none.status_code, none.json()) == (200, [])
 
 
 def test_the_bff_says_when_a_write_service_is_down(settings: Settings, auth: Auth) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from kafka import KafkaProducer
 
 from config.settings import Settings
@@ -14,6 +13,7 @@ from ingest import metrics
 from ingest.job import run_ingest
 from stack.lifecycle import Stack
 from tests.integration.test_ingest import count_rows, order_created
+from tests.support.signing import stack_bytes
 
 TOPIC = "order.created"
 
@@ -21,7 +21,7 @@ TOPIC = "order.created"
 def send_to_partition_0(settings: Settings, events: list[dict[str, Any]]) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     for event in events:
-        key, value = event["aggregate_id"].encode(), orjson.dumps(event)
+        key, value = event["aggregate_id"].encode(), stack_bytes(settings, event)
         producer.send(TOPIC, key=key, value=value, partition=0)
     producer.flush()
     producer.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from config.database_settings import DbRole
@@ -173,3 +173,55 @@ def test_a_trust_cluster_of_an_older_version_is_upgraded_without_losing_data() -
         (settings.secrets_dir / "postgres").unlink()
         with pytest.raises(StackError, match="superuser's\\) is gone"):
             stack.start_postgres()
+
+
+def test_a_schema_named_like_a_role_never_comes_first_on_its_search_path(
+    warehouse: Settings,
+) -> None:
+    impostor = sql.Identifier(DbRole.PUBLISHER.login)
+    with as_role(warehouse, DbRole.INGEST) as conn:
+        try:
+            conn.execute(sql.SQL("create schema {}").format(impostor))
+        except errors.InsufficientPrivilege:
+            conn.rollback()
+            return  # cannot even be made: nothing can shadow the publisher's tables
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(impostor, impostor))
+        conn.commit()
+    try:
+        with as_role(warehouse, DbRole.PUBLISHER) as conn:
+            schemas = conn.execute("select current_schemas(false)").fetchall()[0][0]
+        assert DbRole.PUBLISHER.login not in schemas
+    finally:
+        with connections.connect(warehouse, WAREHOUSE_DATABASE) as conn:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(impostor))
+
+
+def test_the_read_apis_statements_are_cut_short_also_without_the_projects_options(
+    settings: Settings,
+) -> None:
+    expected = f"{settings.statement_timeout_ms(DbRole.READ_API) // 1000}s"
+    assert settings.statement_timeout_ms(DbRole.READ_API) < settings.statement_timeout_ms(None)
+    params = conninfo_to_dict(settings.dsn(WAREHOUSE_DATABASE, DbRole.READ_API))
+    with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.READ_API) as conn:
+        assert conn.execute("show statement_timeout").fetchall() == [(expected,)]
+    del params["options"]  # as a psql session would connect
+    with psycopg.connect(make_conninfo("", **params), connect_timeout=5) as conn:
+        assert conn.execute("show statement_timeout").fetchall() == [(expected,)]
+
+
+def test_the_metrics_exporter_reads_counts_and_writes_nothing(warehouse: Settings) -> None:
+    with as_role(warehouse, DbRole.EXPORTER) as conn:
+        conn.execute("select count(*) from ops.view_publications")
+        conn.execute("select kafka_topic, max(ingested_at) from raw.dead_letter_events group by 1")
+    assert refused(warehouse, DbRole.EXPORTER, "select * from raw.dead_letter_events")
+    assert refused(warehouse, DbRole.EXPORTER, "select payload from raw.order_created")
+    assert refused(warehouse, DbRole.EXPORTER, "delete from ops.view_publications")
+    assert refused(warehouse, DbRole.EXPORTER, "select * from serving.publications")
+    assert refused(warehouse, DbRole.EXPORTER, "create table ops.exporter_probe (i int)")
+
+
+@pytest.mark.parametrize(
+    "role", [DbRole.INGEST, DbRole.PUBLISHER, DbRole.READ_API, DbRole.ANALYST, DbRole.EXPORTER]
+)
+def test_only_dbt_may_make_a_schema_in_the_warehouse(warehouse: Settings, role: DbRole) -> None:
+    assert refused(warehouse, role, f"create schema {DbRole.PUBLISHER.login}")

@@ -6,7 +6,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-import orjson
 import pytest
 from kafka import KafkaProducer
 
@@ -18,6 +17,7 @@ from database.names import WAREHOUSE_DATABASE
 from ingest import dead_letters
 from ingest.job import run_ingest
 from tests.integration.test_ingest import count_rows
+from tests.support.signing import stack_bytes
 
 TOPIC = "order.cancelled"
 
@@ -51,7 +51,8 @@ def test_list_replay_after_a_contract_fix_and_discard_with_audit(
     token = uuid.uuid4().hex
     event = cancelled_v2(token)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers)
-    producer.send(TOPIC, key=str(event["aggregate_id"]).encode(), value=orjson.dumps(event))
+    message = stack_bytes(settings, event)
+    producer.send(TOPIC, key=str(event["aggregate_id"]).encode(), value=message)
     producer.send(TOPIC, key=b"k", value=f"not json {token}".encode())
     producer.flush()
     producer.close()
@@ -63,7 +64,7 @@ def test_list_replay_after_a_contract_fix_and_discard_with_audit(
             conn, dead_letters.Selection(topic=TOPIC, reason="no contract for order.cancelled v2")
         )
     [garbage] = [d for d in not_json if d.value == f"not json {token}".encode()]
-    [letter] = [d for d in unversioned if d.value == orjson.dumps(event)]
+    [letter] = [d for d in unversioned if d.value == message]
     assert main(["dead-letters", "list", "--topic", TOPIC, "--reason", "v2"]) == 0
     assert str(letter.id) in capsys.readouterr().out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -25,6 +26,8 @@ def gateway(settings: Settings) -> Iterator[httpx.Client]:
         pytest.fail("nginx is not installed: `make nginx` installs Debian's package")
     ports = ("orders", "invoices", "stock", "read_api", "gateway")
     local = settings.model_copy(update={f"{name}_port": free_port() for name in ports})
+    # Low enough for a test to pass them quickly, high enough for the other tests here.
+    local = local.model_copy(update={"gateway_token_rate": 20, "gateway_address_rate": 60})
     stack = Stack(local)
     where = stack.up(services=True, gateway=True)
     try:
@@ -117,3 +120,34 @@ def test_reads_on_command_paths_and_unknown_paths_are_refused_at_the_gateway(
     unknown = gateway.get("/admin", headers=token)
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "no route at the gateway for this path"}
+
+
+def burst(gateway: httpx.Client, n: int, headers: dict[str, str]) -> list[httpx.Response]:
+    return [
+        gateway.get("/orders-with-invoices", params={"userId": "x"}, headers=headers)
+        for _ in range(n)
+    ]
+
+
+def test_a_token_past_its_rate_gets_429_and_another_token_does_not(
+    gateway: httpx.Client, settings: Settings
+) -> None:
+    hasty = {"Authorization": f"Bearer {issue_token(settings, 'hasty', roles=('customer',))}"}
+    answers = burst(gateway, 80, hasty)  # a burst of 40 is absorbed, then 20 a second
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited, [r.status_code for r in answers]
+    assert limited[0].headers["Retry-After"] == "1"
+    assert limited[0].json()["detail"].startswith("too many requests")
+    assert {r.status_code for r in answers} <= {403, 429}  # never a 5xx
+    calm = {"Authorization": f"Bearer {issue_token(settings, 'calm', roles=('customer',))}"}
+    assert (
+        gateway.get("/orders-with-invoices", params={"userId": "calm"}, headers=calm).status_code
+        != 429
+    )
+    time.sleep(2.5)  # let the address's bucket refill for the tests after this one
+
+
+def test_an_address_past_its_rate_gets_429_even_without_a_token(gateway: httpx.Client) -> None:
+    answers = burst(gateway, 250, {})  # a burst of 120 is absorbed, then 60 a second
+    assert {r.status_code for r in answers} == {401, 429}
+    time.sleep(2.5)

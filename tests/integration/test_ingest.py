@@ -23,6 +23,7 @@ from database.names import WAREHOUSE_DATABASE
 from ingest.job import IngestBusy, run_ingest
 from services.outbox import make_producer
 from stack.lifecycle import Stack
+from tests.support.signing import stack_bytes
 
 
 def order_created(user: str = "ingest-test") -> dict[str, Any]:
@@ -57,7 +58,7 @@ def count_rows(settings: Settings, table: str, event_ids: list[str]) -> int:
 
 def test_the_same_event_delivered_twice_lands_once(settings: Settings) -> None:
     event = order_created()
-    message = ("order.created", event["aggregate_id"].encode(), orjson.dumps(event))
+    message = ("order.created", event["aggregate_id"].encode(), stack_bytes(settings, event))
     send(settings, [message, message])
     run_ingest(settings)
     assert count_rows(settings, "order_created", [event["event_id"]]) == 1
@@ -121,7 +122,7 @@ def produce_tracked(settings: Settings, count: int) -> dict[str, tuple[int, int]
     futures = [
         (
             e["event_id"],
-            p.send(e["event_type"], key=e["aggregate_id"].encode(), value=orjson.dumps(e)),
+            p.send(e["event_type"], key=e["aggregate_id"].encode(), value=stack_bytes(settings, e)),
         )
         for e in events
     ]
@@ -171,7 +172,10 @@ def test_a_broker_that_lost_its_log_is_detected_and_nothing_is_lost(settings: Se
     """Memory-only Tansu restarted: shorter log, then a log refilled past the stored offsets."""
     stack = Stack(settings)
     before = [order_created() for _ in range(40)]
-    send(settings, [("order.created", e["aggregate_id"].encode(), orjson.dumps(e)) for e in before])
+    send(
+        settings,
+        [("order.created", e["aggregate_id"].encode(), stack_bytes(settings, e)) for e in before],
+    )
     run_ingest(settings)
 
     for refill in (10, 120):  # first fewer messages than were read, then more
@@ -181,7 +185,10 @@ def test_a_broker_that_lost_its_log_is_detected_and_nothing_is_lost(settings: Se
         after = [order_created() for _ in range(refill)]
         send(
             settings,
-            [("order.created", e["aggregate_id"].encode(), orjson.dumps(e)) for e in after],
+            [
+                ("order.created", e["aggregate_id"].encode(), stack_bytes(settings, e))
+                for e in after
+            ],
         )
         report = run_ingest(settings)
         assert report.resets, "the lost log went unnoticed"

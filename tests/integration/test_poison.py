@@ -24,6 +24,7 @@ from ingest.warehouse import DeadLetter, Position, write_batch
 from pipeline.publish import publish_views
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import raw_row, stock_updated
+from tests.support.signing import stack_bytes
 
 INT_MAX = 2**31 - 1
 
@@ -36,10 +37,13 @@ def stock_event(product: str, version: int, amount: int = 5) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def mutated(event: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> bytes:
+def mutated(
+    settings: Settings, event: dict[str, Any], change: Callable[[dict[str, Any]], None]
+) -> bytes:
+    """``event`` changed, then signed: what a producer with that bug would publish."""
     copy = orjson.loads(orjson.dumps(event))
     change(copy)
-    return orjson.dumps(copy)
+    return stack_bytes(settings, copy)
 
 
 def dead_letters(settings: Settings, topic: str, key: bytes) -> list[tuple[bytes, str]]:
@@ -60,18 +64,28 @@ def test_every_poison_kind_is_dead_lettered_and_the_valid_event_after_it_is_serv
     key = product.encode()
     first = stock_event(product, 1)
     poison = {
-        "aggregate_version": mutated(first, lambda e: e.update(aggregate_version=INT_MAX + 1)),
-        "not an integer literal": mutated(first, lambda e: e["payload"].update(stock_amount=5.0)),
-        "stock_amount": mutated(first, lambda e: e["payload"].update(stock_amount=INT_MAX + 1)),
-        "occurred_at": mutated(first, lambda e: e.update(occurred_at="0000-01-01T00:00:00Z")),
-        "product_id": mutated(first, lambda e: e["payload"].update(product_id="a\u0000")),
-        "not JSON": orjson.dumps(first).replace(b'"stock"', b'"\\udc00"'),
-        "conflicting duplicate": mutated(first, lambda e: e["payload"].update(stock_amount=6)),
+        "aggregate_version": mutated(
+            settings, first, lambda e: e.update(aggregate_version=INT_MAX + 1)
+        ),
+        "not an integer literal": mutated(
+            settings, first, lambda e: e["payload"].update(stock_amount=5.0)
+        ),
+        "stock_amount": mutated(
+            settings, first, lambda e: e["payload"].update(stock_amount=INT_MAX + 1)
+        ),
+        "occurred_at": mutated(
+            settings, first, lambda e: e.update(occurred_at="0000-01-01T00:00:00Z")
+        ),
+        "product_id": mutated(settings, first, lambda e: e["payload"].update(product_id="a\u0000")),
+        "not JSON": stack_bytes(settings, first).replace(b'"stock"', b'"\\udc00"'),
+        "conflicting duplicate": mutated(
+            settings, first, lambda e: e["payload"].update(stock_amount=6)
+        ),
     }
     valid = stock_event(product, 2, amount=7)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     # All on the aggregate's partition, in this order: the valid one comes after the poison.
-    for value in [orjson.dumps(first), *poison.values(), orjson.dumps(valid)]:
+    for value in [stack_bytes(settings, first), *poison.values(), stack_bytes(settings, valid)]:
         producer.send("stock.updated", key=key, value=value)
     producer.flush()
     producer.close()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from database import connections
 from pipeline.publish import publish_views
 from pipeline.steps import dbt_build_step, ingest_step, publish_step
-from services.read_api import queries
+from services.read_api import product_queries
+from services.read_api.serving import NotPublished
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import ingest_events, order_created, stock_updated
 from tests.support.relay import relay_all
@@ -119,5 +121,10 @@ def test_orders_are_read_from_the_published_views_only(
 
 def test_nothing_published_yet_is_a_503_not_a_crash(settings: Settings) -> None:
     # The orders database has no serving schema: as a fresh warehouse before its first run.
-    with connections.connect(settings, "orders") as conn, pytest.raises(queries.NotPublished):
-        queries.product_stock(conn, "sku-1")
+    async def read() -> None:
+        dsn = settings.dsn("orders")
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await product_queries.product_stock(conn, "sku-1")
+
+    with pytest.raises(NotPublished):
+        asyncio.run(read())

@@ -9,13 +9,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from config.settings import Settings
 from pipeline.publish import publish_views
+from services.read_api.cursors import Cursors, filters_digest
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import ingest_events, order_cancelled, order_created, stock_updated
 
-Auth = Callable[[str], dict[str, str]]
+Auth = Callable[..., dict[str, str]]
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
 
@@ -146,3 +150,64 @@ def test_products_and_stock_history_page(
         url, params={"from": "2026-04-04", "to": "2026-04-01"}, headers=headers
     )
     assert backwards.status_code == 422
+
+
+def _forged(key: bytes, digest: str, *values: object) -> str:
+    return Cursors(key).encode(digest, list(values))
+
+
+def test_forged_damaged_and_foreign_cursors_are_400_before_any_query(
+    settings: Settings, orders_of_paula: tuple[str, list[str], set[str]],
+    read_api: TestClient, auth: Auth,
+) -> None:  # fmt: skip
+    user, _, _ = orders_of_paula
+    headers = auth(user)
+    wrong = b"a key this API does not hold, 32+ bytes long"
+    history_digest = filters_digest(product_id="sku-1", since=None, until=None)
+    orders_digest = filters_digest(user_id=user, status=None, created_from=None, created_to=None)
+    issued = read_api.get(
+        "/orders-with-invoices", params={"userId": user, "limit": 1}, headers=headers
+    ).headers["x-next-cursor"]
+    cases = [
+        ("/products", _forged(wrong, filters_digest(), "sku\x00-1")),  # NUL, forged
+        ("/products/sku-1/stock/history", _forged(wrong, history_digest, "9999-12-31")),
+        ("/orders-with-invoices", issued[:-1]),  # truncated
+        ("/orders-with-invoices", issued[:10] + ("A" if issued[10] != "A" else "B") + issued[11:]),
+        ("/orders-with-invoices", _forged(wrong, orders_digest, T0.isoformat(), str(uuid.uuid4()))),
+    ]
+    for url, cursor in cases:
+        r = read_api.get(url, params={"userId": user, "cursor": cursor}, headers=headers)
+        assert r.status_code == 400, (url, cursor, r.status_code, r.text)
+        assert "cursor" in r.json()["detail"]
+
+
+def test_cursors_this_api_could_seal_never_reach_the_database_as_errors(
+    settings: Settings, read_api: TestClient, auth: Auth
+) -> None:
+    """Even a sealed cursor is checked: a NUL id is refused, the last day there is ends a page."""
+    key, headers = settings.read_token_secret, auth("clerk")
+    nul = read_api.get(
+        "/products", params={"cursor": _forged(key, filters_digest(), "sku\x00")}, headers=headers
+    )
+    assert nul.status_code == 400, nul.text
+    digest = filters_digest(product_id="sku-1", since=None, until=None)
+    last = read_api.get(
+        "/products/sku-1/stock/history",
+        params={"cursor": _forged(key, digest, "9999-12-31")},
+        headers=headers,
+    )
+    assert last.status_code in (200, 503), last.text  # 503 only before any publication
+    if last.status_code == 200:
+        assert last.json() == []
+
+
+@given(cursor=st.text(max_size=300))
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_no_cursor_string_is_a_server_error(cursor: str, read_api: TestClient, auth: Auth) -> None:
+    headers = auth("clerk", "analyst")
+    for url in ("/products", "/products/sku-1/stock/history", "/orders-with-invoices"):
+        r = read_api.get(url, params={"userId": "clerk", "cursor": cursor}, headers=headers)
+        assert r.status_code < 500, (url, cursor, r.status_code, r.text)
+        assert r.status_code in (400, 422), (url, cursor, r.status_code)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from config.settings import Settings
 from pipeline.publish import publish_views
 from pipeline.steps import ingest_step
+from services.position import PositionTokens, payload_of
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.relay import relay_all
 
@@ -118,10 +119,25 @@ def test_freshness_headers_and_view_lag(
     assert read_api.get("/freshness").status_code == 401
 
 
-def test_a_bad_position_token_is_a_400(read_api: TestClient, auth: Auth) -> None:
-    for token in ("junk", "eyJhIjoxfQ", "x" * 600):
+def test_a_bad_position_token_is_a_400(
+    settings: Settings, read_api: TestClient, auth: Auth
+) -> None:
+    where = payload_of(
+        {"event_type": "stock.updated", "event_id": str(uuid.uuid4()),
+         "aggregate_id": "sku-1", "aggregate_version": 1}
+    )  # fmt: skip
+    genuine = PositionTokens(settings.read_token_secret).token(where)
+    flipped = genuine[:5] + ("A" if genuine[5] != "A" else "B") + genuine[6:]
+    wrong_key = PositionTokens(b"a key no write service holds, 32+ bytes").token(where)
+    for token in ("junk", "eyJhIjoxfQ", genuine[:-1], flipped, wrong_key, "x" * 600):
         r = read_api.get(
             "/products/sku-1/stock", headers={**auth("clerk"), "X-Position-Token": token}
         )
         assert r.status_code in (400, 422), (token, r.status_code, r.text)
         assert r.status_code == (422 if len(token) > 512 else 400)
+        if r.status_code == 400:
+            assert "position token" in r.json()["detail"]
+    read = read_api.get(
+        "/products/sku-1/stock", headers={**auth("clerk"), "X-Position-Token": genuine}
+    )
+    assert read.status_code in (200, 404, 503), read.text  # read: the token was accepted

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import errors
 
+from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.envelope import EventMeta
 from database import connections
@@ -63,3 +64,21 @@ def test_log_is_append_only(settings: Settings, stock: TestClient, auth: Auth) -
         conn.execute(
             "update product_stock_operations set amount = 9 where product_id = %s", (product,)
         )
+
+
+def test_the_log_cannot_be_truncated_by_the_stock_role(
+    settings: Settings, stock: TestClient, auth: Auth
+) -> None:
+    product = f"sku-{uuid.uuid4().hex[:8]}"
+    url = f"/products/{product}/stock-operations"
+    stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w", "stock"))
+    with (
+        connections.connect(settings, "stock", role=DbRole.STOCK) as conn,
+        pytest.raises(errors.RaiseException, match=r"append-only \(TRUNCATE refused\)"),
+    ):
+        conn.execute("truncate product_stock_operations")
+    with connections.connect(settings, "stock") as conn:
+        rows = conn.execute(
+            "select count(*) from product_stock_operations where product_id = %s", (product,)
+        ).fetchall()
+    assert rows == [(1,)]

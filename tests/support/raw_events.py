@@ -23,6 +23,7 @@ from database import connections
 from database.names import WAREHOUSE_DATABASE
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter, RawEvent, write_batch
+from tests.support.signing import signed, unit_trust
 
 Event = dict[str, Any]
 
@@ -85,8 +86,9 @@ def stock_updated(
 
 def raw_row(event: Event) -> RawEvent:
     """The row the ingest job would write for this event, read from a Kafka message."""
-    value = orjson.dumps(event)
-    row = decode(event["event_type"], 0, next(_offsets), event["aggregate_id"].encode(), value)
+    value = orjson.dumps(signed(event))
+    key = event["aggregate_id"].encode()
+    row = decode(event["event_type"], 0, next(_offsets), key, value, unit_trust())
     assert not isinstance(row, DeadLetter), row
     return row
 

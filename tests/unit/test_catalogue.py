@@ -37,12 +37,10 @@ def test_marts_and_their_topics_come_from_the_catalogue() -> None:
     for mart in MARTS:
         assert mart.topics, f"{mart.name}: no event type in contracts/catalog.py feeds it"
         assert all(mart.name in MARTS_OF[topic] for topic in mart.topics)
-    assert MARTS_BY_NAME["products"].topics == ("stock.updated",)
-    assert MARTS_BY_NAME["orders_with_invoices"].topics == (
-        "order.created",
-        "order.cancelled",
-        "invoice.created",
-    )
+    assert "stock.updated" in MARTS_BY_NAME["products"].topics
+    orders = MARTS_BY_NAME["orders_with_invoices"].topics
+    assert {"order.created", "order.cancelled", "invoice.created"} <= set(orders)
+    assert "stock.updated" not in orders
 
 
 def test_producers_write_the_current_version_of_every_event_type() -> None:

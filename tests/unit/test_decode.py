@@ -11,18 +11,19 @@ import pytest
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter, RawEvent
 from tests.support.raw_events import order_created
+from tests.support.signing import signed, unit_trust
 
 
 def event_bytes(**overrides: object) -> tuple[bytes, bytes]:
     order_id = str(uuid.uuid4())
     event = order_created(order_id, "u", datetime.now(UTC), customer_name="C")
     event.update(overrides)
-    return order_id.encode(), orjson.dumps(event)
+    return order_id.encode(), orjson.dumps(signed(event))
 
 
 def test_valid_event_becomes_a_raw_event() -> None:
     key, value = event_bytes()
-    row = decode("order.created", 2, 41, key, value)
+    row = decode("order.created", 2, 41, key, value, unit_trust())
     assert isinstance(row, RawEvent)
     assert (row.kafka_topic, row.kafka_partition, row.kafka_offset) == ("order.created", 2, 41)
     event = orjson.loads(value)
@@ -36,7 +37,7 @@ def test_valid_event_becomes_a_raw_event() -> None:
 def test_nul_escape_is_a_dead_letter_not_a_failed_batch() -> None:
     key, value = event_bytes(producer="orders\u0000")
     assert b"\\u0000" in value
-    dead = decode("order.created", 0, 1, key, value)
+    dead = decode("order.created", 0, 1, key, value, unit_trust())
     assert isinstance(dead, DeadLetter)
     assert "u0000" in dead.reason
 
@@ -54,7 +55,7 @@ def test_nul_escape_is_a_dead_letter_not_a_failed_batch() -> None:
 def test_poison_messages_become_dead_letters(
     key: bytes | None, value: bytes | None, reason: str
 ) -> None:
-    dead = decode("order.created", 0, 7, key, value)
+    dead = decode("order.created", 0, 7, key, value, unit_trust())
     assert isinstance(dead, DeadLetter)
     assert reason in dead.reason
     assert (dead.topic, dead.partition, dead.offset, dead.value) == ("order.created", 0, 7, value)
@@ -62,20 +63,20 @@ def test_poison_messages_become_dead_letters(
 
 def test_event_on_the_wrong_topic_is_a_dead_letter() -> None:
     key, value = event_bytes()
-    dead = decode("invoice.created", 0, 0, key, value)
+    dead = decode("invoice.created", 0, 0, key, value, unit_trust())
     assert isinstance(dead, DeadLetter)
     assert "published to topic 'invoice.created'" in dead.reason
 
 
 def test_unknown_event_type_is_a_dead_letter() -> None:
     key, value = event_bytes(event_type="order.shipped")
-    dead = decode("order.created", 0, 0, key, value)
+    dead = decode("order.created", 0, 0, key, value, unit_trust())
     assert isinstance(dead, DeadLetter)
     assert "contract violation" in dead.reason
 
 
 def test_key_must_match_aggregate_id() -> None:
     _, value = event_bytes()
-    dead = decode("order.created", 0, 0, b"someone-else", value)
+    dead = decode("order.created", 0, 0, b"someone-else", value, unit_trust())
     assert isinstance(dead, DeadLetter)
     assert "aggregate_id" in dead.reason

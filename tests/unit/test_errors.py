@@ -6,7 +6,7 @@ import pytest
 
 from services.errors import Conflict, DomainError, Forbidden, NotFound, http_status
 from services.idempotency import KeyReused
-from services.read_api.queries import NotPublished
+from services.read_api.serving import NotPublished
 from services.stock.domain import InsufficientStock
 from services.stock.handlers import TooMuchContention
 

@@ -7,25 +7,48 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services import position
 from services.read_api import cursors
 from services.read_api.retry import DEFAULT_INTERVAL_S, OVERDUE_RETRY_S, retry_after_seconds
+from services.sealed import Seal
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
-def test_a_position_token_round_trips_and_is_opaque() -> None:
-    event_id = uuid.uuid4()
-    event: dict[str, object] = {
-        "event_type": "order.created",
-        "event_id": str(event_id),
-        "aggregate_id": "a-1",
-        "aggregate_version": 3,
-    }
-    token = position.token_of(event)
-    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-    assert position.decode(token) == position.Position("order.created", event_id, "a-1", 3)
+KEY = b"k" * 32
+EVENT: dict[str, object] = {
+    "event_type": "order.created",
+    "event_id": "6d3f5d4e-0e0b-4a53-9d0e-6a1f2b3c4d5e",
+    "aggregate_id": "a-1",
+    "aggregate_version": 3,
+}
+URLSAFE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def _flip(token: str, at: int) -> str:
+    """``token`` with one bit of its payload or tag changed (kept in the base64url alphabet)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    if token[at] == ".":
+        at += 1
+    swapped = alphabet[alphabet.index(token[at]) ^ 1]
+    return token[:at] + swapped + token[at + 1 :]
+
+
+def test_a_position_token_round_trips_sealed_and_opaque() -> None:
+    tokens = position.PositionTokens(KEY)
+    answer = tokens.answer({"order_id": "o-1", position.POSITION: position.payload_of(EVENT)})
+    token = answer[position.TOKEN]
+    assert set(answer) == {"order_id", position.TOKEN}
+    assert set(token) <= URLSAFE
+    expected = position.Position("order.created", uuid.UUID(str(EVENT["event_id"])), "a-1", 3)
+    assert tokens.decode(token) == expected
+
+
+def _sealed(payload: bytes, key: bytes = KEY) -> str:
+    return position.PositionTokens(key).token(payload.decode())
 
 
 @pytest.mark.parametrize(
@@ -33,33 +56,69 @@ def test_a_position_token_round_trips_and_is_opaque() -> None:
     [
         "",
         "not a token!",
-        "bm90IGpzb24",  # "not json"
-        base64.urlsafe_b64encode(b'[1, "no.such.topic", "x", "a", 1]').decode(),
-        base64.urlsafe_b64encode(
-            b'[2, "order.created", "6d3f5d4e-0e0b-4a53-9d0e-6a1f2b3c4d5e", "a", 1]'
-        ).decode(),
-        base64.urlsafe_b64encode(b'[1, "order.created", "not-a-uuid", "a", 1]').decode(),
-        base64.urlsafe_b64encode(b'[1, "order.created", 5, "a", 1]').decode(),
-        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+        "bm90IGpzb24",  # "not json", unsealed
+        base64.urlsafe_b64encode(position.payload_of(EVENT).encode()).decode(),  # unsealed
+        _sealed(b"not json"),
+        _sealed(b'[1, "no.such.topic", "x", "a", 1]'),
+        _sealed(b'[2, "order.created", "6d3f5d4e-0e0b-4a53-9d0e-6a1f2b3c4d5e", "a", 1]'),
+        _sealed(b'[1, "order.created", "not-a-uuid", "a", 1]'),
+        _sealed(b'[1, "order.created", 5, "a", 1]'),
+        _sealed(b'{"a": 1}'),
+        _sealed(position.payload_of(EVENT).encode(), key=b"another key" * 3),  # wrong key
     ],
 )
 def test_anything_else_is_a_bad_position_token(token: str) -> None:
     with pytest.raises(position.BadPositionToken):
-        position.decode(token)
+        position.PositionTokens(KEY).decode(token)
+
+
+def test_a_damaged_position_token_is_refused() -> None:
+    tokens = position.PositionTokens(KEY)
+    token = tokens.token(position.payload_of(EVENT))
+    for at in range(0, len(token), 7):
+        with pytest.raises(position.BadPositionToken):
+            tokens.decode(_flip(token, at))
+    for cut in (1, len(token) // 2, len(token) - 1):
+        with pytest.raises(position.BadPositionToken):
+            tokens.decode(token[:cut])
 
 
 def test_a_cursor_carries_its_key_for_the_same_filters_only() -> None:
+    made = cursors.Cursors(KEY)
     digest = cursors.filters_digest(user_id="alice", status=None)
-    cursor = cursors.encode(digest, ["2026-03-01T10:00:00+00:00", "id-1"])
-    assert cursors.decode(cursor, digest, 2) == ["2026-03-01T10:00:00+00:00", "id-1"]
+    cursor = made.encode(digest, ["2026-03-01T10:00:00+00:00", "id-1"])
+    assert made.decode(cursor, digest, 2) == ["2026-03-01T10:00:00+00:00", "id-1"]
     other = cursors.filters_digest(user_id="alice", status="created")
     with pytest.raises(cursors.BadCursor, match="other filters"):
-        cursors.decode(cursor, other, 2)
+        made.decode(cursor, other, 2)
     with pytest.raises(cursors.BadCursor):
-        cursors.decode(cursor, digest, 1)
-    for junk in ("%%%", "e30", cursor[:-3]):
+        made.decode(cursor, digest, 1)
+    damaged = [_flip(cursor, at) for at in range(0, len(cursor), 5)]
+    truncated = [cursor[:cut] for cut in (1, 20, len(cursor) - 1)]
+    wrong_key = cursors.Cursors(b"another key" * 3).encode(digest, ["2026-03-01", "id-1"])
+    for junk in ("%%%", "e30", "e30.e30", *damaged, *truncated, wrong_key):
         with pytest.raises(cursors.BadCursor):
-            cursors.decode(junk, digest, 2)
+            made.decode(junk, digest, 2)
+
+
+def test_a_cursor_of_another_version_or_kind_is_refused() -> None:
+    digest = cursors.filters_digest()
+    seal = Seal(KEY, "cqrsw keyset cursor")
+    with pytest.raises(cursors.BadCursor, match="unsupported version"):
+        cursors.Cursors(KEY).decode(seal.seal(b'[2, "%s", "sku-1"]' % digest.encode()), digest, 1)
+    # A position token is sealed with a key of its own: it is no cursor.
+    token = position.PositionTokens(KEY).token(f'[1, "{digest}", "sku-1"]')
+    with pytest.raises(cursors.BadCursor):
+        cursors.Cursors(KEY).decode(token, digest, 1)
+
+
+@given(st.text(max_size=600))
+def test_no_string_is_anything_but_a_cursor_or_a_bad_one(text: str) -> None:
+    digest = cursors.filters_digest()
+    with pytest.raises(cursors.BadCursor):
+        cursors.Cursors(KEY).decode(text, digest, 1)
+    with pytest.raises(position.BadPositionToken):
+        position.PositionTokens(KEY).decode(text)
 
 
 def test_retry_after_follows_the_rhythm_of_publications() -> None:

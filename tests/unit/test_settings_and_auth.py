@@ -85,9 +85,9 @@ def test_a_role_password_given_by_the_environment_wins_on_an_external_server(
     assert settings.secrets_dir == tmp_path
 
 
-def test_prod_needs_a_jwt_secret() -> None:
+def test_an_external_stack_needs_a_jwt_secret() -> None:
     with pytest.raises(ValidationError, match="CQRSW_JWT_SECRET"):
-        Settings(env="prod")
+        Settings(database_url="postgresql://db.internal/x")
 
 
 def test_rs256_needs_a_public_key() -> None:

@@ -16,6 +16,7 @@ import pytest
 from contracts.envelope import ContractViolation, EventMeta, make_event, validate
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter, RawEvent
+from tests.support.signing import signed, unit_trust
 
 INT_MAX = 2**31 - 1  # PostgreSQL int: aggregate_version, schema_version, stock amount
 
@@ -42,8 +43,9 @@ def order_event() -> dict[str, Any]:
 
 
 def decoded(event: dict[str, Any], raw: bytes | None = None) -> RawEvent | DeadLetter:
-    value = raw if raw is not None else orjson.dumps(event)
-    return decode(event["event_type"], 0, 7, event["aggregate_id"].encode(), value)
+    value = raw if raw is not None else orjson.dumps(signed(event))
+    key = event["aggregate_id"].encode()
+    return decode(event["event_type"], 0, 7, key, value, unit_trust())
 
 
 Change = Callable[[dict[str, Any]], None]

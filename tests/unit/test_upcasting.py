@@ -13,6 +13,7 @@ from contracts.upcasting import upcast
 from ingest.decode import decode
 from ingest.warehouse import DeadLetter
 from tests.support.raw_events import stock_updated
+from tests.support.signing import signed, unit_trust
 
 
 def v1_event() -> dict[str, Any]:
@@ -56,7 +57,8 @@ def test_current_version_passes_through_unchanged() -> None:
 
 def test_ingest_stores_v1_events_as_they_arrived() -> None:
     event = v1_event()
-    row = decode("order.created", 0, 3, event["aggregate_id"].encode(), orjson.dumps(event))
+    key, value = event["aggregate_id"].encode(), orjson.dumps(signed(event))
+    row = decode("order.created", 0, 3, key, value, unit_trust())
     assert not isinstance(row, DeadLetter)
     assert row.schema_version == 1
     assert orjson.loads(row.payload) == event["payload"]

@@ -17,8 +17,8 @@ from config.database_settings import DbRole
 from contracts.catalog import raw_table
 from database.migrations.ddl import identifier, owned_by
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

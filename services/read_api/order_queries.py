@@ -1,0 +1,84 @@
+"""Orders with their invoices: parameterized SQL against the published view (schema serving).
+
+Lists are keyset pages: each query reads at most ``limit + 1`` rows along an index, starting
+after the sort key of the previous page's last row, so page 1,000 costs what page 1 does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from services.read_api.serving import CamelModel, Row, columns, published
+
+OrderStatus = Literal["created", "invoiced", "cancelled"]
+
+
+class OrderWithInvoice(CamelModel):
+    order_id: UUID
+    user_id: str
+    customer_name: str
+    created_at: datetime
+    status: str
+    invoice_url: str | None
+    updated_at: datetime
+
+
+_COLUMNS = columns(OrderWithInvoice)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    user_id: str
+    status: OrderStatus | None = None
+    created_from: datetime | None = None  # inclusive
+    created_to: datetime | None = None  # exclusive
+
+
+async def orders_with_invoices(
+    conn: psycopg.AsyncConnection,
+    filters: OrderFilters,
+    limit: int,
+    after: tuple[datetime, UUID] | None = None,
+) -> list[Row]:
+    """Newest first, read backwards along (user_id[, status], created_at, order_id)."""
+    query, params = orders_query(filters, limit, after)
+    with published():
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
+            return await cur.fetchall()
+
+
+def orders_query(
+    filters: OrderFilters, limit: int, after: tuple[datetime, UUID] | None
+) -> tuple[sql.Composed, dict[str, object]]:
+    """The page's SQL, with only the conditions in use: each shape gets a plan of its own."""
+    where = [sql.SQL("user_id = %(user_id)s")]
+    if filters.status is not None:
+        where.append(sql.SQL("status = %(status)s"))
+    if filters.created_from is not None:
+        where.append(sql.SQL("created_at >= %(created_from)s"))
+    if filters.created_to is not None:
+        where.append(sql.SQL("created_at < %(created_to)s"))
+    if after is not None:
+        where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
+    query = sql.SQL(
+        "select {} from serving.orders_with_invoices where {}"
+        " order by created_at desc, order_id desc limit %(limit)s"
+    ).format(_COLUMNS, sql.SQL(" and ").join(where))
+    params: dict[str, object] = {
+        "user_id": filters.user_id,
+        "status": filters.status,
+        "created_from": filters.created_from,
+        "created_to": filters.created_to,
+        "after_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        "limit": limit,
+    }
+    return query, params

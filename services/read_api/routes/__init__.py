@@ -1,0 +1,1 @@
+"""The read API's routers, one per resource (GET only)."""

@@ -1,0 +1,85 @@
+"""Orders with their invoices: one user's orders, newest first, in keyset pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import psycopg
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from services.auth import READ_ANY_USER, OrdersReader
+from services.fields import STORABLE, contract_limits
+from services.read_api import order_queries
+from services.read_api.consistency import describe
+from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
+from services.read_api.dependencies import Cursor, CursorSeal, FreshnessLookups, WrittenPosition
+from services.read_api.order_queries import OrderWithInvoice
+from services.read_api.paging import NOT_PUBLISHED, page, paged_responses
+from services.read_api.reading import reading
+from services.read_api.serving import Row, answer
+from services.responses import AUTHENTICATED
+
+router = APIRouter(tags=["orders"])
+
+
+@router.get(
+    "/orders-with-invoices",
+    response_model=list[OrderWithInvoice],
+    response_model_by_alias=True,
+    responses=paged_responses(*AUTHENTICATED, 400, 403, 422, 503, s503=NOT_PUBLISHED),
+)
+async def orders_with_invoices(
+    request: Request,
+    user: OrdersReader,
+    position: WrittenPosition,
+    lookups: FreshnessLookups,
+    cursors: CursorSeal,
+    user_id: Annotated[
+        str,
+        Query(alias="userId", **contract_limits("order.created", "user_id")),
+        STORABLE,
+    ],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    order_status: Annotated[order_queries.OrderStatus | None, Query(alias="status")] = None,
+    created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom")] = None,
+    created_to: Annotated[
+        AwareDatetime | None, Query(alias="createdTo", description="exclusive")
+    ] = None,
+    cursor: Cursor = None,
+) -> Response:
+    if user_id != user.subject and not user.has_any(*READ_ANY_USER):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "userId must be the token's subject (or role analyst)"
+        )
+    if created_from and created_to and created_from >= created_to:
+        raise HTTPException(422, "createdFrom must be before createdTo")
+    filters = order_queries.OrderFilters(user_id, order_status, created_from, created_to)
+    digest = filters_digest(**vars(filters))
+    after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
+
+    headers: dict[str, str] = {}
+
+    async def read(conn: psycopg.AsyncConnection) -> list[Row]:
+        await describe(conn, headers, "orders_with_invoices", position, lookups)
+        return await order_queries.orders_with_invoices(conn, filters, limit + 1, after)
+
+    rows = await reading(request, read)
+    served = page(rows, limit, headers, cursors, digest, _key)
+    return answer(served, headers)
+
+
+def _key(row: Row) -> list[str]:
+    return [row["createdAt"].isoformat(), str(row["orderId"])]
+
+
+def _order_key(key: list[object]) -> tuple[datetime, UUID]:
+    try:
+        at, order_id = datetime.fromisoformat(str(key[0])), UUID(str(key[1]))
+    except ValueError:
+        raise BadCursor(NOT_ISSUED) from None
+    if at.tzinfo is None:
+        raise BadCursor(NOT_ISSUED)
+    return at, order_id

@@ -1,0 +1,44 @@
+"""The podman override of docker-compose.yml replaces images and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.support.podman import (
+    COMPOSE_FILE,
+    OVERRIDE_FILE,
+    WITHOUT_STANDIN,
+    override_images,
+    project_builds,
+    standin_folder,
+)
+
+
+def load(path: Any) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def test_the_override_changes_only_images_of_services_that_are_pulled() -> None:
+    compose, override = load(COMPOSE_FILE), load(OVERRIDE_FILE)
+    assert set(override) == {"services"}
+    built_here = project_builds(compose)
+    for name, service in override["services"].items():
+        assert name in compose["services"], f"{name} is not a service of docker-compose.yml"
+        assert set(service) <= {"image", "build"}, f"{name}: only the image may change"
+        original = compose["services"][name]
+        assert "build" not in original, f"{name} is built from the repository, not pulled"
+        assert original["image"] not in built_here
+
+
+def test_every_pulled_image_has_a_stand_in_or_is_named_as_not_started() -> None:
+    compose = load(COMPOSE_FILE)
+    pulled = {name for name, service in compose["services"].items() if "build" not in service}
+    assert pulled == set(override_images()) | set(WITHOUT_STANDIN)
+
+
+def test_every_stand_in_is_built_from_a_containerfile_in_the_repository() -> None:
+    for image in set(override_images().values()):
+        assert (standin_folder(image) / "Containerfile").is_file(), image
