@@ -17,6 +17,7 @@ import pytest
 from config.database_settings import DbRole
 from config.settings import REPO_ROOT, Settings
 from database.warehouse import MARTS
+from pipeline.tasks.audit import AUDIT_TIMEOUT
 from pipeline.tasks.dbt import MANIFEST_PATH, build_manifest
 from pipeline.tasks.gate_and_publish import FIRST
 from stack.airflow import airflow_env
@@ -45,8 +46,9 @@ def describe(dag):
         "retries": {t.task_id: t.retries for t in dag.tasks},
         "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
                       if isinstance(getattr(t, "env", None), dict)},
-        "retry_decisions": retry_decisions(dag.get_task("data_docs" if dag.dag_id ==
-                                                        "data_docs" else "validate_marts")),
+        "retry_decisions": retry_decisions(dag.get_task(
+            {"data_docs": "data_docs", "warehouse_audit": "audit"}.get(dag.dag_id, "validate_marts")
+        )),
         "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
         "pool": {t.task_id: t.pool for t in dag.tasks},
         "watched_tests": {t.task_id: list(t.test_unique_ids) for t in dag.tasks
@@ -114,7 +116,12 @@ def reachable(downstream: dict[str, list[str]], start: str) -> set[str]:
 
 def test_dags_import_without_errors(parsed: dict[str, Any]) -> None:
     assert parsed["errors"] == {}
-    assert set(parsed["dags"]) == {"cqrs_warehouse_pipeline", "rebuild_views", "data_docs"}
+    assert set(parsed["dags"]) == {
+        "cqrs_warehouse_pipeline",
+        "rebuild_views",
+        "data_docs",
+        "warehouse_audit",
+    }
     assert all(dag["doc"] for dag in parsed["dags"].values())  # the docstring is the DAG doc
 
 
@@ -193,11 +200,23 @@ def test_every_dbt_model_task_records_a_span_of_its_run(parsed: dict[str, Any]) 
 
 def test_every_task_has_an_execution_timeout(parsed: dict[str, Any]) -> None:
     settings = Settings()
-    for dag in parsed["dags"].values():
+    for dag_id, dag in parsed["dags"].items():
         others = {t: s for t, s in dag["timeout_s"].items() if t != "ingest"}
-        assert set(others.values()) == {settings.task_timeout_s}
+        if dag_id != "warehouse_audit":  # reads every row: its own, longer limit
+            assert set(others.values()) == {settings.task_timeout_s}
     ingest = parsed["dags"]["cqrs_warehouse_pipeline"]["timeout_s"]["ingest"]
     assert ingest == settings.ingest_deadline_s + 120
+
+
+def test_the_audit_runs_daily_and_alerts_on_failure(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["warehouse_audit"]
+    assert dag["schedule"] == "@daily"
+    assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert list(dag["downstream"]) == ["audit"]
+    assert dag["on_failure"] == {"audit": True}
+    assert dag["timeout_s"]["audit"] == AUDIT_TIMEOUT.total_seconds()
+    # A finding is bad data: retrying cannot help.
+    assert dag["retry_decisions"] == {"database down": "retry", "bad data": "fail"}
 
 
 def test_dag_files_build_no_settings_and_share_their_defaults() -> None:
