@@ -120,7 +120,7 @@ def where_time_goes(settings: Settings, since: datetime) -> list[str]:
                 (PIPELINE, since),
             ).fetchall()
         ]
-    lines += _watchers_and_tail(settings, since)
+    lines += _tail(settings, since)
     if paths:
         lines.append(
             f"  from ingest's end to publish's end: median {statistics.median(paths):.1f} s,"
@@ -134,30 +134,17 @@ def where_time_goes(settings: Settings, since: datetime) -> list[str]:
     return lines
 
 
-def _watchers_and_tail(settings: Settings, since: datetime) -> list[str]:
-    """How many model tasks took a worker process in each publishing run (a task that ends
-    in the triggerer has no pid), and the run's tail: from publish's end to the run's end,
-    which the next run waits for."""
+def _tail(settings: Settings, since: datetime) -> list[str]:
+    """The run's tail: from publish's end to the run's end, which the next run waits for."""
     with connections.connect(settings, AIRFLOW_DATABASE) as conn:
         rows = conn.execute(
-            "select count(w.pid), count(w.task_id),"
-            " extract(epoch from r.end_date - p.end_date) from task_instance as p"
+            "select extract(epoch from r.end_date - p.end_date) from task_instance as p"
             " join dag_run as r using (dag_id, run_id)"
-            " left join task_instance as w on w.dag_id = p.dag_id and w.run_id = p.run_id"
-            "  and w.operator = 'ModelBuildWatcher'"
             " where p.dag_id = %s and p.task_id = 'publish' and p.state = 'success'"
-            " and p.start_date >= %s and r.end_date is not null"
-            " group by r.run_id, r.end_date, p.end_date",
+            " and p.start_date >= %s and r.end_date is not null",
             (PIPELINE, since),
         ).fetchall()
-    if not rows:
+    tails = [float(tail) for (tail,) in rows if tail is not None]
+    if not tails:
         return []
-    on_worker = [int(count) for count, _, _ in rows]
-    tails = [float(tail) for _, _, tail in rows if tail is not None]
-    return [
-        f"  model tasks ({rows[0][1]} a run): {statistics.median(on_worker):.0f} a run took a"
-        f" worker process (median), {max(on_worker)} at most; the others ended in the triggerer",
-        f"  from publish's end to the run's end: median {statistics.median(tails):.1f} s"
-        if tails
-        else "  from publish's end to the run's end: n/a",
-    ]
+    return [f"  from publish's end to the run's end: median {statistics.median(tails):.1f} s"]

@@ -4,9 +4,9 @@ Starts the whole stack as ``make up`` does (services and Airflow; ``@continuous`
 on free ports in a temp state dir. After a warm-up (the first run builds every table), sends
 ``--rate`` commands a second (orders, invoices, stock operations, a little poison) for
 ``--duration`` seconds and follows each accepted command through the read API until its
-position token says it is included (bench/visibility.py). Then pauses the DAG, sends the
-number of commands one run took on average, and times one direct ``cqrsw pipeline`` pass
-(ingest, dbt build, gate, publish) over them. Last line::
+row is in an answer's body, as a reader sees it (bench/visibility.py). Then pauses the DAG,
+sends the number of commands one run took on average, and times one direct ``cqrsw
+pipeline`` pass (ingest, dbt build, gate, publish) over them. Last line::
 
     ratio=<p95 / direct pass> freshness_p50_s=.. freshness_p95_s=.. direct_pass_s=.. runs=..
 
@@ -120,6 +120,7 @@ def steady(settings: Settings, rate: float, duration: float, seed: int) -> dict[
         "commands": commands,
         "followed": len(seconds),
         "left": len(watcher.pending),
+        "unfollowed": watcher.unfollowed,
         "drained": drained,
         "runs": runs,
         "per_run": per_run,
@@ -188,7 +189,8 @@ def main() -> None:
         raise SystemExit(0 if b["drained"] and b["most"]["running"] <= 1 else 1)
     print(
         f"{r['commands']} commands at {args.rate:g}/s for {args.duration:g} s; {r['followed']}"
-        f" followed to the read API, {r['left']} never served; max {r['max']:.1f} s;"
+        f" followed to their rows in the read API, {r['left']} never served,"
+        f" {r['unfollowed']} invoices issued before their order not followed; max {r['max']:.1f} s;"
         f" direct pass over {r['per_run']} commands (one run's worth)"
     )
     print("where a publishing run's time goes (Airflow metadata):")

@@ -1,10 +1,14 @@
-"""When each accepted command first shows in the read API, watched through its position token.
+"""When each accepted command first shows in the read API: its row in an answer's body.
 
-The read API is polled for ``/freshness`` only; when a new publication shows, every command
-still pending is asked about once (``X-Position-Token`` -> ``X-Position-Included``). A command
-found included is dated at the poll that first saw that publication, unless another
-publication landed while the commands were being asked about: then at its answer, later
-rather than earlier.
+The read API is polled for ``/freshness`` only; when a new publication shows, the rows of
+every command still pending are read once, as a reader would (no position token): a created
+order's row in its user's ``/orders-with-invoices``, a cancelled one with status
+``cancelled``, an invoice's URL on its order's row (or a later invoice's of the same order,
+which replaces it), a stock operation's version (or a later one) in
+``/products/{id}/stock``. A command found is dated at the poll that first saw that
+publication, unless another publication landed while the rows were being read: then at its
+answer, later rather than earlier. An invoice issued before its order was accepted is not
+followed (its row appears only with the order's); ``unfollowed`` counts those.
 """
 
 from __future__ import annotations
@@ -33,8 +37,16 @@ class Pending:
 
     kind: str
     user: str
-    token: str
     answered_at: datetime
+    subject: str  # the order id, or the product id
+    expect: str | int  # the invoice URL, or the stock version; unused for the other kinds
+
+    @property
+    def source(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """The read that shows this command's row: (path, query parameters)."""
+        if self.kind in ORDER_KINDS:
+            return "/orders-with-invoices", (("userId", self.user), ("limit", "1000"))
+        return f"/products/{self.subject}/stock", ()
 
 
 class Answers(io.StringIO):
@@ -53,7 +65,8 @@ class Answers(io.StringIO):
 
 
 class Visibility:
-    """Follows commands until the read API serves them; ``seconds`` holds each one's freshness."""
+    """Follows commands until the read API serves their rows; ``seconds`` holds each one's
+    freshness."""
 
     def __init__(self, settings: Settings, *, sample_every: int = 1, poll_s: float = 0.25):
         self.base = f"http://127.0.0.1:{settings.read_api_port}"
@@ -66,7 +79,10 @@ class Visibility:
         self.pending: dict[str, Pending] = {}
         self.seconds: list[float] = []
         self.accepted = 0
+        self.unfollowed = 0
         self.publications = 0
+        self.orders: set[str] = set()  # accepted create_order commands
+        self.invoices: dict[str, list[str]] = {}  # order id -> its invoices' URLs, in order
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="visibility", daemon=True)
@@ -77,15 +93,24 @@ class Visibility:
             *STOCK_KINDS,
         ):
             return
-        token = record["response"].get("position_token")
-        if not token:
+        kind, answer = record["kind"], record["response"]
+        if not isinstance(answer, dict):
             return
+        subject = str(answer.get("order_id") or answer.get("product_id") or "")
+        expect: str | int = answer.get("invoice_url") or answer.get("version") or 0
         with self._lock:
+            if kind == "create_order":
+                self.orders.add(subject)
+            elif kind == "issue_invoice":
+                self.invoices.setdefault(subject, []).append(str(expect))
+                if subject not in self.orders:
+                    self.unfollowed += 1
+                    return
             self.accepted += 1
             if self.accepted % self.sample_every:
                 return
             answered = datetime.fromisoformat(record["answered_at"])
-            self.pending[record["id"]] = Pending(record["kind"], record["user"], token, answered)
+            self.pending[record["id"]] = Pending(kind, record["user"], answered, subject, expect)
 
     def start(self) -> None:
         self._thread.start()
@@ -126,24 +151,38 @@ class Visibility:
                 self.publications += 1
                 with self._lock:
                     batch = list(self.pending.items())
-                found = [f for f in pool.map(self._included, batch) if f is not None]
+                reads = {item.source for _, item in batch}
+                bodies = dict(zip(reads, pool.map(self._read, reads), strict=True))
                 moved = self._publication() != now
                 with self._lock:
-                    for command_id, answered_at in found:
-                        waiting = self.pending.pop(command_id)
+                    for command_id, waiting in batch:
+                        body, answered_at = bodies[waiting.source]
+                        if body is None or not self._shows(waiting, body):
+                            continue
+                        self.pending.pop(command_id, None)
                         at = answered_at if moved else seen_at
                         self.seconds.append(max(0.0, (at - waiting.answered_at).total_seconds()))
 
-    def _included(self, item: tuple[str, Pending]) -> tuple[str, datetime] | None:
-        command_id, waiting = item
-        if waiting.kind in ORDER_KINDS:
-            path, params = "/orders-with-invoices", {"userId": waiting.user, "limit": "1"}
-        else:
-            path, params = "/products", {"limit": "1"}
+    def _read(self, source: tuple[str, tuple[tuple[str, str], ...]]) -> tuple[Any, datetime]:
+        """The body of one read (None if it failed or found nothing), and when it came."""
+        path, params = source
         try:
-            answer = self.http.get(path, params=params, headers={"X-Position-Token": waiting.token})
+            answer = self.http.get(path, params=dict(params))
         except httpx.HTTPError:
-            return None
-        if answer.headers.get("X-Position-Included") == "true":
-            return command_id, datetime.now(UTC)
-        return None
+            return None, datetime.now(UTC)
+        return (answer.json() if answer.status_code == 200 else None), datetime.now(UTC)
+
+    def _shows(self, waiting: Pending, body: Any) -> bool:
+        """Whether ``body`` holds the row ``waiting`` made."""
+        if waiting.kind in STOCK_KINDS:
+            return isinstance(body, dict) and int(body.get("version", 0)) >= int(waiting.expect)
+        row = next((r for r in body if r.get("orderId") == waiting.subject), None)
+        if row is None:
+            return False
+        if waiting.kind == "cancel_order":
+            return bool(row.get("status") == "cancelled")
+        if waiting.kind == "issue_invoice":
+            issued = self.invoices.get(waiting.subject, [])
+            later = issued[issued.index(str(waiting.expect)) :] if waiting.expect in issued else []
+            return row.get("invoiceUrl") in later
+        return True

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from config.dag_settings import DagSettings
 from config.database_settings import REPO_ROOT as REPO_ROOT
 from config.database_settings import DatabaseSettings, DbRole
 from config.event_key_settings import EventKeySettings
@@ -20,8 +21,10 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 MIN_PROD_SECRET_BYTES = SecretKind.SIGNING_KEY.min_length
 
 
-class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
-    """One settings model for every deployable; build it at start-up, not at import time."""
+class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings, DagSettings):
+    """One settings model for every deployable; build it at start-up, not at import time.
+
+    The DAG files build only its ``DagSettings`` part when Airflow parses them."""
 
     model_config = SettingsConfigDict(env_prefix="CQRSW_", env_file=".env", extra="ignore")
 
@@ -65,22 +68,6 @@ class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
         ge=1,
         le=100_000,
         description="Requests a second the gateway lets through per client address; past it: 429.",
-    )
-
-    # Bounded time: no ingest run or task may hang the pipeline.
-    ingest_deadline_s: float = Field(
-        default=900,
-        gt=0,
-        le=86_400,
-        description="An ingest run stops reading at this deadline, commits what it read and"
-        " fails, saying so (a dead broker, a stuck partition).",
-    )
-    task_timeout_s: float = Field(
-        default=1800,
-        gt=0,
-        le=86_400,
-        description="execution_timeout of every Airflow task (the ingest task: its deadline"
-        " plus a margin).",
     )
 
     env: Literal["dev", "prod"] = "dev"
@@ -176,11 +163,6 @@ class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
     airflow_admin_password: SecretStr | None = Field(
         default=None, description="Password of the Airflow UI user `admin`; `admin` in dev."
     )
-    pipeline_schedule: str = Field(
-        default="@continuous",
-        description="Schedule of the cqrs_warehouse_pipeline DAG: `@continuous` (a run starts"
-        " as the previous one ends and waits for new events) or a cron expression.",
-    )
     pipeline_idle_wait_s: float = Field(
         default=60, ge=0, le=3600,
         description="How long a continuous run waits for new events before ending empty.",
@@ -190,9 +172,6 @@ class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings):
     )
     dbt_threads: int | None = Field(
         default=None, ge=1, le=64, description="dbt threads; unset: one per CPU core."
-    )
-    pipeline_catchup: bool = Field(
-        default=False, description="Let the scheduler run missed intervals of the pipeline."
     )
 
     # Observability

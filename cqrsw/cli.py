@@ -104,8 +104,19 @@ def cmd_publish(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_pipeline(_: argparse.Namespace) -> int:
+def cmd_pipeline(args: argparse.Namespace) -> int:
     from pipeline.steps import run_pipeline
+
+    if args.action == "audit":
+        from pipeline.audit import AuditFailed, run_audit
+
+        try:
+            run_audit(_settings())
+        except AuditFailed as exc:
+            console.print(f"[red]AuditFailed:[/red] {escape(str(exc))}", highlight=False)
+            return 1
+        console.print("audit: every check passed on every row")
+        return 0
 
     def show(step: str, result: Any) -> None:
         if step == "ingest":
@@ -214,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("pipeline", help="one pass as the DAG runs it")
-    p.add_argument("action", choices=["run"], help="ingest, dbt build, gate, publish, freshness")
+    p.add_argument(
+        "action",
+        choices=["run", "audit"],
+        help="run: ingest, dbt build, gate, publish, freshness; audit: every check on every row",
+    )
     p.set_defaults(func=cmd_pipeline)
 
     from services.tokens import ROLES

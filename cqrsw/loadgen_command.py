@@ -52,6 +52,10 @@ def cmd_loadgen(args: argparse.Namespace) -> int:
     for kind in sorted({k for k, _ in summary.outcomes}):
         table.add_row(kind, *(str(summary.outcomes[(kind, o)]) for o in outcomes))
     console.print(table)
+    console.print(
+        f"asked again with their idempotency key: {summary.asked_again} attempts;"
+        f" commands still of unknown outcome: {summary.unresolved}"
+    )
     console.print(f"recorded every command and its answer in {args.out}")
     return 0
 

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag
 
-from config.settings import Settings
-from pipeline.tasks.alerts import on_task_failure
-from pipeline.tasks.dbt import dbt_task_group
+from pipeline.tasks.dag_defaults import dag_arguments
+from pipeline.tasks.dbt import dbt_macros, dbt_task_group
 from pipeline.tasks.gate_and_publish import check_and_publish
-from pipeline.tasks.limits import time_limits
-from pipeline.tasks.retries import retry_args
-
-SETTINGS = Settings()
 
 
 @dag(
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["cqrs-warehouse", "maintenance"],
-    default_args={**retry_args(), **time_limits(SETTINGS), "on_failure_callback": on_task_failure},
+    **dag_arguments("maintenance"),
+    user_defined_macros=dbt_macros(),
     params={
         "from_date": Param(
             None,
@@ -44,7 +34,6 @@ def rebuild_views() -> None:
     """
 
     rebuild = dbt_task_group(
-        SETTINGS,
         "dbt_rebuild",
         full_refresh="{{ not params.from_date }}",
         dbt_vars={"rebuild_from": "{{ params.from_date or '' }}"},

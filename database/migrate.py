@@ -56,6 +56,9 @@ TARGETS: tuple[Target, ...] = (
 TARGETS_BY_NAME = {target.dbname: target for target in TARGETS}
 
 
+_ALEMBIC_COMMANDS = threading.Lock()
+
+
 class SchemaNotCurrent(RuntimeError):
     """A database is behind its newest revision: run ``cqrsw db upgrade`` (or the init job)."""
 
@@ -99,7 +102,11 @@ def upgrade_database(settings: Settings, target: Target, revision: str = "head")
             conn.execute(text("set local statement_timeout = 0"))
             config = alembic_config(target)
             config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+            # Alembic's `context` and `op` are module-level proxies, installed and removed by
+            # each command: two commands at once in one process (threads) would tear down
+            # each other's. The advisory lock orders processes; this orders threads.
+            with _ALEMBIC_COMMANDS:
+                command.upgrade(config, revision)
             return current_revision(conn)
     finally:
         engine.dispose()

@@ -88,7 +88,9 @@ def _reset(
 
 def topic_ids(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[str, str | None]:
     """The broker's id of each topic (from the metadata the consumer holds), None if unknown."""
-    cluster = consumer._client.cluster  # kafka-python keeps topic ids there (metadata v10+)
+    # No public API gives topic ids: KafkaConsumer exposes none, and KafkaAdminClient would
+    # open a second connection per run. kafka-python keeps them here (metadata v10+).
+    cluster = consumer._client.cluster
     ids = {tp.topic: cluster.topic_id(tp.topic) for tp in partitions}
     return {topic: str(tid) if tid is not None else None for topic, tid in ids.items()}
 

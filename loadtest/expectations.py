@@ -3,7 +3,11 @@
 Attempts that share an ``Idempotency-Key`` are one command. A command is *accepted* if
 any attempt got a 2xx: then exactly one event carries the ``X-Request-Id`` of one of its
 attempts. It is *refused* if every attempt got a 4xx: then no event does. Otherwise
-(5xx, or no answer: timeout, connection refused) the outcome is *unknown*: zero or one.
+(5xx, or no answer: timeout, connection refused) the outcome is *unknown*: zero or one,
+until a retry with the same key, sent once every attempt was over (``resolves``), says:
+its 2xx is the first commit's answer or its own, and its 4xx means no attempt committed
+(a refused command leaves its key unused, services/idempotency.py). What stays unknown
+after that is bounded: at most ``UNKNOWN_BOUND`` of the commands.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 Verdict = Literal["accepted", "refused", "unknown"]
+UNKNOWN_BOUND = 0.01  # share of commands whose outcome may stay unknown after resolution
 EVENT_TYPE = {
     "create_order": "order.created",
     "cancel_order": "order.cancelled",
@@ -36,6 +42,7 @@ class Expectation:
     verdict: Verdict
     response: dict[str, Any] | None  # the body of the accepted answer
     statuses: tuple[int | None, ...] = ()  # of every attempt, None where no answer came
+    resolved: bool = False  # only a resolving retry's answer is known
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Event:
     aggregate_id: str
     aggregate_version: int
     payload: dict[str, Any]
+    occurred_at: datetime | None = None
 
 
 @dataclass
@@ -69,6 +77,16 @@ def verdict(statuses: Iterable[int | None]) -> Verdict:
     return "unknown"
 
 
+def verdict_of(tries: list[dict[str, Any]]) -> Verdict:
+    """The verdict of one command's attempts, a resolving retry's 4xx counted as final."""
+    found = verdict(t.get("status") for t in tries)
+    asked = [t["status"] for t in tries if t.get("resolves") and t.get("status") is not None]
+    answered = [status for status in asked if status < 500]
+    if found == "unknown" and answered and 400 <= answered[-1] < 500:
+        return "refused"
+    return found
+
+
 def expectations(records: Iterable[dict[str, Any]]) -> list[Expectation]:
     """The HTTP commands of a record, attempts grouped by idempotency key (poison left out)."""
     attempts: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -79,6 +97,8 @@ def expectations(records: Iterable[dict[str, Any]]) -> list[Expectation]:
     for key, tries in attempts.items():
         accepted = [t for t in tries if t.get("status") and 200 <= t["status"] < 300]
         first = tries[0]
+        final = verdict_of(tries)
+        before = verdict(t.get("status") for t in tries if not t.get("resolves"))
         found.append(
             Expectation(
                 key=key,
@@ -87,19 +107,25 @@ def expectations(records: Iterable[dict[str, Any]]) -> list[Expectation]:
                 path=first["path"],
                 body=first["body"],
                 request_ids=frozenset(t["id"] for t in tries),
-                verdict=verdict(t.get("status") for t in tries),
+                verdict=final,
                 response=accepted[0]["response"] if accepted else None,
                 statuses=tuple(t.get("status") for t in tries),
+                resolved=final != "unknown" and before == "unknown",
             )
         )
     return found
 
 
-def check_events(commands: list[Expectation], events: list[Event], strict: bool) -> Findings:
+def check_events(
+    commands: list[Expectation],
+    events: list[Event],
+    strict: bool,
+    unknown_bound: float = UNKNOWN_BOUND,
+) -> Findings:
     """Each accepted command made exactly one event of its type; refused ones made none.
 
     ``strict``: the warehouse saw no other traffic, so an event no command accounts for is
-    a violation too.
+    a violation too. More than ``unknown_bound`` of the commands left unknown is one too.
     """
     findings = Findings()
     by_request: dict[str | None, list[Event]] = defaultdict(list)
@@ -129,11 +155,23 @@ def check_events(commands: list[Expectation], events: list[Event], strict: bool)
             findings.violations.append(f"{command.kind} {command.key} has {len(made)} events")
         elif command.verdict == "unknown":
             findings.count(f"unknown outcome, {'in' if made else 'not in'} raw")
+    unknown = findings.figures.get("commands unknown", 0)
+    if unknown > unknown_bound * len(commands):
+        findings.violations.append(
+            f"{unknown} of {len(commands)} commands have an unknown outcome,"
+            f" more than the {unknown_bound:.0%} allowed"
+        )
+    findings.count("commands resolved by a retry with their key", resolved(commands))
     unclaimed = [e for rid, found in by_request.items() if rid not in claimed for e in found]
     findings.count("events from no command of the record", len(unclaimed))
     if strict and unclaimed:
         findings.violations.append(f"{len(unclaimed)} events in raw lack an accepted command")
     return findings
+
+
+def resolved(commands: Iterable[Expectation]) -> int:
+    """How many commands a resolving retry decided (its answer is the only known one)."""
+    return sum(1 for c in commands if c.resolved)
 
 
 def check_stock_log(events: list[Event]) -> tuple[dict[str, int], list[str]]:

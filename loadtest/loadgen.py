@@ -2,7 +2,9 @@
 
 Each line of the record (JSONL) is one command with what came back: the HTTP status and
 body, or the error if none came (connection refused, timeout), or for a poison message
-where Kafka put it. ``cqrsw check`` reads it after a pipeline pass.
+where Kafka put it. After the load, each command whose outcome is unknown is asked again
+with its idempotency key (loadtest/resolution.py), and those answers are recorded too.
+``cqrsw check`` reads it after a pipeline pass.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +25,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from config.settings import Settings
+from loadtest.resolution import unresolved
 from loadtest.traffic import POISON_KEY, Command, Traffic, poison_message
 from services.tokens import BILLING, CUSTOMER, STOCK, issue_token
 
@@ -34,6 +37,8 @@ class Summary:
     sent: int = 0
     seconds: float = 0.0
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, outcome)
+    asked_again: int = 0  # resolving retries sent after the load (not in ``sent``)
+    unresolved: int = 0  # commands whose outcome the resolving retries left unknown
 
     def add(self, kind: str, outcome: str) -> None:
         self.sent += 1
@@ -63,8 +68,17 @@ class LoadGenerator:
         self._tokens: dict[str, str] = {}
         self._http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=concurrency))
         self._producer: KafkaProducer | None = None
+        self.records: list[dict[str, Any]] = []  # what was written to ``out``, in that order
 
-    def run(self, rate: float, duration: float, on_sent: Callable[[int], None]) -> Summary:
+    def run(
+        self,
+        rate: float,
+        duration: float,
+        on_sent: Callable[[int], None],
+        *,
+        resolve_within: float = 120.0,
+    ) -> Summary:
+        """Send the load; then, for up to ``resolve_within`` s, ask about unknown outcomes."""
         start = time.monotonic()
         slots = threading.BoundedSemaphore(self.concurrency * 2)
         try:
@@ -77,12 +91,37 @@ class LoadGenerator:
                     slots.acquire()
                     future = pool.submit(self._send, command)
                     future.add_done_callback(lambda _: self._done(slots, on_sent))
-        finally:
             self.summary.seconds = time.monotonic() - start
+            self.summary.unresolved = self.resolve(resolve_within)
+        finally:
+            self.summary.seconds = self.summary.seconds or time.monotonic() - start
             self._http.close()
             if self._producer is not None:
                 self._producer.close(timeout=10)
         return self.summary
+
+    def resolve(self, within: float) -> int:
+        """Retry each command of unknown outcome with its key until answered; how many are left.
+
+        Sent one at a time, after every attempt of the load was answered or gave up, so a
+        resolving retry's answer is the last word on its command. While the stack is still
+        recovering (503, no answer) it asks again, backing off, for up to ``within`` seconds.
+        """
+        deadline = time.monotonic() + within
+        pause = 0.5
+        # Only while the services still keep the key (with a minute to spare).
+        kept = timedelta(seconds=self.settings.idempotency_window_s - 60)
+        while retries := unresolved(self.records, (datetime.now(UTC) - kept).isoformat()):
+            if time.monotonic() >= deadline:
+                break
+            for command in retries:
+                if time.monotonic() >= deadline:
+                    break
+                self._send(command)
+            if unresolved(self.records, (datetime.now(UTC) - kept).isoformat()):
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, 10.0)
+        return len(unresolved(self.records))
 
     @staticmethod
     def _done(slots: threading.BoundedSemaphore, on_sent: Callable[[int], None]) -> None:
@@ -103,7 +142,11 @@ class LoadGenerator:
         record["answered_at"] = _now()
         with self._lock:
             self.out.write(json.dumps(record) + "\n")
-            self.summary.add(command.kind, outcome(record))
+            self.records.append(record)
+            if command.resolves:
+                self.summary.asked_again += 1
+            else:
+                self.summary.add(command.kind, outcome(record))
 
     def _post(self, command: Command) -> dict[str, Any]:
         port = getattr(self.settings, f"{command.service}_port")

@@ -32,6 +32,8 @@ class Command:
     ``id`` is the request's ``X-Request-Id``, which the service copies into the event's
     envelope: how the checker finds the event a command made. A retry has an id of its own
     and the ``idempotency_key`` (and body) of the command it retries (``retry_of``).
+    ``resolves``: sent after the load, when every earlier attempt was answered or gave up,
+    to learn what an attempt without a known outcome did (loadtest/resolution.py).
     """
 
     seq: int
@@ -44,6 +46,7 @@ class Command:
     idempotency_key: str | None = None
     retry_of: str | None = None
     poison: str | None = None  # what is wrong with the message, for poison
+    resolves: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

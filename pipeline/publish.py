@@ -5,6 +5,10 @@ and every check passed, ``publish_views`` upserts into ``serving.<mart>`` the ro
 since the last publication (each mart row carries the watermark of the run that last changed
 it, indexed), and records the new watermark in ``serving.publications``, all in one
 transaction: readers see the previous publication or the new one, never a mix.
+
+A view whose mart holds no row changed since its last publication is not published again (no
+row, no ``NOTIFY``: the answers read APIs keep of it stay valid); its last publication only
+records that this run checked it (``checked_at``).
 Why and how: docs/adr/write-audit-publish.md.
 """
 
@@ -39,7 +43,8 @@ class PublishFailed(RuntimeError):
 
 
 def publish_views(settings: Settings) -> dict[str, int]:
-    """Publish every mart's changes since the last publication; return rows written per view.
+    """Publish every mart's changes since the last publication; return rows written per view
+    published (a view that did not change is left out).
 
     Call it only after dbt build (and any other check) passed: it copies what the marts hold.
     Cost is proportional to the rows changed since the last publication, except when a mart
@@ -59,7 +64,8 @@ def publish_views(settings: Settings) -> dict[str, int]:
             # One snapshot for all marts: the published views describe the same moment.
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
-                return {view.name: _publish(conn, view) for view in MARTS}
+                written = {view.name: _publish(conn, view) for view in MARTS}
+                return {name: rows for name, rows in written.items() if rows is not None}
         except LockNotAvailable:
             raise PublishFailed(
                 _lock_wait(settings, "another session on a serving table")
@@ -76,12 +82,15 @@ def _lock_wait(settings: Settings, holder: str) -> str:
     )
 
 
-def _publish(conn: psycopg.Connection, view: Mart) -> int:
+def _publish(conn: psycopg.Connection, view: Mart) -> int | None:
+    """Publish ``view`` if its mart changed since its last publication: the rows written, or
+    None when it did not change (then only ``checked_at`` of its last publication moves)."""
     source = sql.Identifier(SOURCE_SCHEMA, view.name)
     target = sql.Identifier(SERVING_SCHEMA, view.name)
     columns = _columns(conn, SOURCE_SCHEMA, view.name)
     if not columns:
         raise PublishFailed(f"{SOURCE_SCHEMA}.{view.name} does not exist: run dbt build first")
+    # Both ends of the mart's watermark index: two index probes, whatever the mart's size.
     row = conn.execute(
         sql.SQL("select min(changed_at_watermark), max(changed_at_watermark) from {}").format(
             source
@@ -91,6 +100,13 @@ def _publish(conn: psycopg.Connection, view: Mart) -> int:
     oldest, newest = row
     last = _last_watermark(conn, view.name)
     reshaped = _columns(conn, SERVING_SCHEMA, view.name) != columns
+    if not (reshaped or _changed(conn, view, newest, last)):
+        conn.execute(
+            "update serving.publications set checked_at = now() where id = ("
+            " select max(id) from serving.publications where view_name = %s)",
+            (view.name,),
+        )
+        return None
     if reshaped:
         # First publication, or the mart's contract changed: serve a table of its new shape.
         conn.execute(sql.SQL("drop table if exists {}").format(target))
@@ -103,18 +119,31 @@ def _publish(conn: psycopg.Connection, view: Mart) -> int:
         mode, written = "replace", conn.execute(insert).rowcount
     else:
         mode, written = "upsert", _upsert(conn, view, [name for name, _ in columns], since=last)
-    # A row per publication, changed or not: readers learn when each view was last published
-    # and how new the newest event it includes is (what its watermark covers).
+    # Readers learn when each view was last published and how new the newest event it
+    # includes is (what its watermark covers).
     watermark = newest if newest is not None else (last or 0)
     conn.execute(
         "insert into serving.publications"
-        " (view_name, watermark, mode, rows_written, newest_event_at)"
-        " values (%s, %s, %s, %s, %s)",
+        " (view_name, watermark, mode, rows_written, newest_event_at, checked_at)"
+        " values (%s, %s, %s, %s, %s, now())",
         (view.name, watermark, mode, written, _newest_event_at(conn, view, last, watermark)),
     )
     # Delivered at commit, to read APIs listening: they stop serving answers they kept.
     conn.execute("select pg_notify(%s, %s)", (PUBLICATIONS_CHANNEL, view.name))
     return written
+
+
+def _changed(conn: psycopg.Connection, view: Mart, newest: int | None, last: int | None) -> bool:
+    """Whether the mart differs from the view's last publication: never published, a row
+    changed by a later run than it covers, or emptied while serving still holds rows."""
+    if last is None:
+        return True
+    if newest is not None:
+        return bool(newest > last)
+    served = conn.execute(
+        sql.SQL("select exists (select from {})").format(sql.Identifier(SERVING_SCHEMA, view.name))
+    ).fetchone()
+    return bool(served and served[0])
 
 
 def _newest_event_at(

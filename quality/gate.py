@@ -19,6 +19,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from quality import windows
 from quality.data_docs import (
     URL_VARIABLE,
     build_data_docs,
@@ -81,16 +82,20 @@ class GateReport:
 def run_gate_parts(settings: Settings, parts: Sequence[str] | None = None) -> GateReport:
     """The named parts of the gate (``quality.suites.GATE_PARTS``; all of them by default), in
     order, each as the checkpoint ``<part>_gate``; raises at the first that fails. Returns one
-    report of every suite that ran."""
+    report of every suite that ran.
+
+    Each part checks the rows since its last pass (quality/windows.py), and moves its window
+    up only when it passes."""
     from quality.suites import GATE_PARTS
 
     unknown = [part for part in parts or () if part not in GATE_PARTS]
     if unknown:
         raise ValueError(f"no gate part {unknown}: the parts are {sorted(GATE_PARTS)}")
-    reports = [
-        run_gate(settings, GATE_PARTS[part](), checkpoint_name=f"{part}_gate")
-        for part in (parts or list(GATE_PARTS))
-    ]
+    reports = []
+    for part in parts or list(GATE_PARTS):
+        below = windows.bound_now(settings, part)
+        reports.append(run_gate(settings, GATE_PARTS[part](), checkpoint_name=f"{part}_gate"))
+        windows.record_checked(settings, part, below)
     return GateReport(
         success=all(r.success for r in reports),
         suites={name: o for r in reports for name, o in r.suites.items()},
@@ -105,14 +110,21 @@ def existing_tables(settings: Settings, suites: Sequence[TableSuite]) -> set[str
     ) as conn:
         rows = conn.execute(
             "select name from unnest(%s::text[]) as name where to_regclass(name) is not null",
-            ([s.name for s in suites],),
+            ([s.qualified_table for s in suites],),
         ).fetchall()
     return {name for (name,) in rows}
 
 
-def run_gate(settings: Settings, suites: Sequence[TableSuite], checkpoint_name: str) -> GateReport:
+def run_gate(
+    settings: Settings,
+    suites: Sequence[TableSuite],
+    checkpoint_name: str,
+    *,
+    gate_metrics: bool = True,
+) -> GateReport:
     """Validate every table of ``suites`` that exists, as the checkpoint ``checkpoint_name``;
-    raise ``DataQualityFailed`` if any expectation fails.
+    raise ``DataQualityFailed`` if any expectation fails. ``gate_metrics``: write the gate's
+    Prometheus metrics (the daily audit writes its own).
 
     A suite whose table does not exist yet is skipped and logged. A failure rebuilds the
     Data Docs site before it raises, so it can be read there; a pass leaves that to
@@ -120,10 +132,10 @@ def run_gate(settings: Settings, suites: Sequence[TableSuite], checkpoint_name: 
     """
     suites = list(suites)
     present = existing_tables(settings, suites)
-    skipped = [s.name for s in suites if s.name not in present]
+    skipped = [s.name for s in suites if s.qualified_table not in present]
     for name in skipped:
         log.warning("quality gate: %s does not exist yet, its suite is skipped", name)
-    to_run = [s for s in suites if s.name in present]
+    to_run = [s for s in suites if s.qualified_table in present]
 
     outcomes = _run_checkpoint(settings, to_run, checkpoint_name) if to_run else {}
     success = all(o.success for o in outcomes.values())
@@ -135,13 +147,14 @@ def run_gate(settings: Settings, suites: Sequence[TableSuite], checkpoint_name: 
         docs = build_data_docs(settings)
     report = GateReport(success=success, suites=outcomes, skipped=skipped, data_docs=docs)
     log.info("quality gate %s:\n%s", checkpoint_name, report.summary())
-    write_gate_metrics(
-        settings.state_dir / "metrics",
-        checkpoint_name,
-        {name: (o.success, len(o.failed)) for name, o in outcomes.items()},
-        report.success,
-        now=time.time(),
-    )
+    if gate_metrics:
+        write_gate_metrics(
+            settings.state_dir / "metrics",
+            checkpoint_name,
+            {name: (o.success, len(o.failed)) for name, o in outcomes.items()},
+            report.success,
+            now=time.time(),
+        )
     if not report.success:
         raise DataQualityFailed(f"quality gate {checkpoint_name} failed:\n{report.summary()}")
     return report
@@ -179,10 +192,16 @@ def _validation_definition(context: Any, datasource: Any, suite: TableSuite) -> 
 
     try:
         asset = datasource.get_asset(suite.name)
+        if suite.query is not None and asset.query != suite.query:  # made by an older version
+            datasource.delete_asset(suite.name)
+            raise LookupError(suite.name)
     except LookupError:
-        asset = datasource.add_table_asset(
-            name=suite.name, table_name=suite.table, schema_name=suite.schema
-        )
+        if suite.query is not None:  # the rows of a window (quality/windows.py)
+            asset = datasource.add_query_asset(name=suite.name, query=suite.query)
+        else:
+            asset = datasource.add_table_asset(
+                name=suite.name, table_name=suite.table, schema_name=suite.schema
+            )
     try:
         batch = asset.get_batch_definition("whole_table")
     except KeyError:

@@ -13,6 +13,7 @@ from great_expectations import expectations as gxe
 
 from contracts.catalog import TOPICS, raw_table
 from database.warehouse import MARTS, Mart
+from quality.windows import window_condition
 
 # Envelope columns of every raw table (contracts/envelope.schema.json); request_id may be null.
 ENVELOPE_COLUMNS = (
@@ -46,14 +47,29 @@ class TableSuite:
     schema: str
     table: str
     expectations: tuple[gxe.Expectation, ...]
+    # SQL condition on the rows to check (quality/windows.py); None: the whole table.
+    window: str | None = None
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
 
     @property
     def name(self) -> str:
-        return f"{self.schema}.{self.table}"
+        return self.qualified_table + (".new_rows" if self.window else "")
+
+    @property
+    def query(self) -> str | None:
+        """The batch's query when a window is set (the names are the suites' own)."""
+        if self.window is None:
+            return None
+        return f"select * from {self.qualified_table} where {self.window}"  # noqa: S608
 
 
-def raw_suite(topic: str) -> TableSuite:
-    """Envelope complete, event_id unique, the right event type, occurred_at not in the future."""
+def raw_suite(topic: str, window: str | None = None) -> TableSuite:
+    """Envelope complete, event_id unique, the right event type, occurred_at not in the future.
+
+    With ``window``, on those rows only (event_id is unique across the table by its key)."""
     checks: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchSet(column_set=list(ENVELOPE_COLUMNS), exact_match=False),
         gxe.ExpectColumnValuesToBeUnique(column="event_id"),
@@ -71,17 +87,16 @@ def raw_suite(topic: str) -> TableSuite:
             ),
         ),
     ]
-    return TableSuite("raw", raw_table(topic), tuple(checks))
+    return TableSuite("raw", raw_table(topic), tuple(checks), window)
 
 
-def orders_with_invoices_suite() -> TableSuite:
-    """One row per order (and every ingested order has its row); invoice_url is a URL."""
-    return TableSuite(
-        "marts",
-        "orders_with_invoices",
-        (
-            gxe.ExpectColumnValuesToNotBeNull(column="order_id"),
-            gxe.ExpectColumnValuesToBeUnique(column="order_id"),
+def orders_with_invoices_suite(window: str | None = None) -> TableSuite:
+    """One row per order; invoice_url is a URL; on the whole table (the audit) also: every
+    ingested order has its row, which reads all of raw.order_created."""
+    every_order_has_its_row = (
+        ()
+        if window
+        else (
             gxe.UnexpectedRowsExpectation(
                 description="every order in raw.order_created has its row",
                 unexpected_rows_query=(
@@ -92,12 +107,22 @@ def orders_with_invoices_suite() -> TableSuite:
                     " where order_id = (created.payload ->> 'order_id')::uuid)"
                 ),
             ),
+        )
+    )
+    return TableSuite(
+        "marts",
+        "orders_with_invoices",
+        (
+            gxe.ExpectColumnValuesToNotBeNull(column="order_id"),
+            gxe.ExpectColumnValuesToBeUnique(column="order_id"),
+            *every_order_has_its_row,
             gxe.ExpectColumnValuesToMatchRegex(column="invoice_url", regex=URL_PATTERN),
         ),
+        window,
     )
 
 
-def products_suite() -> TableSuite:
+def products_suite(window: str | None = None) -> TableSuite:
     """One row per product; stock never below zero."""
     return TableSuite(
         "marts",
@@ -108,10 +133,11 @@ def products_suite() -> TableSuite:
             gxe.ExpectColumnValuesToNotBeNull(column=STOCK_COLUMN),
             gxe.ExpectColumnValuesToBeBetween(column=STOCK_COLUMN, min_value=0),
         ),
+        window,
     )
 
 
-def product_stock_daily_suite() -> TableSuite:
+def product_stock_daily_suite(window: str | None = None) -> TableSuite:
     """One row per product and day; stock as of each day never below zero."""
     return TableSuite(
         "marts",
@@ -122,21 +148,24 @@ def product_stock_daily_suite() -> TableSuite:
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["product_id", "day"]),
             gxe.ExpectColumnValuesToBeBetween(column=STOCK_COLUMN, min_value=0),
         ),
+        window,
     )
 
 
-def raw_suites() -> list[TableSuite]:
-    return [raw_suite(topic) for topic in TOPICS]
+def raw_suites(new_rows_only: bool = False) -> list[TableSuite]:
+    """The raw tables' suites on whole tables, or on the rows no passing gate has checked."""
+    window = window_condition("raw") if new_rows_only else None
+    return [raw_suite(topic, window) for topic in TOPICS]
 
 
-MART_SUITES: dict[str, Callable[[], TableSuite]] = {
+MART_SUITES: dict[str, Callable[[str | None], TableSuite]] = {
     "orders_with_invoices": orders_with_invoices_suite,
     "products": products_suite,
     "product_stock_daily": product_stock_daily_suite,
 }
 
 
-def key_suite(mart: Mart) -> TableSuite:
+def key_suite(mart: Mart, window: str | None = None) -> TableSuite:
     """What every mart must hold: its key (database/warehouse.py) not null and unique."""
     checks: list[gxe.Expectation] = [
         gxe.ExpectColumnValuesToNotBeNull(column=column) for column in mart.key
@@ -145,21 +174,30 @@ def key_suite(mart: Mart) -> TableSuite:
         checks.append(gxe.ExpectColumnValuesToBeUnique(column=mart.key[0]))
     else:
         checks.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(mart.key)))
-    return TableSuite("marts", mart.name, tuple(checks))
+    return TableSuite("marts", mart.name, tuple(checks), window)
 
 
-def mart_suites() -> list[TableSuite]:
-    """A suite for every mart the warehouse declares: its own, else the one its key implies."""
+def mart_suites(new_rows_only: bool = False) -> list[TableSuite]:
+    """A suite for every mart the warehouse declares: its own, else the one its key implies;
+    on whole tables, or on the rows changed since the last passing gate."""
+    window = window_condition("marts") if new_rows_only else None
     return [
-        MART_SUITES[mart.name]() if mart.name in MART_SUITES else key_suite(mart) for mart in MARTS
+        MART_SUITES[mart.name](window) if mart.name in MART_SUITES else key_suite(mart, window)
+        for mart in MARTS
     ]
 
 
 # The gate in two parts, each a checkpoint of its own: the raw tables do not change while dbt
 # builds the marts, so the pipeline checks them meanwhile (pipeline/tasks/gate_and_publish.py).
-GATE_PARTS: dict[str, Callable[[], list[TableSuite]]] = {"raw": raw_suites, "marts": mart_suites}
+# They check the rows new since their last pass; the daily audit checks every row
+# (AUDIT_PARTS, docs/adr/check-windows.md).
+GATE_PARTS: dict[str, Callable[[], list[TableSuite]]] = {
+    "raw": lambda: raw_suites(new_rows_only=True),
+    "marts": lambda: mart_suites(new_rows_only=True),
+}
+AUDIT_PARTS: dict[str, Callable[[], list[TableSuite]]] = {"raw": raw_suites, "marts": mart_suites}
 
 
 def warehouse_suites() -> list[TableSuite]:
-    """Every suite the pipeline's gate runs: the raw tables, then the marts."""
+    """Every suite the pipeline's gate runs: the raw tables' and the marts' new rows."""
     return [suite for part in GATE_PARTS.values() for suite in part()]

@@ -3,7 +3,8 @@
 A command writes its state change and its events in one transaction; the relay later reads
 unpublished rows in id order and publishes them with an idempotent producer (acks=all).
 Delivery is at-least-once (a crash between send and mark re-sends); the warehouse
-deduplicates on event_id, so a re-send is harmless.
+deduplicates on event_id, so a re-send is harmless. A replay (after a memory-only broker
+came back empty) waits for the batch in flight, so no batch is marked published after it.
 """
 
 from __future__ import annotations
@@ -64,12 +65,20 @@ def topic_of(event: dict[str, Any]) -> str:
 
 
 def replay(conn: psycopg.Connection, since: datetime) -> int:
-    """Mark events recorded at or after ``since`` unpublished, so the relay sends them again."""
-    cur = conn.execute(
-        "update outbox set published_at = null where created_at >= %s and published_at is not null",
-        (since,),
-    )
-    return cur.rowcount
+    """Mark events recorded at or after ``since`` unpublished, so the relay sends them again.
+
+    It first waits for a relay batch in flight (the relay's lock): a batch a dying broker
+    acknowledged but not yet marked would otherwise be marked published after this reset,
+    and what the broker lost would never be sent again.
+    """
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (OUTBOX_RELAY_LOCK,))
+        cur = conn.execute(
+            "update outbox set published_at = null"
+            " where created_at >= %s and published_at is not null",
+            (since,),
+        )
+        return cur.rowcount
 
 
 def pending(conn: psycopg.Connection) -> int:

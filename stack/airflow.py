@@ -48,8 +48,7 @@ COMPONENTS = (
     # LocalExecutor the api-server reads task logs from the shared log folder instead.
     Component("scheduler", "scheduler", ("--skip-serve-logs",)),
     Component("dag-processor", "dag_processor"),
-    # The dbt model tasks start and end in it (pipeline/tasks/model_watcher.py): no worker
-    # process per model.
+    # Deferrable tasks and asset watchers wait in it, as in every Airflow deployment.
     Component("triggerer", "triggerer", ("--skip-serve-logs",)),
 )
 
@@ -62,7 +61,7 @@ COMPONENTS = (
 PRELOADED = (
     "airflow.sdk.execution_time.task_runner",
     "cosmos",
-    "dbt.cli.main",  # the producer's dbt build forks from its task (pipeline.tasks.forked_dbt)
+    "dbt.cli.main",  # the pipeline's dbt build runs dbtRunner in its task (pipeline.dbt_runner)
     "pipeline.tasks.dbt",
     "pipeline.tasks.gate_and_publish",
     "pipeline.tasks.ingest",
@@ -117,9 +116,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url,
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=url,
         AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        # Two cores on a laptop. Six tasks at a time: one runs dbt, the gate's two parts and
-        # publish follow one another; the model tasks (pipeline.tasks.dbt) wait in the
-        # triggerer and take a worker only to fail or to rebuild their model.
+        # Two cores on a laptop. Six tasks at a time: a pipeline run has at most two (dbt
+        # build beside the raw tables' gate), a manual rebuild a few more.
         AIRFLOW__CORE__PARALLELISM="6",
         **FAST_TASK_START,
         # The pipeline is meant to run on its schedule as soon as the stack is up.
@@ -162,23 +160,14 @@ def run_airflow(
 
 
 def prepare_airflow(settings: Settings) -> None:
-    """Metadata database, the watchers' pool, the UI login and a fresh dbt manifest: what
-    any Airflow run needs.
+    """Metadata database, the UI login and a fresh dbt manifest: what any Airflow run needs.
 
     Idempotent; run again after changing the dbt project so Cosmos renders the new models.
     """
-    from pipeline.tasks.dbt import WATCHER_POOL, WATCHER_POOL_SLOTS, build_manifest
+    from pipeline.tasks.dbt import build_manifest
 
     password = admin_password(settings)
     run_airflow(settings, "db", "migrate")
-    run_airflow(
-        settings,
-        "pools",
-        "set",
-        WATCHER_POOL,
-        str(WATCHER_POOL_SLOTS),
-        "Cosmos's watching tasks: the gate and publish keep executor slots",
-    )
     passwords = airflow_home(settings) / "passwords.json"
     passwords.parent.mkdir(parents=True, exist_ok=True)
     passwords.touch(mode=0o600)

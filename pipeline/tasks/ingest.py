@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import get_current_context, task
 
+from config.dag_settings import DagSettings
 from config.settings import Settings
 from pipeline import arrivals
 from pipeline import steps as pipeline
@@ -19,7 +20,7 @@ CONTINUOUS = "@continuous"
 log = logging.getLogger(__name__)
 
 
-def ingest_or_skip(dag_settings: Settings) -> Any:
+def ingest_or_skip() -> Any:
     """The ``ingest`` task, inside a DAG; returns it.
 
     A scheduled run of a continuous DAG waits in ``ingest`` for new events (see
@@ -30,7 +31,7 @@ def ingest_or_skip(dag_settings: Settings) -> Any:
     it: each task costs a run about a second of start-up and scheduling (docs/benchmarks.md).
     """
 
-    @task.short_circuit(execution_timeout=ingest_timeout(dag_settings))
+    @task.short_circuit(execution_timeout=ingest_timeout(DagSettings()))
     def ingest() -> dict[str, Any] | bool:
         settings = Settings()
         context = get_current_context()

@@ -9,16 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from config.settings import Settings
+from config.dag_settings import DagSettings
 
 # The ingest task stops itself at its deadline; Airflow's timeout is the backstop behind it.
 INGEST_MARGIN = timedelta(minutes=2)
 
 
-def time_limits(settings: Settings) -> dict[str, Any]:
+def time_limits(settings: DagSettings) -> dict[str, Any]:
     """Default task arguments: the execution timeout of every task of a DAG."""
     return {"execution_timeout": timedelta(seconds=settings.task_timeout_s)}
 
 
-def ingest_timeout(settings: Settings) -> timedelta:
+def ingest_timeout(settings: DagSettings) -> timedelta:
     return timedelta(seconds=settings.ingest_deadline_s) + INGEST_MARGIN

@@ -24,8 +24,7 @@ def record_dbt_span(context: Any) -> None:
 
 def record_task_span(ti: Any) -> None:
     """The ``dbt build <task>`` span of ``ti`` (dag_id, run_id, task_id, start_date), from
-    its start to now. A model task that ends in the triggerer records it from there: Airflow
-    runs no success callback for such a task."""
+    its start to now."""
     tracing.configure(Settings(), "pipeline")
     span = tracing.tracer(__name__).start_span(
         f"dbt build {ti.task_id}",

@@ -1,4 +1,5 @@
-"""How fresh each published view is: when it was published, and its newest event."""
+"""How fresh each published view is: when it was published, when a run last checked it, and
+its newest event."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ VIEWS: tuple[str, ...] = tuple(mart.name for mart in MARTS)
 
 class ViewFreshness(CamelModel):
     view: str
-    published_at: datetime = Field(description="When the view was last published")
+    published_at: datetime = Field(
+        description="When the view was last published: when its content last changed"
+    )
+    checked_at: datetime = Field(
+        description="When a pipeline run last looked at the view (found it changed and"
+        " published it, or found nothing new); at or after publishedAt"
+    )
     newest_event_at: datetime | None = Field(
         description="occurred_at of the newest event the view includes"
     )
@@ -29,13 +36,15 @@ class ViewFreshness(CamelModel):
 
 # One index probe per view on (view_name, id): the latest publication of each.
 LATEST_SQL = (
-    "select views.name as view, latest.published_at, latest.newest_event_at,"
+    "select views.name as view, latest.published_at,"
+    " coalesce(latest.checked_at, latest.published_at) as checked_at, latest.newest_event_at,"
     " extract(epoch from now() - latest.newest_event_at)::float8 as lag_seconds,"
     " extract(epoch from now() - latest.published_at)::float8 as published_seconds_ago,"
     " latest.watermark"
     " from unnest(%(views)s::text[]) with ordinality as views (name, position)"
     " cross join lateral ("
-    "   select p.published_at, p.newest_event_at, p.watermark from serving.publications as p"
+    "   select p.published_at, p.checked_at, p.newest_event_at, p.watermark"
+    "   from serving.publications as p"
     "   where p.view_name = views.name order by p.id desc limit 1"
     " ) as latest order by views.position"
 )

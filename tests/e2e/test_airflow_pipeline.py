@@ -15,7 +15,7 @@ from config.settings import Settings
 from database import connections
 from database.names import AIRFLOW_DATABASE
 from quality.data_docs import data_docs_index
-from tests.support.dag_runs import PIPELINE, run_dag, warehouse
+from tests.support.dag_runs import PIPELINE, run_dag, task_xcom, warehouse
 from tests.support.relay import relay_all
 
 Auth = Callable[..., dict[str, str]]
@@ -47,10 +47,10 @@ def test_pipeline_publishes_checked_views(
     docs = run_dag(settings, "data_docs")
     assert (docs.exit_code, docs.states) == (0, {"data_docs": "success"}), docs
     assert "marts.orders_with_invoices" in data_docs_index(settings).read_text()
-    # one task ran dbt: the per-model tasks only watched it
-    assert "dbt_build.dbt_producer_watcher" in run.states
-    assert "dbt_build.orders_with_invoices_run" in run.states  # the model and its tests
-    run_id = run.run_id
+    # one task ran dbt: every model and its tests, each listed with its status
+    built = task_xcom(settings, run_id := run.run_id, "dbt_build")
+    assert built["model"]["model.cqrs_warehouse.orders_with_invoices"] == "success"
+    assert built["test"] and set(built["test"].values()) == {"pass"}
     published = warehouse(
         settings,
         "select status, invoice_url from serving.orders_with_invoices where order_id = %s",

@@ -15,6 +15,7 @@ import psycopg
 from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from pipeline.audit import ALL_ROWS
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import (
     ingest_events,
@@ -27,8 +28,9 @@ T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
 
 def compiled(dbt: InProcessDbt, test_name: str, model: str) -> str:
-    """The SQL dbt runs for the generic test ``test_name`` attached to ``model``."""
-    result = dbt("compile", "--select", f"test_name:{test_name},{model}")
+    """The SQL dbt runs for the generic test ``test_name`` attached to ``model``, on every
+    row, as the daily audit runs it (docs/adr/check-windows.md)."""
+    result = dbt("compile", "--select", f"test_name:{test_name},{model}", "--vars", ALL_ROWS)
     [sql] = [r.node.compiled_code for r in result.results if model in r.node.name]
     return str(sql)
 

@@ -91,7 +91,10 @@ def test_a_kept_answer_is_served_until_the_view_is_published_again(
     other = read_api.get("/orders-with-invoices", params={"userId": user}, headers=auth("mallory"))
     assert other.status_code == 403
 
-    publish_views(settings)  # announced at commit: what was kept of the view goes
+    # A publication of the view, announced at commit: what was kept of it goes.
+    ingest_events(settings, [order_created(str(uuid.uuid4()), "someone-else", T0)])
+    dbt("run")
+    publish_views(settings)
     assert _until(lambda: name() == "Grace"), "a publication did not end the kept answer"
 
 

@@ -140,11 +140,16 @@ def test_a_new_event_type_is_one_small_revision(tmp_path: Path) -> None:
     warehouse = migrate.TARGETS_BY_NAME[WAREHOUSE_DATABASE]
     versions = tmp_path / "warehouse"
     shutil.copytree(warehouse.versions, versions)
-    (versions / "v0002_order_shipped.py").write_text(NEW_EVENT_TYPE)
+    head = migrate.head(warehouse)
+    assert head is not None
+    new = f"{int(head) + 1:04d}"
+    (versions / f"v{new}_order_shipped.py").write_text(
+        NEW_EVENT_TYPE.format(revision=new, down_revision=head)
+    )
     with throwaway_stack(kafka=False) as settings:
         assert "raw.order_shipped (cqrsw_ingest)" not in tables(settings, WAREHOUSE_DATABASE)
         target = replace(warehouse, versions_dir=versions)
-        assert migrate.upgrade_database(settings, target) == "0002"
+        assert migrate.upgrade_database(settings, target) == new
         shipped = tables(settings, WAREHOUSE_DATABASE)["raw.order_shipped (cqrsw_ingest)"]
         created = tables(settings, WAREHOUSE_DATABASE)["raw.order_created (cqrsw_ingest)"]
         assert shipped == created  # the same shape, from the same function
@@ -161,8 +166,8 @@ from alembic import op
 from config.database_settings import DbRole
 from database.migrations.ddl import create_raw_table, owned_by
 
-revision = "0002"
-down_revision = "0001"
+revision = "{revision}"
+down_revision = "{down_revision}"
 
 
 def upgrade() -> None:

@@ -13,6 +13,7 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from database.warehouse import MARTS as VIEWS
+from database.warehouse import PUBLICATIONS_CHANNEL
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.publish import publish_views
 from pipeline.steps import dbt_build_step, publish_step
@@ -80,7 +81,49 @@ def test_publish_writes_only_the_rows_changed_since_the_last_publication(
     assert published == rows(settings, "marts", keys)
     statuses = {str(row[0]): row[4] for row in published["orders_with_invoices"]}
     assert statuses == {first: "invoiced", second: "created"}
-    assert publish_views(settings) == dict.fromkeys(written, 0)
+    assert publish_views(settings) == {}  # nothing changed since: nothing published
+
+
+def _publications(settings: Settings) -> dict[str, tuple[int, datetime, datetime]]:
+    """Each view's latest publication: (id, published_at, checked_at)."""
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        found = conn.execute(
+            "select distinct on (view_name) view_name, id, published_at, checked_at"
+            " from serving.publications order by view_name, id desc"
+        ).fetchall()
+    return {str(name): (int(id_), published, checked) for name, id_, published, checked in found}
+
+
+def test_only_a_view_that_changed_is_published_again(
+    settings: Settings, dbt: InProcessDbt, read_api: TestClient, auth: Auth
+) -> None:
+    dbt("run")
+    publish_views(settings)
+    before = _publications(settings)
+    order = str(uuid.uuid4())
+    ingest_events(settings, [order_created(order, "pat", T0)])  # orders only, no stock
+    dbt("run", "--select", "marts")
+
+    with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as listener:
+        listener.execute(f"listen {PUBLICATIONS_CHANNEL}")
+        written = publish_views(settings)
+        announced = sorted(note.payload for note in listener.notifies(timeout=1, stop_after=3))
+
+    assert written == {"orders_with_invoices": 1}
+    assert announced == ["orders_with_invoices"]
+    after = _publications(settings)
+    assert after["orders_with_invoices"][0] > before["orders_with_invoices"][0]
+    for view in ("products", "product_stock_daily"):
+        (id_, published, checked), (old_id, old_published, _) = after[view], before[view]
+        assert (id_, published) == (old_id, old_published)  # no new publication row
+        assert checked > published  # but this run looked at it
+
+    fresh = {v["view"]: v for v in read_api.get("/freshness", headers=auth("clerk")).json()}
+    products = fresh["products"]
+    assert datetime.fromisoformat(products["publishedAt"]) == before["products"][1]
+    assert datetime.fromisoformat(products["checkedAt"]) == after["products"][2]
+    orders = fresh["orders_with_invoices"]
+    assert orders["checkedAt"] == orders["publishedAt"]
 
 
 def test_a_failed_check_fails_the_run_and_leaves_the_served_views_unchanged(

@@ -51,6 +51,18 @@ def run_dag(settings: Settings, dag_id: str, **params: str) -> DagRun:
     return DagRun(done.returncode, row[0], states, output, log)
 
 
+def task_xcom(settings: Settings, run_id: str, task_id: str, dag_id: str = PIPELINE) -> Any:
+    """The value ``task_id`` returned in run ``run_id`` (its ``return_value`` XCom)."""
+    with connections.connect(settings, AIRFLOW_DATABASE) as conn:
+        row = conn.execute(
+            "select value::text from xcom where dag_id = %s and run_id = %s and task_id = %s"
+            " and key = 'return_value'",
+            (dag_id, run_id, task_id),
+        ).fetchone()
+    assert row is not None, f"{task_id} of {run_id} returned nothing"
+    return orjson.loads(row[0])
+
+
 def warehouse(settings: Settings, query: str, *params: Any) -> list[tuple[Any, ...]]:
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         return conn.execute(query, params).fetchall()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtest.expectations import Event, check_events, check_stock_log, expectations, verdict
+from loadtest.expectations import (
+    UNKNOWN_BOUND,
+    Event,
+    check_events,
+    check_stock_log,
+    expectations,
+    verdict,
+)
 
 
 def record(rid: str, status: int | None, key: str | None = None, kind: str = "create_order",
@@ -51,9 +58,37 @@ def test_a_refused_command_must_leave_nothing() -> None:
 
 def test_an_unknown_outcome_may_have_made_one_event_not_two() -> None:
     commands = expectations([record("a", None)])
-    assert not check_events(commands, [], strict=False).violations
-    assert not check_events(commands, [event("a")], strict=False).violations
-    assert check_events(commands, [event("a"), event("a")], strict=False).violations
+    assert not check_events(commands, [], strict=False, unknown_bound=1).violations
+    assert not check_events(commands, [event("a")], strict=False, unknown_bound=1).violations
+    assert check_events(commands, [event("a"), event("a")], False, unknown_bound=1).violations
+
+
+def test_unknown_outcomes_are_bounded_to_one_percent_of_the_commands() -> None:
+    known = [record(f"k{n}", 201) for n in range(198)]
+    events = [event(f"k{n}") for n in range(198)]
+    two = expectations([*known, record("a", None), record("b", 503)])
+    assert UNKNOWN_BOUND == 0.01
+    assert not check_events(two, events, strict=True).violations
+    three = expectations([*known, record("a", None), record("b", 503), record("c", None)])
+    [violation] = check_events(three, events, strict=True).violations
+    assert violation == "3 of 201 commands have an unknown outcome, more than the 1% allowed"
+
+
+def test_a_resolving_retry_decides_an_unknown_outcome() -> None:
+    timed_out = record("a", None, key="k")
+    accepted = expectations([timed_out, record("r", 201, key="k", resolves=True)])
+    assert accepted[0].verdict == "accepted" and accepted[0].resolved
+    refused = expectations([timed_out, record("r", 409, key="k", resolves=True)])
+    assert refused[0].verdict == "refused" and refused[0].resolved
+    # a refused retry with its key means no attempt committed: an event is a violation
+    assert check_events(refused, [event("a")], strict=False).violations
+    still = expectations([timed_out, record("r", 503, key="k", resolves=True)])
+    assert still[0].verdict == "unknown" and not still[0].resolved
+    # an ordinary retry's 4xx says nothing about an attempt still running
+    assert expectations([timed_out, record("r", 409, key="k")])[0].verdict == "unknown"
+    findings = check_events(accepted, [event("r")], strict=True)
+    assert not findings.violations
+    assert findings.figures["commands resolved by a retry with their key"] == 1
 
 
 def test_strict_counts_events_no_command_accounts_for() -> None:
@@ -84,5 +119,5 @@ def test_the_stock_log_folds_and_reports_gaps_and_negatives() -> None:
 
 
 def test_a_500_is_a_violation_a_503_is_not() -> None:
-    assert check_events(expectations([record("a", 500)]), [], strict=False).violations
-    assert not check_events(expectations([record("a", 503)]), [], strict=False).violations
+    assert check_events(expectations([record("a", 500)]), [], False, unknown_bound=1).violations
+    assert not check_events(expectations([record("a", 503)]), [], False, 1).violations

@@ -21,6 +21,7 @@ def _publication(watermark: int) -> freshness.ViewFreshness:
     return freshness.ViewFreshness(
         view="products",
         published_at=at,
+        checked_at=at,
         newest_event_at=at,
         lag_seconds=0.0,
         published_seconds_ago=0.0,

@@ -9,10 +9,12 @@ import pytest
 
 from contracts.catalog import TOPICS
 from quality.suites import (
+    AUDIT_PARTS,
     ENVELOPE_COLUMNS,
     URL_PATTERN,
     TableSuite,
     mart_suites,
+    orders_with_invoices_suite,
     raw_suites,
     warehouse_suites,
 )
@@ -24,17 +26,32 @@ def checks(suite: TableSuite) -> list[tuple[str, dict[str, Any]]]:
 
 
 def by_name(name: str) -> TableSuite:
-    return next(s for s in warehouse_suites() if s.name == name)
+    return next(s for s in warehouse_suites() if s.qualified_table == name)
 
 
 def test_one_suite_per_raw_table_then_the_marts() -> None:
-    names = [s.name for s in warehouse_suites()]
+    names = [s.qualified_table for s in warehouse_suites()]
     assert names == [
         "raw.order_created", "raw.order_cancelled", "raw.invoice_created", "raw.stock_updated",
         "marts.orders_with_invoices", "marts.products", "marts.product_stock_daily",
     ]  # fmt: skip
     assert len(raw_suites()) == len(TOPICS)
     assert len(set(names)) == len(names)
+
+
+def test_the_pipeline_checks_new_rows_and_the_audit_every_row() -> None:
+    for suite in warehouse_suites():
+        column = "ingest_txid" if suite.schema == "raw" else "changed_at_watermark"
+        assert suite.query is not None
+        assert suite.query.startswith(f"select * from {suite.qualified_table} where {column} >=")
+        assert "marts.checked_windows" in suite.query
+        assert suite.name == f"{suite.qualified_table}.new_rows"  # apart from the audit's
+    for part in AUDIT_PARTS.values():
+        assert all(suite.window is None and suite.query is None for suite in part())
+    # Whether every ingested order has its row reads all of raw.order_created: audit only.
+    joins = "unexpected_rows_expectation"
+    assert joins in [t for t, _ in checks(orders_with_invoices_suite())]
+    assert joins not in [t for t, _ in checks(by_name("marts.orders_with_invoices"))]
 
 
 @pytest.mark.parametrize("suite", raw_suites(), ids=lambda s: s.name)

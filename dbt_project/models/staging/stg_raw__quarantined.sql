@@ -17,7 +17,8 @@ with
         source.kafka_topic,
         source.kafka_partition,
         source.kafka_offset,
-        source.ingested_at
+        source.ingested_at,
+        source.ingest_txid
 
     from {{ source('raw', table) }} as source
 

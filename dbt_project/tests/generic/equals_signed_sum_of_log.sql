@@ -48,7 +48,7 @@ compared as (
         model_rows.{{ column_name }} as actual_stock,
         expected.expected_stock
 
-    from {{ model }} as model_rows
+    from (select * from {{ model }}) as model_rows  {# the model may be a `where` subquery #}
 
     full outer join expected
         on model_rows.{{ key }} = expected.log_key
@@ -92,7 +92,7 @@ compared as (
         model_rows.{{ column_name }} as actual_stock,
         expected.expected_stock
 
-    from {{ model }} as model_rows
+    from (select * from {{ model }}) as model_rows  {# the model may be a `where` subquery #}
 
     full outer join expected
         on model_rows.{{ key }} = expected.log_key

@@ -1,0 +1,73 @@
+{#- Checks that cost what is new (docs/adr/check-windows.md).
+
+    In the pipeline a data test looks only at the rows since the last build whose tests all
+    passed: dbt_project.yml binds each test's `where` to marts.checked_windows. Once a build
+    of the whole project has run every test and none failed, every raw row below this
+    invocation's horizon has been checked (it was committed before the tests read), so the
+    window moves up to the horizon. A failed, skipped or partial build (`--select`) leaves it
+    where it was: the next build checks those rows again. -#}
+{% macro record_checked_window(results) -%}
+    {%- set blocking = ['error', 'fail', 'skipped'] -%}
+    {%- set failed = results | selectattr('status', 'in', blocking) | list -%}
+    {%- set tested = results | selectattr('node.resource_type', 'equalto', 'test') | list -%}
+    {%- if execute
+        and flags.WHICH == 'build'
+        and var('checks', 'new') != 'all'
+        and not invocation_args_dict.get('select')
+        and tested | length > 0
+        and failed | length == 0 -%}
+    insert into {{ target.schema }}.checked_windows (check_name, checked_below)
+    select 'dbt', horizon from {{ target.schema }}.dbt_run_horizons
+    where invocation_id = '{{ invocation_id }}'
+    on conflict (check_name) do update
+        set checked_below = greatest(checked_windows.checked_below, excluded.checked_below),
+            checked_at = now()
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The rows a data test looks at: its own `where` config, and in the pipeline only those at or
+    above the last passing build's bound, by the column `check_window_columns` names for the
+    tested relation. dbt's documented way to give `where` logic of its own: this macro
+    replaces dbt's default of the same name. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- if config.get('where') -%}
+        {%- do conditions.append('(' ~ config.get('where') ~ ')') -%}
+    {%- endif -%}
+    {%- set column = check_window_column(relation) -%}
+    {%- if column -%}
+        {%- do conditions.append(
+            column ~ " >= (select coalesce(max(checked_below), 0)"
+            ~ " from marts.checked_windows where check_name = 'dbt')"
+        ) -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}
+
+
+{% macro check_window_column(relation) -%}
+    {#- the audit's run, or a test of whole histories (tagged `audit`) wherever it runs -#}
+    {%- if var('checks', 'new') == 'all' or 'audit' in config.get('tags', []) -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- set columns = var('check_window_columns') -%}
+    {%- set identifier = relation.identifier | string -%}
+    {%- if identifier.startswith('__dbt__cte__') -%}
+        {#- an ephemeral model, compiled in as a CTE: they are all intermediate -#}
+        {%- do return(columns.get('intermediate')) -%}
+    {%- endif -%}
+    {%- set qualified = relation.schema ~ '.' ~ identifier -%}
+    {%- if qualified in columns -%}
+        {%- do return(columns[qualified]) -%}
+    {%- endif -%}
+    {%- do return(columns.get(relation.schema)) -%}
+{%- endmacro %}
