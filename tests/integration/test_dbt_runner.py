@@ -23,7 +23,10 @@ def test_a_build_reports_every_model_and_test(settings: Settings) -> None:
     report = build_in_process(settings, timeout_s=600).as_dict()
 
     assert report["model"]["model.cqrs_warehouse.products"] == "success"
-    assert report["test"] and set(report["test"].values()) == {"pass"}
+    # The session's warehouse holds what earlier tests planted (quarantined events, say):
+    # warn-severity tests may warn there, and a warning does not fail a build.
+    assert report["test"] and set(report["test"].values()) <= {"pass", "warn"}
+    assert "pass" in report["test"].values()
     assert not any("unit_test" in kind for kind in report)  # left to `make test`
 
 
