@@ -98,6 +98,10 @@ def test_publish_gives_up_on_a_held_serving_table_and_frees_its_lock(
 ) -> None:
     dbt("run")
     publish_views(settings)  # serving.* exist
+    # Only a view whose mart changed is published: give products a new row to publish.
+    product = f"sku-{uuid.uuid4().hex[:8]}"
+    ingest_events(settings, [stock_updated(product, 1, 5, datetime(2026, 4, 3, tzinfo=UTC))])
+    dbt("run", "--select", "+products")
     impatient = settings.model_copy(update={"pg_lock_timeout_s": 1.0})
     with connections.connect(settings, WAREHOUSE_DATABASE) as holder:
         holder.execute("lock table serving.products in access exclusive mode")
