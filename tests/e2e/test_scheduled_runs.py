@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import orjson
 import psycopg
 import pytest
 
@@ -27,6 +26,7 @@ from stack.airflow import run_airflow
 from stack.lifecycle import Stack
 from tests.support.dag_runs import PIPELINE, warehouse
 from tests.support.raw_events import stock_updated
+from tests.support.signing import stack_bytes
 from tests.support.throwaway_stack import free_port, throwaway_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -118,7 +118,8 @@ def send_event(settings: Settings, topic: str, event: dict[str, Any]) -> None:
     producer = make_producer(settings)
     try:
         key = str(event["aggregate_id"]).encode()
-        producer.send(topic, key=key, value=orjson.dumps(event)).get(30)
+        # Signed with the stack's key of its producer, as the service would: else a dead letter.
+        producer.send(topic, key=key, value=stack_bytes(settings, event)).get(30)
     finally:
         producer.close()
 
