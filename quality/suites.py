@@ -12,22 +12,11 @@ from dataclasses import dataclass
 from great_expectations import expectations as gxe
 
 from contracts.catalog import TOPICS, raw_table
+from contracts.dbt_sources import ENVELOPE_COLUMNS
 from database.warehouse import MARTS, Mart
 from quality.windows import window_condition
 
-# Envelope columns of every raw table (contracts/envelope.schema.json); request_id may be null.
-ENVELOPE_COLUMNS = (
-    "event_id",
-    "event_type",
-    "schema_version",
-    "aggregate_id",
-    "aggregate_version",
-    "occurred_at",
-    "producer",
-    "request_id",
-    "trace",
-    "payload",
-)
+# request_id may be null; every other envelope column is required.
 NULLABLE_ENVELOPE_COLUMNS = frozenset({"request_id"})
 
 # Producers' clocks may run a little ahead of the warehouse's; more than this is a bad event.

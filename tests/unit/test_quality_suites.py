@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from contracts.catalog import TOPICS
+from contracts.dbt_sources import ENVELOPE_COLUMNS
 from quality.suites import (
     AUDIT_PARTS,
-    ENVELOPE_COLUMNS,
     URL_PATTERN,
     TableSuite,
     mart_suites,
