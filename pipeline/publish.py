@@ -34,6 +34,7 @@ from database.warehouse import (
     SERVING_SCHEMA,
     Mart,
 )
+from pipeline import serving_tables
 
 SOURCE_SCHEMA = MARTS_SCHEMA
 
@@ -99,7 +100,9 @@ def _publish(conn: psycopg.Connection, view: Mart) -> int | None:
     assert row is not None
     oldest, newest = row
     last = _last_watermark(conn, view.name)
-    reshaped = _columns(conn, SERVING_SCHEMA, view.name) != columns
+    reshaped = _columns(conn, SERVING_SCHEMA, view.name) != columns or not (
+        serving_tables.partitioned_alike(conn, view.name)
+    )
     if not (reshaped or _changed(conn, view, newest, last)):
         conn.execute(
             "update serving.publications set checked_at = now() where id = ("
@@ -108,9 +111,11 @@ def _publish(conn: psycopg.Connection, view: Mart) -> int | None:
         )
         return None
     if reshaped:
-        # First publication, or the mart's contract changed: serve a table of its new shape.
+        # First publication, or the mart's contract or partitioning changed: a new table.
         conn.execute(sql.SQL("drop table if exists {}").format(target))
-        conn.execute(sql.SQL("create table {} (like {} including all)").format(target, source))
+        serving_tables.create_like_mart(conn, view.name)
+    # A partitioned mart's new months get their partitions before rows arrive for them.
+    serving_tables.mirror_partitions(conn, view.name)
     if reshaped or last is None or oldest is None or oldest > last:
         # Every row changed since the last publication (a first build, a full refresh): copy
         # the mart whole, so rows that left it leave serving too.

@@ -22,7 +22,7 @@ DDL = re.compile(
 )
 # Publishing mirrors each mart into `serving` in the shape dbt gave it (pipeline/publish.py):
 # those tables follow dbt's contracts, not a migration (docs/adr/migrations.md).
-MIRRORS_DBT = {ROOT / "pipeline" / "publish.py"}
+MIRRORS_DBT = {ROOT / "pipeline" / "publish.py", ROOT / "pipeline" / "serving_tables.py"}
 
 
 def shipped_files() -> list[Path]:
