@@ -47,6 +47,28 @@ def declared_marts(manifest: dict[str, Any]) -> dict[str, Columns]:
     return marts
 
 
+def declared_partitioned(manifest: dict[str, Any]) -> set[str]:
+    """The marts whose YAML asks for monthly partitions (dbt_project/macros/partitions.sql)."""
+    return {
+        node["alias"]
+        for node in manifest["nodes"].values()
+        if node.get("resource_type") == "model"
+        and node.get("schema") == MARTS_SCHEMA
+        and (node.get("config", {}).get("meta") or {}).get("partition_by_month")
+    }
+
+
+def built_unpartitioned(conn: psycopg.Connection, names: set[str]) -> set[str]:
+    """Those of ``names`` the warehouse holds as plain tables (built before they were
+    partitioned): an incremental run keeps a plain table plain, a full refresh partitions it."""
+    rows = conn.execute(
+        "select c.relname from pg_class as c join pg_namespace as n on n.oid = c.relnamespace"
+        " where n.nspname = %s and c.relname = any(%s) and c.relkind <> 'p'",
+        (MARTS_SCHEMA, sorted(names)),
+    ).fetchall()
+    return {str(name) for (name,) in rows}
+
+
 def reshaped(declared: dict[str, Columns], built: dict[str, Columns]) -> list[str]:
     """Marts that exist in the warehouse with other columns than they declare now (a mart
     not built yet is not reshaped: its first build is a full one anyway)."""
@@ -86,17 +108,23 @@ def built_marts(conn: psycopg.Connection, names: list[str]) -> dict[str, Columns
 
 
 def rebuild_reshaped_marts(settings: Settings, manifest_path: Path | None = None) -> list[str]:
-    """Rebuild (``dbt build --full-refresh``) every mart whose contract changed; return them."""
+    """Rebuild (``dbt build --full-refresh``) every mart whose contract or partitioning
+    changed; return them."""
     from pipeline.tasks.dbt import MANIFEST_PATH, build_manifest
 
     path = manifest_path or MANIFEST_PATH
     if not path.exists():
         path = build_manifest(settings)
-    declared = declared_marts(json.loads(path.read_text()))
+    manifest = json.loads(path.read_text())
+    declared = declared_marts(manifest)
     with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.DBT) as conn:
         names = reshaped(in_postgres_spelling(conn, declared), built_marts(conn, list(declared)))
+        unpartitioned = built_unpartitioned(conn, declared_partitioned(manifest))
+        names = sorted(set(names) | unpartitioned)
     if names:
-        log.warning("marts whose contract changed, rebuilt from the raw log: %s", names)
+        log.warning(
+            "marts whose contract or partitioning changed, rebuilt from the raw log: %s", names
+        )
         run_dbt(
             settings, "build", "--full-refresh", "--select", *names,
             "--exclude", *PIPELINE_EXCLUDE, quiet=True,

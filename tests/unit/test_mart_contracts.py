@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.mart_contracts import declared_marts, reshaped
+from pipeline.mart_contracts import declared_marts, declared_partitioned, reshaped
 
 
 def node(name: str, columns: dict[str, str], **config: Any) -> dict[str, Any]:
@@ -46,3 +46,15 @@ def test_a_mart_built_with_other_columns_is_reshaped() -> None:
 
 def test_a_mart_not_built_yet_is_not_reshaped() -> None:
     assert reshaped({"products": (("product_id", "text"),)}, {}) == []
+
+
+def test_marts_asking_for_monthly_partitions_are_found_by_their_meta() -> None:
+    daily = node("product_stock_daily", {"day": "date"}, meta={"partition_by_month": "day"})
+    manifest = {
+        "nodes": {
+            "model.p.daily": daily,
+            "model.p.products": node("products", {"product_id": "text"}, meta={}),
+            "model.p.stg": {**daily, "schema": "staging", "alias": "stg"},
+        }
+    }
+    assert declared_partitioned(manifest) == {"product_stock_daily"}
