@@ -12,8 +12,9 @@ the ratio of the median passes (large / small), near 1 when a pass costs what is
 
     .venv/bin/python -m bench.whole_pass [--large N] [--keep DIR]
 
-``--keep DIR`` keeps the large history's server in DIR: a second invocation finds it built
-and starts at the timed passes. ``--large`` changes the large history (default 10,000,000).
+``--keep DIR`` keeps the large history's server in DIR: a second invocation finds it
+seeded, runs one untimed pass, then the timed ones. ``--large`` changes the large history
+(default 10,000,000).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ STEPS = {
     "order_cancelled": "48 seconds",
     "stock_updated": "10 seconds",
 }
+FIRST_COPY_TIMEOUT_S = 3600.0
 PASS_STEPS = ("dbt build", "gate", "publish", "freshness record")
 
 
@@ -127,8 +129,9 @@ class Size:
             load_s = time.perf_counter() - started
             first = sum(one_pass(settings, "first").values())
             print(f"  {existing:>10,}: load {load_s:.0f}s, first pass {first:.0f}s", flush=True)
-        else:
-            print(f"  {existing:>10,}: kept from an earlier invocation", flush=True)
+        else:  # kept: one untimed pass brings an interrupted first pass to its end
+            first = sum(one_pass(settings, "first").values())
+            print(f"  {existing:>10,}: kept, untimed pass {first:.0f}s", flush=True)
         self.passes: list[dict[str, float]] = []
 
     def run(self) -> None:
@@ -172,7 +175,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.large <= SMALL:
         parser.error(f"--large must exceed {SMALL:,}")
-    kept = {"state_dir": args.keep} if args.keep else {}
+    # The first publication copies every mart whole: at 10,000,000 events, minutes.
+    kept: dict[str, object] = {"pg_statement_timeout_s": FIRST_COPY_TIMEOUT_S}
+    if args.keep:
+        kept["state_dir"] = args.keep
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         os.chmod(args.keep, 0o755)  # the server may run as another system user
