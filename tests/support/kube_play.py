@@ -8,7 +8,8 @@ template is played as a Pod. It reads a Secret from a podman secret holding the 
 ``data`` as JSON (the Secret documents it creates itself it cannot read back), so the
 harness creates those. It mounts a secret volume with every key of the Secret and none of
 its ``items``, so each volume is played from a podman secret holding just the files a
-kubelet would project. And it lets ``envFrom`` override ``env`` (a kubelet does the
+kubelet would project (decoded: podman writes such a document's values as they stand).
+And it lets ``envFrom`` override ``env`` (a kubelet does the
 opposite: the init Job's admin URL from the Secret must win over the ConfigMap's URL without
 a password), so each ConfigMap given by ``envFrom`` is played as the ``env`` entries the
 container does not name. Probes are not run by podman: the harness runs each ``httpGet``
@@ -18,6 +19,7 @@ Ingresses are not enforced.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import tempfile
@@ -97,8 +99,6 @@ class KubePlay:
         return [d for d in self.docs if d["kind"] == kind]
 
     def secret_env(self, name: str) -> dict[str, str]:
-        import base64
-
         for secret in self.of_kind("Secret"):
             if secret["metadata"]["name"] == name:
                 data = secret.get("data", {})
@@ -153,7 +153,10 @@ class KubePlay:
             data = secret.get("data", {})
             items = source.get("items") or [{"key": k, "path": k} for k in data]
             name = f"{doc['metadata']['name']}-{volume['name']}"
-            projected = {item["path"]: data[item["key"]] for item in items}
+            # podman 4.3 writes the values of that document as they stand (no base64 decoding)
+            projected = {
+                item["path"]: base64.b64decode(data[item["key"]]).decode() for item in items
+            }
             document = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
             self.create_secret(name, {**document, "data": projected})
             # podman 4.3 dereferences `optional` without a default: false, as Kubernetes has it
