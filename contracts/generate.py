@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 
 from config.settings import REPO_ROOT
-from contracts import dbt_sources, docs, events_doc
+from contracts import dbt_sources, docs, events_doc, view_models
 from contracts.catalog import CATALOGUE, EVENT_TYPES, TOPICS
 from contracts.compatibility import (
     ENVELOPE_FILE,
@@ -49,6 +49,7 @@ GENERATED: dict[Path, Callable[[], str]] = {
     dbt_sources.STAGED_MACRO_FILE: dbt_sources.render_staged_macro,
     events_doc.EVENTS_DOC: events_doc.render,
     TOPICS_ENV_FILE: render_topics_env,
+    view_models.VIEW_MODELS_FILE: view_models.render,
 }
 
 
