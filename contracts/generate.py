@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import orjson
 
 from config.settings import REPO_ROOT
-from contracts import dbt_sources, docs, events_doc, view_models
+from contracts import dbt_sources, docs, events_doc, staging_models, view_models
 from contracts.catalog import CATALOGUE, EVENT_TYPES, TOPICS
 from contracts.compatibility import (
     ENVELOPE_FILE,
@@ -50,6 +51,10 @@ GENERATED: dict[Path, Callable[[], str]] = {
     events_doc.EVENTS_DOC: events_doc.render,
     TOPICS_ENV_FILE: render_topics_env,
     view_models.VIEW_MODELS_FILE: view_models.render,
+    **{
+        path: partial(staging_models.render, event, kind)
+        for path, (event, kind) in staging_models.files().items()
+    },
 }
 
 
