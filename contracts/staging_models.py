@@ -40,6 +40,11 @@ def staged_by_rule(catalogue: tuple[EventType, ...] = CATALOGUE) -> tuple[EventT
     return ruled
 
 
+def _nullable(spec: dict[str, Any]) -> bool:
+    kinds = spec.get("type")
+    return isinstance(kinds, list) and "null" in kinds
+
+
 def _cast(field: str, spec: dict[str, Any]) -> tuple[str, bool]:
     """The SQL reading one payload field, and whether a value can fail to cast (to null)."""
     text = f"source.payload ->> '{field}'"
@@ -67,7 +72,7 @@ def render_sql(event: EventType) -> str:
     for field, spec in schema["properties"].items():
         expression, may_fail = _cast(field, spec)
         lines.append(f"        {expression} as {field},")
-        if may_fail and field in required:
+        if may_fail and field in required and not _nullable(spec):
             checked.append(f"renamed.{field} is not null")
     envelope = "".join(f"        source.{column},\n" for column in ENVELOPE).rstrip(",\n")
     where = (
@@ -99,12 +104,12 @@ def render_yml(event: EventType) -> str:
         "        description: \"{{ doc('envelope__event_id') }}\"",
         "        data_tests: [unique, not_null]",
     ]
-    for field in schema["properties"]:
+    for field, spec in schema["properties"].items():
         columns += [
             f"      - name: {field}",
             f"        description: \"{{{{ doc('{event.raw_table}__{field}') }}}}\"",
         ]
-        if field in required:
+        if field in required and not _nullable(spec):
             columns.append("        data_tests: [not_null]")
     for column in ENVELOPE:
         columns += [
