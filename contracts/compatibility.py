@@ -32,8 +32,6 @@ from contracts.envelope import CONTRACTS_DIR
 PUBLISHED_DIR = CONTRACTS_DIR / "published"
 ENVELOPE_FILE = CONTRACTS_DIR / "envelope.schema.json"
 KEPT_ENVELOPE_FILE = PUBLISHED_DIR / "envelope.schema.json"
-# The one envelope change that old readers survive by design: a new event type, which the
-# ingest of an older release dead-letters until it is upgraded (deploy readers first).
 STAGING_DIR = DBT_PROJECT_DIR / "models" / "staging"
 
 BACKWARD, FORWARD = "backward", "forward"
