@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import errors
@@ -107,6 +108,14 @@ def test_the_stock_role_can_only_append_to_the_log(
         ).fetchall()
     assert rows == [("increase", 1)]
     assert triggers == [("append_only",), ("no_truncate",)]
+
+
+def test_the_stock_role_cannot_drop_its_database(settings: Settings) -> None:
+    with (
+        psycopg.connect(settings.dsn("postgres", DbRole.STOCK), autocommit=True) as conn,
+        pytest.raises(errors.InsufficientPrivilege, match="must be owner"),
+    ):
+        conn.execute("drop database stock")
 
 
 def test_the_log_owner_still_meets_the_triggers(settings: Settings) -> None:
