@@ -15,7 +15,7 @@ from services.fields import STORABLE, contract_limits
 from services.read_api import order_queries
 from services.read_api.consistency import describe
 from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
-from services.read_api.dependencies import Cursor, CursorSeal, FreshnessLookups, WrittenPosition
+from services.read_api.dependencies import Context, Cursor
 from services.read_api.order_queries import OrderWithInvoice
 from services.read_api.paging import NOT_PUBLISHED, page, paged_responses
 from services.read_api.reading import reading
@@ -34,9 +34,7 @@ router = APIRouter(tags=["orders"])
 async def orders_with_invoices(
     request: Request,
     user: OrdersReader,
-    position: WrittenPosition,
-    lookups: FreshnessLookups,
-    cursors: CursorSeal,
+    ctx: Context,
     user_id: Annotated[
         str,
         Query(alias="userId", **contract_limits("order.created", "user_id")),
@@ -58,16 +56,16 @@ async def orders_with_invoices(
         raise HTTPException(422, "createdFrom must be before createdTo")
     filters = order_queries.OrderFilters(user_id, order_status, created_from, created_to)
     digest = filters_digest(**vars(filters))
-    after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
+    after = None if cursor is None else _order_key(ctx.cursors.decode(cursor, digest, 2))
 
     headers: dict[str, str] = {}
 
     async def read(conn: psycopg.AsyncConnection) -> list[Row]:
-        await describe(conn, headers, "orders_with_invoices", position, lookups)
+        await describe(conn, headers, "orders_with_invoices", ctx.position, ctx.lookups)
         return await order_queries.orders_with_invoices(conn, filters, limit + 1, after)
 
     rows = await reading(request, read)
-    served = page(rows, limit, headers, cursors, digest, _key)
+    served = page(rows, limit, headers, ctx.cursors, digest, _key)
     return answer(served, headers)
 
 
