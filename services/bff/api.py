@@ -15,7 +15,7 @@ from services.auth import READ_ANY_USER, OrdersReader
 from services.bff.join import join
 from services.bff.upstream import Upstreams
 from services.fields import STORABLE, contract_limits
-from services.read_api.order_queries import OrderWithInvoice
+from services.read_api.view_models import OrderWithInvoice
 from services.responses import AUTHENTICATED, documented
 
 router = APIRouter(tags=["bff"])
