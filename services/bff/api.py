@@ -43,7 +43,5 @@ async def orders_with_invoices(
     upstream: Upstreams = request.app.state.upstreams
     authorization = request.headers["authorization"]  # the request guard checked it
     orders = await upstream.orders(authorization, user_id, limit)
-    invoices = (
-        await upstream.invoices(authorization, [o.order_id for o in orders]) if orders else []
-    )
+    invoices = await upstream.invoices(authorization, orders) if orders else []
     return join(orders, invoices)
