@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from psycopg import sql
 
 from config.settings import Settings
 from database import connections
@@ -60,10 +59,10 @@ def served() -> Iterator[Settings]:
         yield settings
 
 
-def plan(settings: Settings, query: sql.Composed, params: dict[str, Any]) -> dict[str, Any]:
+def plan(settings: Settings, query: bytes, params: dict[str, Any]) -> dict[str, Any]:
+    """The plan of one of the read API's queries (bytes, as it keeps them), with bound values."""
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
-        explain = sql.SQL("explain (format json) {}").format(query)
-        row = conn.execute(explain, params).fetchone()
+        row = conn.execute(b"explain (format json) " + query, params).fetchone()
     assert row is not None
     top: dict[str, Any] = row[0][0]["Plan"]
     return top
