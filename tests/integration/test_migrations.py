@@ -154,9 +154,13 @@ def test_a_new_event_type_is_one_small_revision(tmp_path: Path) -> None:
         created = tables(settings, WAREHOUSE_DATABASE)["raw.order_created (cqrsw_ingest)"]
         assert shipped == created  # the same shape, from the same function
         assert (
-            "CREATE INDEX order_shipped_ingest_txid ON raw.order_shipped USING btree"
+            "CREATE INDEX order_shipped_ingest_txid ON ONLY raw.order_shipped USING btree"
             " (ingest_txid)" in indexes(settings, WAREHOUSE_DATABASE)
         )
+        # Partitioned like the others; its partitions come with the next ingest run.
+        with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
+            made = [row[0] for row in conn.execute("select raw.create_partitions(0)")]
+        assert made == ["order_shipped_history"]
 
 
 NEW_EVENT_TYPE = '''"""Raw table of order.shipped."""
