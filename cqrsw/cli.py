@@ -66,6 +66,12 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return dead_letters.run(_settings(), args, console)
 
 
+def cmd_raw(args: argparse.Namespace) -> int:
+    from cqrsw import raw_command
+
+    return raw_command.run(_settings(), args, console)
+
+
 def cmd_event_keys(args: argparse.Namespace) -> int:
     import orjson
 
@@ -199,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     from cqrsw.dead_letters import add_parser as add_dead_letters
 
     add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
+
+    from cqrsw.raw_command import add_parser as add_raw
+
+    add_raw(sub).set_defaults(func=cmd_raw)
 
     p = sub.add_parser(
         "event-keys", help="new signing key of a producer (file 0600); prints its trusted JWK"

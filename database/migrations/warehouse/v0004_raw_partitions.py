@@ -127,12 +127,57 @@ CREATE_PARTITIONS = """
     $$
 """
 
+# What `cqrsw raw archive / restore / release` (pipeline/raw_archive.py) do to partitions.
+ARCHIVE_FUNCTIONS = (
+    """
+    create or replace function raw.drop_partition(part text) returns void
+    language plpgsql set search_path = pg_catalog as $$
+    declare
+        parent text;
+    begin
+        select p.relname into parent
+        from pg_inherits as i join pg_class as c on c.oid = i.inhrelid
+        join pg_class as p on p.oid = i.inhparent
+        join pg_namespace as n on n.oid = c.relnamespace
+        where n.nspname = 'raw' and c.relname = part;
+        if parent is null then
+            raise exception 'raw.% is not a partition of a raw table', part;
+        end if;
+        execute format('alter table raw.%I detach partition raw.%I', parent, part);
+        execute format('drop table raw.%I', part);
+    end
+    $$
+    """,
+    """
+    create or replace function raw.create_partition_table(parent text, part text) returns void
+    language plpgsql set search_path = pg_catalog as $$
+    begin
+        execute format('create table raw.%I (like raw.%I including defaults)', part, parent);
+    end
+    $$
+    """,
+    """
+    create or replace function raw.attach_partition(
+        parent text, part text, lower timestamptz, upper timestamptz
+    ) returns void
+    language plpgsql set search_path = pg_catalog as $$
+    begin
+        execute format('alter table raw.%I attach partition raw.%I for values from (%s) to (%L)',
+                       parent, part, coalesce(quote_literal(lower), 'minvalue'), upper);
+        perform raw.name_partition_indexes(format('raw.%I', parent)::regclass);
+    end
+    $$
+    """,
+)
+
 
 def upgrade() -> None:
     with owned_by(op, DbRole.INGEST):
         op.execute(EVENT_IDS)
         op.execute(NAME_PARTITION_INDEXES)
         op.execute(CREATE_PARTITIONS)
+        for function in ARCHIVE_FUNCTIONS:
+            op.execute(function)
         for topic in TOPICS:
             name = identifier(raw_table(topic))
             set_aside(name)
@@ -142,6 +187,11 @@ def upgrade() -> None:
                 index_payload_uuid(op, topic, "order_id")
             attach_history(name)
         op.execute(f"select raw.create_partitions({int(RAW_PARTITION_MONTHS_AHEAD)})")
+    with owned_by(op, DbRole.DBT):
+        # `cqrsw raw archive` (as the ingest role) archives only what a green build folded.
+        ingest = identifier(DbRole.INGEST.login)
+        op.execute(f"grant usage on schema marts to {ingest}")
+        op.execute(f"grant select on marts.checked_windows to {ingest}")
 
 
 def set_aside(name: str) -> None:
