@@ -175,7 +175,6 @@ def upgrade() -> None:
     with owned_by(op, DbRole.INGEST):
         op.execute(EVENT_IDS)
         op.execute(NAME_PARTITION_INDEXES)
-        op.execute(CREATE_PARTITIONS)
         for function in ARCHIVE_FUNCTIONS:
             op.execute(function)
         for topic in TOPICS:
@@ -186,6 +185,8 @@ def upgrade() -> None:
             if topic in ORDER_TOPICS:
                 index_payload_uuid(op, topic, "order_id")
             attach_history(name)
+        # After the tables: create_raw_table makes partitions itself once this exists.
+        op.execute(CREATE_PARTITIONS)
         op.execute(f"select raw.create_partitions({int(RAW_PARTITION_MONTHS_AHEAD)})")
     with owned_by(op, DbRole.DBT):
         # `cqrsw raw archive` (as the ingest role) archives only what a green build folded.
