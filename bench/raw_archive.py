@@ -40,7 +40,9 @@ def seed(settings: Settings) -> str:
     """ROWS stock events ingested two months ago, all folded; return their partition."""
     old = f"stock_updated_p{month_start(-2):%Y%m}"
     with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
-        conn.execute("select raw.drop_partition('stock_updated_history')")
+        for part in raw_archive.partitions(conn):
+            if part.table == "stock_updated":
+                conn.execute("select raw.drop_partition(%s)", (part.name,))
         conn.execute("create table raw.stock_updated_history (like raw.stock_updated)")
         conn.execute(
             "alter table raw.stock_updated attach partition raw.stock_updated_history"
@@ -52,13 +54,13 @@ def seed(settings: Settings) -> str:
             insert into raw.stock_updated (event_id, event_type, schema_version, aggregate_id,
                 aggregate_version, occurred_at, producer, request_id, trace, payload,
                 kafka_topic, kafka_partition, kafka_offset, ingest_batch_id, ingested_at)
-            select md5('s' || k)::uuid, 'stock.updated', 2, md5('p' || k % 1000)::uuid::text,
+            select md5('s' || k)::uuid, 'stock.updated', 2, md5('p' || k %% 1000)::uuid::text,
                 k / 1000 + 1, %(at)s::timestamptz + k * interval '1 ms', 'stock', md5('r' || k),
                 jsonb_build_object('traceparent', '00-' || md5('t' || k) || '-'
                     || left(md5('u' || k), 16) || '-01'),
-                jsonb_build_object('product_id', md5('p' || k % 1000)::uuid, 'operation',
-                    'increase', 'stock_amount', k % 50 + 1),
-                'stock.updated', k % 4, k / 4, k / 5000 + 1, %(at)s::timestamptz
+                jsonb_build_object('product_id', md5('p' || k %% 1000)::uuid, 'operation',
+                    'increase', 'stock_amount', k %% 50 + 1),
+                'stock.updated', k %% 4, k / 4, k / 5000 + 1, %(at)s::timestamptz
             from generate_series(1, %(rows)s) as k
             """,
             {"at": f"{month_start(-2)}T12:00Z", "rows": ROWS},
