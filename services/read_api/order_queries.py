@@ -15,19 +15,10 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from services.read_api.serving import CamelModel, Row, columns, published
+from services.read_api.serving import Row, columns, published
+from services.read_api.view_models import OrderWithInvoice
 
 OrderStatus = Literal["created", "invoiced", "cancelled"]
-
-
-class OrderWithInvoice(CamelModel):
-    order_id: UUID
-    user_id: str
-    customer_name: str
-    created_at: datetime
-    status: str
-    invoice_url: str | None
-    updated_at: datetime
 
 
 _COLUMNS = columns(OrderWithInvoice)

@@ -16,10 +16,10 @@ from services.read_api import order_queries
 from services.read_api.consistency import describe
 from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
 from services.read_api.dependencies import Cursor, CursorSeal, FreshnessLookups, WrittenPosition
-from services.read_api.order_queries import OrderWithInvoice
 from services.read_api.paging import NOT_PUBLISHED, page, paged_responses
 from services.read_api.reading import reading
 from services.read_api.serving import Row, answer
+from services.read_api.view_models import OrderWithInvoice
 from services.responses import AUTHENTICATED
 
 router = APIRouter(tags=["orders"])
