@@ -130,6 +130,10 @@ class Relay:
         self.pool = pool
         self.batch_size = batch_size
         self._producer: KafkaProducer | None = None
+        # Both series exist at 0 from the start: the first failure is then an increase (what
+        # `increase()` and the dashboard see), not the birth of a series.
+        PUBLISHED.labels(self.service)
+        RELAY_FAILURES.labels(self.service)
 
     def publish_batch(self) -> int:
         """Publish up to one batch; return how many rows were published. Raises on broker errors."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Literal
 from uuid import UUID
 
@@ -48,21 +49,14 @@ async def orders_with_invoices(
 
 def orders_query(
     filters: OrderFilters, limit: int, after: tuple[datetime, UUID] | None
-) -> tuple[sql.Composed, dict[str, object]]:
+) -> tuple[bytes, dict[str, object]]:
     """The page's SQL, with only the conditions in use: each shape gets a plan of its own."""
-    where = [sql.SQL("user_id = %(user_id)s")]
-    if filters.status is not None:
-        where.append(sql.SQL("status = %(status)s"))
-    if filters.created_from is not None:
-        where.append(sql.SQL("created_at >= %(created_from)s"))
-    if filters.created_to is not None:
-        where.append(sql.SQL("created_at < %(created_to)s"))
-    if after is not None:
-        where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
-    query = sql.SQL(
-        "select {} from serving.orders_with_invoices where {}"
-        " order by created_at desc, order_id desc limit %(limit)s"
-    ).format(_COLUMNS, sql.SQL(" and ").join(where))
+    query = _shaped_query(
+        filters.status is not None,
+        filters.created_from is not None,
+        filters.created_to is not None,
+        after is not None,
+    )
     params: dict[str, object] = {
         "user_id": filters.user_id,
         "status": filters.status,
@@ -73,3 +67,25 @@ def orders_query(
         "limit": limit,
     }
     return query, params
+
+
+@cache
+def _shaped_query(status: bool, created_from: bool, created_to: bool, after: bool) -> bytes:
+    """Rendered once per shape (16 at most): composing it per request cost a tenth of a read."""
+    where = [sql.SQL("user_id = %(user_id)s")]
+    if status:
+        where.append(sql.SQL("status = %(status)s"))
+    if created_from:
+        where.append(sql.SQL("created_at >= %(created_from)s"))
+    if created_to:
+        where.append(sql.SQL("created_at < %(created_to)s"))
+    if after:
+        where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
+    return (
+        sql.SQL(
+            "select {} from serving.orders_with_invoices where {}"
+            " order by created_at desc, order_id desc limit %(limit)s"
+        )
+        .format(_COLUMNS, sql.SQL(" and ").join(where))
+        .as_bytes()
+    )
