@@ -127,6 +127,18 @@ class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings, DagSet
         description="Key (HMAC-SHA256) that signs position tokens and keyset cursors; the"
         " write services and the read API share it. Required when CQRSW_ENV=prod.",
     )
+    raw_archive_dir: Path | None = Field(
+        default=None,
+        description="Where `cqrsw raw archive` keeps the Parquet files of archived raw months"
+        " (lasting storage shared by whoever rebuilds the views); unset: <state_dir>/archive/raw.",
+    )
+    raw_keep_months: int = Field(
+        default=3,
+        ge=1,
+        le=1200,
+        description="Whole months of raw events kept in the warehouse besides this one; the"
+        " `raw_archive` DAG archives older ones.",
+    )
     max_body_bytes: int = Field(
         default=65_536, ge=1_024, le=10_485_760, description="Largest request body accepted."
     )

@@ -66,6 +66,12 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return dead_letters.run(_settings(), args, console)
 
 
+def cmd_raw(args: argparse.Namespace) -> int:
+    from cqrsw import raw_command
+
+    return raw_command.run(_settings(), args, console)
+
+
 def cmd_event_keys(args: argparse.Namespace) -> int:
     import orjson
 
@@ -203,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     from cqrsw.dead_letters import add_parser as add_dead_letters
 
     add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
+
+    from cqrsw.raw_command import add_parser as add_raw
+
+    add_raw(sub).set_defaults(func=cmd_raw)
 
     p = sub.add_parser("event-keys", help="the write services' event signing keys")
     keys = p.add_subparsers(dest="action", required=True)

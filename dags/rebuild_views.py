@@ -7,6 +7,7 @@ from airflow.sdk import Param, dag
 from pipeline.tasks.dag_defaults import dag_arguments
 from pipeline.tasks.dbt import dbt_macros, dbt_task_group
 from pipeline.tasks.gate_and_publish import check_and_publish
+from pipeline.tasks.raw_archive import release_task, restore_task
 
 
 @dag(
@@ -30,7 +31,8 @@ from pipeline.tasks.gate_and_publish import check_and_publish
 def rebuild_views() -> None:
     """Manual rebuild of the marts from the event log (a full refresh, or from a date), then
     the same Great Expectations gate and publish step as the pipeline: the serving views
-    change only if every check passes.
+    change only if every check passes. Archived raw months (`cqrsw raw archive`) are attached
+    again for the rebuild and dropped once it is checked: the log is the archive plus raw.
     """
 
     rebuild = dbt_task_group(
@@ -38,7 +40,10 @@ def rebuild_views() -> None:
         full_refresh="{{ not params.from_date }}",
         dbt_vars={"rebuild_from": "{{ params.from_date or '' }}"},
     )
-    _, validate_marts = check_and_publish()  # the raw tables' part starts with the rebuild
+    validate_raw, validate_marts = check_and_publish()  # the raw part starts with the rebuild
+    # The archived raw months are back for the rebuild, and dropped again once it is checked.
+    restore_task() >> [rebuild, validate_raw]
+    [rebuild, validate_raw, validate_marts] >> release_task()
     rebuild >> validate_marts
 
 

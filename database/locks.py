@@ -31,3 +31,5 @@ PUBLISH_LOCK = lock_key("cqrspub!")
 OUTBOX_RELAY_LOCK = 7710001
 # One ingest run at a time per warehouse (ingest.job).
 INGEST_LOCK = 7710002
+# One archive, restore or release of raw partitions at a time (pipeline.raw_archive).
+RAW_ARCHIVE_LOCK = lock_key("cqrsarch")

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from contracts.catalog import topics_feeding
 
 RAW_SCHEMA = "raw"
+# Raw tables are partitioned by month of ingest; every ingest run makes sure the partitions
+# of this month and of this many months after it exist (docs/adr/raw-partitions.md).
+RAW_PARTITION_MONTHS_AHEAD = 2
 MARTS_SCHEMA = "marts"  # built and tested by dbt; nothing reads them there
 SERVING_SCHEMA = "serving"  # what passed every check, published for the read API
 # NOTIFY channel of each publication (payload: the view): readers drop what they kept of it.

@@ -32,7 +32,7 @@ from contracts.key_files import trusted_keys
 from database import connections
 from database.locks import INGEST_LOCK
 from database.names import WAREHOUSE_DATABASE
-from ingest import metrics, warehouse
+from ingest import metrics, raw_partitions, warehouse
 from ingest.batches import PartitionRun
 from ingest.positions import partitions_of, start_positions
 from ingest.report import IngestReport
@@ -110,6 +110,7 @@ def run_ingest(
         held = lock.execute("select pg_try_advisory_lock(%s)", (INGEST_LOCK,)).fetchone()
         if not held or not held[0]:
             raise IngestBusy("another ingest run is in progress on this warehouse; try again later")
+        raw_partitions.create_partitions(lock)
         slices, total = _plan(settings, topics, report, workers)
         slices = [replace(s, deadline=started + settings.ingest_deadline_s) for s in slices]
         if len(slices) == 1:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from config.database_settings import DbRole
 from contracts.catalog import raw_table
-from database.warehouse import RAW_SCHEMA
+from database.warehouse import RAW_PARTITION_MONTHS_AHEAD, RAW_SCHEMA
 
 
 class Operations(Protocol):
@@ -54,11 +54,15 @@ def create_raw_table(op: Operations, topic: str) -> None:
 
     ``ingest_txid`` is the incremental watermark of the dbt models: the id of the transaction
     that wrote the row (64-bit, never wraps), a default so that every writer gets it right
-    (docs/adr/incremental-watermark.md). Run it as the raw schema's owner (``owned_by``)."""
+    (docs/adr/incremental-watermark.md). The table is partitioned by month of ``ingested_at``
+    (docs/adr/raw-partitions.md): ``raw.create_partitions`` makes its partitions (here, in a
+    warehouse that has it; then at every ingest run), and ``raw.event_ids`` keeps ``event_id``
+    unique across them. Run it as the raw schema's owner
+    (``owned_by``)."""
     table = f"{RAW_SCHEMA}.{identifier(raw_table(topic))}"
     op.execute(f"""
         create table if not exists {table} (
-            event_id          uuid primary key,
+            event_id          uuid not null,
             event_type        text not null,
             schema_version    int not null,
             aggregate_id      text not null,
@@ -74,11 +78,29 @@ def create_raw_table(op: Operations, topic: str) -> None:
             ingest_batch_id   bigint not null,
             ingested_at       timestamptz not null default now(),
             ingest_txid       bigint not null default pg_current_xact_id()::text::bigint
-        )
+        ) partition by range (ingested_at)
     """)
     op.execute(
         f"create index if not exists {identifier(raw_table(topic))}_ingest_txid"
         f" on {table} (ingest_txid)"
+    )
+    # Its partitions at once, once the warehouse has the function (revision 0004 and later).
+    op.execute(f"""
+        do $$
+        begin
+            if to_regproc('{RAW_SCHEMA}.create_partitions') is not null then
+                perform {RAW_SCHEMA}.create_partitions({int(RAW_PARTITION_MONTHS_AHEAD)});
+            end if;
+        end
+        $$
+    """)
+
+
+def index_occurred_at(op: Operations, topic: str) -> None:
+    """An index on ``occurred_at``: the freshness record reads each table's newest event."""
+    name = identifier(raw_table(topic))
+    op.execute(
+        f"create index if not exists {name}_occurred_at on {RAW_SCHEMA}.{name} (occurred_at)"
     )
 
 

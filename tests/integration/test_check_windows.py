@@ -104,13 +104,15 @@ def test_a_failing_check_keeps_its_window_so_the_next_run_checks_the_rows_again(
 
 
 def seq_scans(settings: Settings) -> dict[str, int]:
-    """Sequential scans so far of every raw event table and mart (cumulative statistics)."""
+    """Sequential scans so far of every raw event table (its partitions') and mart
+    (cumulative statistics)."""
     names = [f"raw.{raw_table(t)}" for t in TOPICS] + [f"marts.{m.name}" for m in MARTS]
     with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
         conn.execute("select pg_stat_clear_snapshot()")
         rows = conn.execute(
-            "select relid::regclass::text, seq_scan from pg_stat_user_tables"
-            " where relid = any(%s::regclass[])",
+            "select coalesce(i.inhparent, s.relid)::regclass::text, sum(s.seq_scan)"
+            " from pg_stat_user_tables as s left join pg_inherits as i on i.inhrelid = s.relid"
+            " where coalesce(i.inhparent, s.relid) = any(%s::regclass[]) group by 1",
             (names,),
         ).fetchall()
     return {str(name): int(count) for name, count in rows}

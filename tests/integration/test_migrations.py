@@ -154,9 +154,15 @@ def test_a_new_event_type_is_one_small_revision(tmp_path: Path) -> None:
         created = tables(settings, WAREHOUSE_DATABASE)["raw.order_created (cqrsw_ingest)"]
         assert shipped == created  # the same shape, from the same function
         assert (
-            "CREATE INDEX order_shipped_ingest_txid ON raw.order_shipped USING btree"
+            "CREATE INDEX order_shipped_ingest_txid ON ONLY raw.order_shipped USING btree"
             " (ingest_txid)" in indexes(settings, WAREHOUSE_DATABASE)
         )
+        # Partitioned like the others, with the same partitions from the start.
+        names = set(tables(settings, WAREHOUSE_DATABASE))
+        shipped_parts = {n for n in names if n.startswith("raw.order_shipped_")}
+        created_parts = {n for n in names if n.startswith("raw.order_created_")}
+        expected = {n.replace("_created_", "_shipped_") for n in created_parts}
+        assert shipped_parts == expected != set()
 
 
 NEW_EVENT_TYPE = '''"""Raw table of order.shipped."""

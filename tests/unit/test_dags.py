@@ -20,6 +20,7 @@ from database.warehouse import MARTS
 from pipeline.tasks.audit import AUDIT_TIMEOUT
 from pipeline.tasks.dbt import MANIFEST_PATH, build_manifest
 from pipeline.tasks.gate_and_publish import FIRST
+from pipeline.tasks.raw_archive import ARCHIVE_TIMEOUT
 from stack.airflow import airflow_env
 
 # Parsed in a subprocess: Airflow reads its configuration once, from the environment.
@@ -47,7 +48,8 @@ def describe(dag):
         "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
                       if isinstance(getattr(t, "env", None), dict)},
         "retry_decisions": retry_decisions(dag.get_task(
-            {"data_docs": "data_docs", "warehouse_audit": "audit"}.get(dag.dag_id, "validate_marts")
+            {"data_docs": "data_docs", "warehouse_audit": "audit", "raw_archive": "archive"}
+            .get(dag.dag_id, "validate_marts")
         )),
         "exclude": {t.task_id: t.exclude for t in dag.tasks if getattr(t, "exclude", None)},
         "pool": {t.task_id: t.pool for t in dag.tasks},
@@ -121,6 +123,7 @@ def test_dags_import_without_errors(parsed: dict[str, Any]) -> None:
         "rebuild_views",
         "data_docs",
         "warehouse_audit",
+        "raw_archive",
     }
     assert all(dag["doc"] for dag in parsed["dags"].values())  # the docstring is the DAG doc
 
@@ -165,11 +168,25 @@ def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> No
     assert set(dag["pgoptions"].values()) == {"{{ dbt_pgoptions() }}"}
     assert dag["macros"] == ["dbt_pgoptions"]
     assert (down["validate_raw"], down["validate_marts"], down["publish"]) == (
-        ["publish"],
-        ["publish"],
+        ["publish", "release_archive"],
+        ["publish", "release_archive"],
         [],
     )
     assert dag["outlets"] == {"publish": SERVING}
+    # The archived months are back before anything reads raw, dropped again after the checks.
+    readers = [t for t in down if t.startswith("dbt_rebuild.")] + ["validate_raw"]
+    assert set(readers) <= reachable(down, "restore_archive")
+    assert all("release_archive" in reachable(down, t) for t in [*readers, "validate_marts"])
+    assert down["release_archive"] == []
+
+
+def test_the_raw_archive_runs_daily_and_alerts_on_failure(parsed: dict[str, Any]) -> None:
+    dag = parsed["dags"]["raw_archive"]
+    assert dag["schedule"] == "@daily"
+    assert dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert list(dag["downstream"]) == ["archive"]
+    assert dag["on_failure"] == {"archive": True}
+    assert dag["timeout_s"]["archive"] == ARCHIVE_TIMEOUT.total_seconds()
 
 
 def test_data_docs_are_rendered_after_each_publication(parsed: dict[str, Any]) -> None:
@@ -202,7 +219,10 @@ def test_every_task_has_an_execution_timeout(parsed: dict[str, Any]) -> None:
     settings = Settings()
     for dag_id, dag in parsed["dags"].items():
         others = {t: s for t, s in dag["timeout_s"].items() if t != "ingest"}
-        if dag_id != "warehouse_audit":  # reads every row: its own, longer limit
+        if dag_id == "rebuild_views":  # restoring archived months has the archive's limit
+            others = {t: s for t, s in others.items() if t != "restore_archive"}
+            assert dag["timeout_s"]["restore_archive"] == ARCHIVE_TIMEOUT.total_seconds()
+        if dag_id not in ("warehouse_audit", "raw_archive"):  # every row: a longer limit
             assert set(others.values()) == {settings.task_timeout_s}
     ingest = parsed["dags"]["cqrs_warehouse_pipeline"]["timeout_s"]["ingest"]
     assert ingest == settings.ingest_deadline_s + 120

@@ -14,8 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 from config.database_settings import DbRole
-from contracts.catalog import raw_table
-from database.migrations.ddl import identifier, owned_by
+from database.migrations.ddl import identifier, index_occurred_at, owned_by
 
 revision = "0003"
 down_revision = "0002"
@@ -43,8 +42,7 @@ def upgrade() -> None:
         )
     with owned_by(op, DbRole.INGEST):
         for topic in TOPICS:
-            name = identifier(raw_table(topic))
-            op.execute(f"create index if not exists {name}_occurred_at on raw.{name} (occurred_at)")
+            index_occurred_at(op, topic)
 
 
 def downgrade() -> None:
