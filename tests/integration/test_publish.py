@@ -80,7 +80,7 @@ def test_publish_writes_only_the_rows_changed_since_the_last_publication(
     published = rows(settings, "serving", keys)
     assert published == rows(settings, "marts", keys)
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
-        statuses = dict(
+        statuses: dict[str, str] = dict(
             conn.execute(
                 "select order_id::text, status from serving.orders_with_invoices"
                 " where order_id::text = any(%s)",
