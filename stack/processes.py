@@ -17,7 +17,7 @@ from types import FrameType
 
 import psutil
 
-from stack.process_groups import stop_group
+from stack.process_groups import group_members, stop_group
 
 
 class StackError(RuntimeError):
@@ -113,6 +113,31 @@ class PidFile:
         except psutil.Error:
             return None
 
+    def remains(self) -> list[psutil.Process]:
+        """What a process that died left running: the members of its group that carry its mark.
+
+        A part killed with SIGKILL takes nothing with it: the Airflow scheduler's executor
+        workers and the tasks they run live on as orphans, which the part started again
+        knows nothing of (a task finishing twice, workers waiting forever on a dead queue).
+        """
+        record = self.recorded()
+        if record is None or self.process() is not None:
+            return []
+        return [proc for proc in group_members(record[0]) if self._carries_mark(proc)]
+
+    def clear_remains(self, timeout: float = 10) -> int:
+        """SIGTERM what ``remains`` finds, SIGKILL whoever is still there; how many there were."""
+        left = self.remains()
+        for proc in left:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+        _, alive = psutil.wait_procs(left, timeout=timeout)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+        return len(left)
+
     def died(self) -> bool:
         """True if the pid file says it runs but it does not: it died or was killed."""
         return self.recorded() is not None and self.process() is None
@@ -135,6 +160,12 @@ class PidFile:
         except psutil.AccessDenied:
             return True  # nothing more to learn; pid, start time and command line matched
         return mark is None or mark == self.mark
+
+    def _carries_mark(self, proc: psutil.Process) -> bool:
+        try:
+            return bool(proc.environ().get(MARK_VARIABLE) == self.mark)
+        except psutil.Error:
+            return False
 
     def stop(self, timeout: float = 15) -> bool:
         """Stop the process and its whole group; return True if one was running.
