@@ -114,16 +114,29 @@ class PidFile:
             return None
 
     def remains(self) -> list[psutil.Process]:
-        """What a process that died left running: the members of its group that carry its mark.
+        """What a process that died left running: the other members of its process group.
 
         A part killed with SIGKILL takes nothing with it: the Airflow scheduler's executor
         workers and the tasks they run live on as orphans, which the part started again
         knows nothing of (a task finishing twice, workers waiting forever on a dead queue).
+        The kernel hands out no pid that still names a process group, so while such members
+        live the group is the dead leader's; Airflow's processes rename themselves, which
+        clears their environment, so the mark is checked only where it is still readable.
         """
         record = self.recorded()
         if record is None or self.process() is not None:
             return []
-        return [proc for proc in group_members(record[0]) if self._carries_mark(proc)]
+        pid, started = record
+        if psutil.pid_exists(pid):
+            return []  # the number belongs to another program now: not our group
+        found = []
+        for proc in group_members(pid):
+            with contextlib.suppress(psutil.Error):
+                if started is not None and proc.create_time() + _SAME_START < started:
+                    continue
+                if self._marked_ours(proc):
+                    found.append(proc)
+        return found
 
     def clear_remains(self, timeout: float = 10) -> int:
         """SIGTERM what ``remains`` finds, SIGKILL whoever is still there; how many there were."""
@@ -160,12 +173,6 @@ class PidFile:
         except psutil.AccessDenied:
             return True  # nothing more to learn; pid, start time and command line matched
         return mark is None or mark == self.mark
-
-    def _carries_mark(self, proc: psutil.Process) -> bool:
-        try:
-            return bool(proc.environ().get(MARK_VARIABLE) == self.mark)
-        except psutil.Error:
-            return False
 
     def stop(self, timeout: float = 15) -> bool:
         """Stop the process and its whole group; return True if one was running.
