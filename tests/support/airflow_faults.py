@@ -15,6 +15,7 @@ continue while the load runs, so that is when the pipeline visibly resumed.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -36,7 +37,7 @@ from loadtest.loadgen import LoadGenerator, read_record
 from loadtest.traffic import Traffic
 from stack.http_services import HTTP_SERVICES
 from stack.lifecycle import Stack
-from stack.processes import MARK_VARIABLE, StackError
+from stack.processes import StackError
 from stack.supervisor import Supervisor
 from tests.support.dag_runs import PIPELINE
 from tests.support.faults import raw_batches, wait_for_outboxes
@@ -80,6 +81,11 @@ class Watch:
     failed_restarts: list[str] = field(default_factory=list)
     injected: list[Injected] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    struck: datetime | None = None  # when the last fault's signal was sent
+
+    def strike(self, proc: psutil.Process, sig: signal.Signals = signal.SIGKILL) -> None:
+        self.struck = datetime.now(UTC)
+        proc.send_signal(sig)
 
     def supervise(self) -> None:
         while not self.stopping.wait(SUPERVISE_EVERY_S):
@@ -109,14 +115,20 @@ def running_task(settings: Settings, task_id: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def ours(settings: Settings, pid: int) -> psutil.Process | None:
-    """The process ``pid`` if this stack started it (its mark names our state dir)."""
-    prefix = f"{settings.state_dir.resolve()}#"
+def ours(stack: Stack, pid: int) -> psutil.Process | None:
+    """The process ``pid`` if this stack's scheduler started it: the process or one of its
+    parents is in the scheduler's process group. (Airflow's task processes rename
+    themselves, which clears the environment that holds the stack's mark.)"""
+    record = stack.pid_files()["airflow-scheduler"].recorded()
     try:
         proc = psutil.Process(pid)
-        return proc if proc.environ().get(MARK_VARIABLE, "").startswith(prefix) else None
-    except psutil.Error:
-        return None
+        if record is not None and any(
+            os.getpgid(p.pid) == record[0] for p in (proc, *proc.parents())
+        ):
+            return proc
+    except (psutil.Error, OSError):
+        pass
+    return None
 
 
 def first_publication_after(settings: Settings, since: datetime) -> datetime | None:
@@ -144,24 +156,26 @@ def _until(what: str, found: Callable[[], Any], within: float, every: float = 0.
     raise AssertionError(f"{what}: not within {within:.0f} s")
 
 
-def _kill_task(settings: Settings, task_id: str, when: Callable[[], bool] = lambda: True) -> str:
+def _kill_task(watch: Watch, task_id: str, when: Callable[[int], bool] = lambda _: True) -> str:
+    settings = watch.settings
+
     def victim() -> psutil.Process | None:
         pid = running_task(settings, task_id)
-        proc = None if pid is None else ours(settings, pid)
-        return proc if proc is not None and when() else None
+        proc = None if pid is None else ours(watch.stack, pid)
+        return proc if proc is not None and when(proc.pid) else None
 
     proc = _until(f"a running {task_id} task", victim, INJECT_WITHIN_S)
-    proc.kill()
+    watch.strike(proc)
     return f"{task_id} pid {proc.pid}"
 
 
-def _kill_part(stack: Stack, part: str) -> str:
-    proc = stack.pid_files()[part].process()
+def _kill_part(watch: Watch, part: str) -> str:
+    proc = watch.stack.pid_files()[part].process()
     if proc is None and part == "postgres":
-        record = stack.pid_files()[part].recorded()
+        record = watch.stack.pid_files()[part].recorded()
         proc = None if record is None else psutil.Process(record[0])
     assert proc is not None, f"{part} is not running"
-    proc.kill()
+    watch.strike(proc)
     return f"{part} pid {proc.pid}"
 
 
@@ -169,39 +183,39 @@ def _kill_part(stack: Stack, part: str) -> str:
 def kill_scheduler(watch: Watch) -> str:
     """SIGKILL the scheduler while a run is going on (its workers and tasks are orphaned)."""
     _until("a running pipeline task", lambda: running_task(watch.settings, "ingest"), 120)
-    return _kill_part(watch.stack, "airflow-scheduler")
+    return _kill_part(watch, "airflow-scheduler")
 
 
 def kill_triggerer(watch: Watch) -> str:
-    return _kill_part(watch.stack, "airflow-triggerer")
+    return _kill_part(watch, "airflow-triggerer")
 
 
 def kill_task(watch: Watch) -> str:
     """SIGKILL the process of a running dbt build."""
-    return _kill_task(watch.settings, "dbt_build")
+    return _kill_task(watch, "dbt_build")
 
 
 def kill_ingest_mid_batch(watch: Watch) -> str:
     """SIGKILL the ingest task between its first and last write of a batch run."""
     settings = watch.settings
-    seen: dict[str, int] = {}
+    seen: dict[int, int] = {}
 
-    def writing() -> bool:
+    def writing(pid: int) -> bool:
+        """This ingest task drew a batch id since it was first seen running."""
         now = raw_batches(settings)
-        before = seen.setdefault("batches", now)
-        return now > before
+        return now > seen.setdefault(pid, now)
 
-    return _kill_task(settings, "ingest", writing)
+    return _kill_task(watch, "ingest", writing)
 
 
 def kill_postgres_during_publish(watch: Watch) -> str:
     _until("a running publish", lambda: running_task(watch.settings, "publish"), INJECT_WITHIN_S)
-    return _kill_part(watch.stack, "postgres")
+    return _kill_part(watch, "postgres")
 
 
 def kill_broker_during_ingest(watch: Watch) -> str:
     _until("a running ingest", lambda: running_task(watch.settings, "ingest"), INJECT_WITHIN_S)
-    return _kill_part(watch.stack, "kafka")
+    return _kill_part(watch, "kafka")
 
 
 def stop_a_service(watch: Watch) -> str:
@@ -209,7 +223,7 @@ def stop_a_service(watch: Watch) -> str:
     service = next(s for s in HTTP_SERVICES if s.name == "stock")
     proc = service.pid_file(watch.settings).process()
     assert proc is not None
-    proc.send_signal(signal.SIGSTOP)
+    watch.strike(proc, signal.SIGSTOP)
     try:
         time.sleep(STOPPED_S)
     finally:
@@ -229,12 +243,17 @@ FAULTS: dict[str, Fault] = {
 }
 
 
-def inject(watch: Watch, name: str) -> Injected:
-    """Inject one fault and wait (up to RESUME_BOUND_S) for the pipeline to publish again."""
-    at = datetime.now(UTC)
+def inject(watch: Watch, name: str, *, wait: bool = True) -> Injected:
+    """Inject one fault and wait (up to RESUME_BOUND_S) for the pipeline to publish again.
+
+    ``wait=False``: return at once; ``under_load`` finds the next publication afterwards.
+    """
     detail = FAULTS[name](watch)
+    at = watch.struck or datetime.now(UTC)
     injected = Injected(name, at, detail=detail)
     watch.injected.append(injected)
+    if not wait:
+        return injected
     killed = datetime.now(UTC)
     # Whole again: the supervisor found nothing dead (a kill it has not seen yet shows "died").
     time.sleep(SUPERVISE_EVERY_S * 2)
@@ -325,6 +344,9 @@ def under_load(
         assert not sender.is_alive(), "the load generator did not finish"
     records = read_record(record)
     report = caught_up(watch, records, catch_up_s)
+    for injected in watch.injected:  # the ones not waited for: the next publication after
+        if injected.published is None:
+            injected.published = first_publication_after(watch.settings, injected.at)
     return Outcome(report, records, watch.injected, watch.restarts, time.monotonic() - began)
 
 
@@ -342,7 +364,9 @@ def in_turn(names: list[str], between_s: float = 10.0) -> Callable[[Watch], None
 def at_random(
     names: list[str], duration: float, seed: int, margin: float = 90.0
 ) -> Callable[[Watch], None]:
-    """Each fault once, at seeded random times in [margin/2, duration - margin] seconds."""
+    """Each fault once, at seeded random times in [margin/2, duration - margin] seconds,
+    without waiting for the pipeline to resume in between (a fault may strike while the
+    pipeline still recovers from the previous one)."""
     chosen = sorted(random.Random(seed).uniform(margin / 2, duration - margin) for _ in names)
     order = random.Random(seed + 1).sample(names, len(names))
 
@@ -350,7 +374,7 @@ def at_random(
         start = time.monotonic()
         for due, name in zip(chosen, order, strict=True):
             time.sleep(max(0.0, start + due - time.monotonic()))
-            inject(watch, name)
+            inject(watch, name, wait=False)
         time.sleep(max(0.0, start + duration - time.monotonic()))
 
     return run
@@ -358,8 +382,8 @@ def at_random(
 
 def describe(outcome: Outcome) -> list[str]:
     lines = [
-        f"{i.name}: {i.detail}; pause {i.pause_s:.0f} s (whole after"
-        f" {((i.whole or i.at) - i.at).total_seconds():.0f} s)"
+        f"{i.at:%H:%M:%S} {i.name}: {i.detail}; pause {i.pause_s:.0f} s"
+        + ("" if i.whole is None else f" (whole after {(i.whole - i.at).total_seconds():.0f} s)")
         for i in outcome.injected
         if i.pause_s is not None
     ]
