@@ -148,3 +148,23 @@ def _tail(settings: Settings, since: datetime) -> list[str]:
     if not tails:
         return []
     return [f"  from publish's end to the run's end: median {statistics.median(tails):.1f} s"]
+
+
+def run_timeline(settings: Settings, since: datetime) -> list[str]:
+    """One line per run since ``since``: when it started, its tasks' durations, its end."""
+    with connections.connect(settings, AIRFLOW_DATABASE) as conn:
+        rows = conn.execute(
+            "select r.run_id, r.start_date, r.end_date, ti.task_id, ti.state,"
+            " extract(epoch from ti.end_date - ti.start_date)"
+            " from dag_run as r join task_instance as ti using (dag_id, run_id)"
+            " where r.dag_id = %s and r.queued_at >= %s order by r.start_date, ti.start_date",
+            (PIPELINE, since),
+        ).fetchall()
+    runs: dict[str, list[str]] = {}
+    heads: dict[str, str] = {}
+    for run_id, start, end, task_id, state, ran in rows:
+        length = (end - start).total_seconds() if end and start else float("nan")
+        heads[run_id] = f"  run {start:%H:%M:%S} {length:5.1f} s:"
+        if ran is not None:
+            runs.setdefault(run_id, []).append(f"{task_id}={float(ran):.1f}({state})")
+    return [f"{heads[r]} {' '.join(tasks)}" for r, tasks in runs.items()]

@@ -32,6 +32,7 @@ from bench.dag_runs import (
     busy_tasks,
     publishing_runs,
     run_states,
+    run_timeline,
     where_time_goes,
 )
 from bench.visibility import Answers, Visibility
@@ -99,6 +100,8 @@ def steady(settings: Settings, rate: float, duration: float, seed: int) -> dict[
     if not watcher.wait_drained(600):
         raise SystemExit("warm-up: the pipeline did not publish the first commands in 10 min")
     watcher.seconds.clear()
+    watcher.by_kind.clear()
+    watcher.shown.clear()
     began = datetime.now(UTC)
     commands = send(settings, traffic, watcher, rate, round(rate * duration))
     drained = watcher.wait_drained(300)
@@ -114,6 +117,14 @@ def steady(settings: Settings, rate: float, duration: float, seed: int) -> dict[
         sep="\n",
         flush=True,
     )
+    for kind, waits in sorted(watcher.by_kind.items()):
+        print(
+            f"  {kind}: {len(waits)} commands, p50 {quantile(waits, 50):.1f} s,"
+            f" p95 {quantile(waits, 95):.1f} s, max {max(waits):.1f} s"
+        )
+    print(*run_timeline(settings, began), sep="\n")
+    for at, n, worst in watcher.shown:
+        print(f"  publication seen {at:%H:%M:%S}: {n} commands shown, longest wait {worst:.1f} s")
     direct = direct_pass(settings, traffic, watcher, per_run)
     watcher.stop()
     return {

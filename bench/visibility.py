@@ -78,6 +78,8 @@ class Visibility:
         self.poll_s = poll_s
         self.pending: dict[str, Pending] = {}
         self.seconds: list[float] = []
+        self.by_kind: dict[str, list[float]] = {}
+        self.shown: list[tuple[datetime, int, float]] = []  # per publication: when, how many, worst
         self.accepted = 0
         self.unfollowed = 0
         self.publications = 0
@@ -154,6 +156,7 @@ class Visibility:
                 reads = {item.source for _, item in batch}
                 bodies = dict(zip(reads, pool.map(self._read, reads), strict=True))
                 moved = self._publication() != now
+                found: list[float] = []
                 with self._lock:
                     for command_id, waiting in batch:
                         body, answered_at = bodies[waiting.source]
@@ -161,7 +164,11 @@ class Visibility:
                             continue
                         self.pending.pop(command_id, None)
                         at = answered_at if moved else seen_at
-                        self.seconds.append(max(0.0, (at - waiting.answered_at).total_seconds()))
+                        waited = max(0.0, (at - waiting.answered_at).total_seconds())
+                        self.seconds.append(waited)
+                        self.by_kind.setdefault(waiting.kind, []).append(waited)
+                        found.append(waited)
+                    self.shown.append((seen_at, len(found), max(found, default=0.0)))
 
     def _read(self, source: tuple[str, tuple[tuple[str, str], ...]]) -> tuple[Any, datetime]:
         """The body of one read (None if it failed or found nothing), and when it came."""
