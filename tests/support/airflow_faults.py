@@ -53,6 +53,7 @@ RESUME_BOUND_S = 240.0
 INJECT_WITHIN_S = 180.0  # how long a fault may wait for its moment (a task running)
 STOPPED_S = 15.0  # SIGSTOP: longer than the load generator's 10 s and a pool wait (5 s)
 SUPERVISE_EVERY_S = 1.0
+INGEST_PATIENCE_S = 60.0
 
 
 @dataclass
@@ -199,11 +200,15 @@ def kill_ingest_mid_batch(watch: Watch) -> str:
     """SIGKILL the ingest task between its first and last write of a batch run."""
     settings = watch.settings
     seen: dict[int, int] = {}
+    began = time.monotonic()
 
     def writing(pid: int) -> bool:
-        """This ingest task drew a batch id since it was first seen running."""
+        """This ingest task drew a batch id since it was first seen running; or, after
+        ``INGEST_PATIENCE_S`` (at 20 commands/s a run's ingest draws its one batch before it
+        can be seen running), any running ingest."""
         now = raw_batches(settings)
-        return now > seen.setdefault(pid, now)
+        drew = now > seen.setdefault(pid, now)
+        return drew or time.monotonic() - began > INGEST_PATIENCE_S
 
     return _kill_task(watch, "ingest", writing)
 
