@@ -8,7 +8,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export DO_NOT_TRACK := 1
 
-.PHONY: venv lock audit manifest demo test test-deploy podman test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules
+.PHONY: venv lock audit manifest demo test test-deploy podman test-faults soak unit integration e2e lint format up down status bench bench-read clean nginx kubectl wrk check-deploy promtool alert-rules k8s-local-keys
 
 venv: $(STAMP)
 
@@ -92,6 +92,11 @@ e2e: $(STAMP) $(MANIFEST)
 # kubernetes-validate, settings): no Docker engine or cluster needed.
 check-deploy: $(STAMP) kubectl
 	$(BIN)/python -m pytest tests/deploy
+
+# The local Kubernetes overlay's event keys (git-ignored, made once, kept): one private key
+# per write service and their public keys, which the overlay turns into a Secret and a ConfigMap.
+k8s-local-keys: $(STAMP)
+	$(BIN)/cqrsw event-keys folder deploy/k8s/overlays/local/event-keys
 
 # docker-compose.yml and the local Kubernetes overlay run in real containers with podman:
 # stand-in images for what cannot be pulled (deploy/standins), the compose stack started and

@@ -128,7 +128,8 @@ def main() -> None:
             print(f"load {load_s:.0f}s, dbt build {build_s:.0f}s, publish {publish_s:.0f}s\n")
             slowest = 0.0
             for name, (query, params) in reads(conn).items():
-                composed = sql.SQL(query) if isinstance(query, str) else query
+                text = query.decode() if isinstance(query, bytes) else query
+                composed = sql.SQL(text) if isinstance(text, str) else text
                 explain = sql.SQL("explain (analyze, buffers, costs off, summary off) {}")
                 plan = [r[0] for r in conn.execute(explain.format(composed), params).fetchall()]
                 times = []

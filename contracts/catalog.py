@@ -20,6 +20,9 @@ class EventType:
     producer: str  # the service that records it (the envelope's ``producer``)
     partition_key: str  # payload field equal to aggregate_id: the Kafka message key
     marts: tuple[str, ...]  # the marts folded from it
+    # A staging model written by hand (an upcast, a special cast or test); else generated
+    # from the payload contract (contracts/staging_models.py).
+    staged_by_hand: bool = False
 
     @property
     def topic(self) -> str:
@@ -41,11 +44,13 @@ class EventType:
         return f"stg_{self.producer}__{self.name.split('.', 1)[1]}"
 
 
+ORDERS = ("orders_with_invoices",)
+STOCK = ("products", "product_stock_daily")
 CATALOGUE: tuple[EventType, ...] = (
-    EventType("order.created", (1, 2), "orders", "order_id", ("orders_with_invoices",)),
-    EventType("order.cancelled", (1,), "orders", "order_id", ("orders_with_invoices",)),
-    EventType("invoice.created", (1,), "invoices", "invoice_id", ("orders_with_invoices",)),
-    EventType("stock.updated", (1, 2), "stock", "product_id", ("products", "product_stock_daily")),
+    EventType("order.created", (1, 2), "orders", "order_id", ORDERS, staged_by_hand=True),
+    EventType("order.cancelled", (1,), "orders", "order_id", ORDERS, staged_by_hand=True),
+    EventType("invoice.created", (1,), "invoices", "invoice_id", ORDERS, staged_by_hand=True),
+    EventType("stock.updated", (1, 2), "stock", "product_id", STOCK, staged_by_hand=True),
 )
 BY_NAME: dict[str, EventType] = {event.name: event for event in CATALOGUE}
 
@@ -65,6 +70,16 @@ PRODUCERS: tuple[str, ...] = tuple(dict.fromkeys(PRODUCER_OF.values()))
 def raw_table(event_type: str) -> str:
     """Name of the raw warehouse table of a topic: ``order.created`` -> ``order_created``."""
     return event_type.replace(".", "_")
+
+
+def staging_models_feeding(mart: str) -> tuple[str, ...]:
+    """The staging models a mart is folded from, in catalogue order."""
+    return tuple(event.staging_model for event in CATALOGUE if mart in event.marts)
+
+
+def events_keyed_by(key: str) -> tuple[EventType, ...]:
+    """The event types of one aggregate: those whose partition key is ``key``."""
+    return tuple(event for event in CATALOGUE if event.partition_key == key)
 
 
 def topics_feeding(mart: str) -> tuple[str, ...]:

@@ -9,7 +9,10 @@ A published version (kept in ``contracts/published/``) may change its words only
 change that breaks either direction is refused. A change that must break one gets a new
 version, listed in the catalogue, with its upcaster (``contracts/upcasting.py`` for Python
 readers, the staging model for the warehouse) and a dbt unit test on that staging model fed
-rows of every version. docs/compatibility.md says the same for people.
+rows of every version. The envelope has no versions (every event carries the one shape), so
+it is compared with its kept copy and may change only where nothing breaks, but for a new
+value of ``event_type``: a new event type announced in the catalogue. docs/compatibility.md
+says the same for people.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from contracts.catalog import CATALOGUE, EventType
 from contracts.envelope import CONTRACTS_DIR
 
 PUBLISHED_DIR = CONTRACTS_DIR / "published"
+ENVELOPE_FILE = CONTRACTS_DIR / "envelope.schema.json"
+KEPT_ENVELOPE_FILE = PUBLISHED_DIR / "envelope.schema.json"
 STAGING_DIR = DBT_PROJECT_DIR / "models" / "staging"
 
 BACKWARD, FORWARD = "backward", "forward"
@@ -50,6 +55,11 @@ class Change:
     def __str__(self) -> str:
         broken = " and ".join(sorted(self.breaks)) or "nothing"
         return f"{self.path or '/'}: {self.what} (breaks {broken} compatibility)"
+
+
+# The one envelope change that old readers survive by design: a new event type, which the
+# ingest of an older release dead-letters until it is upgraded (deploy readers first).
+ENVELOPE_MAY_GROW = Change("/event_type", "enum values added", frozenset({FORWARD}))
 
 
 def _types(schema: Schema) -> set[str]:
@@ -135,6 +145,11 @@ def schema_changes(old: Schema, new: Schema, path: str = "") -> list[Change]:
     return [change for change in found if change.breaks]
 
 
+def envelope_changes(kept: Schema, now: Schema) -> list[Change]:
+    """What a change of the envelope breaks, but for a new event type (which it may)."""
+    return [change for change in schema_changes(kept, now) if change != ENVELOPE_MAY_GROW]
+
+
 def _load(path: Any) -> dict[str, Any]:
     loaded: dict[str, Any] = orjson.loads(path.read_bytes())
     return loaded
@@ -169,11 +184,21 @@ class Registry:
     published: Mapping[tuple[str, int], Schema]
     upcasters: Mapping[tuple[str, int], Callable[..., Any]]
     tested: Mapping[str, set[int]]
+    envelope: Schema
+    kept_envelope: Schema | None
 
 
 def problems(registry: Registry) -> list[str]:
     """Why the contracts may not ship as they are (empty: they may)."""
     found: list[str] = []
+    if registry.kept_envelope is None:
+        found.append("no kept copy of the envelope: run python -m contracts.generate")
+    else:
+        for change in envelope_changes(registry.kept_envelope, registry.envelope):
+            found.append(
+                f"the envelope changed; {change}. Every event in the log carries it: only a "
+                "new event_type value may be added (docs/compatibility.md)"
+            )
     listed = {(e.name, v) for e in registry.catalogue for v in e.versions}
     for key in sorted(registry.published.keys() - listed):
         found.append(
@@ -220,8 +245,10 @@ def repository_registry() -> Registry:
         name, version = path.name.removesuffix(".schema.json").rsplit(".v", 1)
         schemas[(name, int(version))] = _load(path)
     published = {}
-    for path in PUBLISHED_DIR.glob("*.schema.json"):
+    for path in PUBLISHED_DIR.glob("*.v*.schema.json"):
         name, version = path.name.removesuffix(".schema.json").rsplit(".v", 1)
         published[(name, int(version))] = _load(path)
     tested = {event.name: upcast_tested_versions(event) for event in CATALOGUE}
-    return Registry(CATALOGUE, schemas, published, UPCASTERS, tested)
+    kept = _load(KEPT_ENVELOPE_FILE) if KEPT_ENVELOPE_FILE.is_file() else None
+    envelope = _load(ENVELOPE_FILE)
+    return Registry(CATALOGUE, schemas, published, UPCASTERS, tested, envelope, kept)

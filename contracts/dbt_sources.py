@@ -7,7 +7,7 @@ ingest's own bookkeeping are fixed and written here once.
 from __future__ import annotations
 
 from config.settings import DBT_PROJECT_DIR
-from contracts.catalog import CATALOGUE
+from contracts.catalog import CATALOGUE, events_keyed_by, staging_models_feeding
 
 SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_staging__sources.yml"
 STAGED_MACRO_FILE = DBT_PROJECT_DIR / "macros" / "staged_events.sql"
@@ -160,10 +160,27 @@ def render_staged_macro() -> str:
     pairs = ",\n".join(
         f"        ('{event.raw_table}', '{event.staging_model}')" for event in CATALOGUE
     )
+    marts = sorted({mart for event in CATALOGUE for mart in event.marts})
+    feeding = ",\n".join(
+        f"        '{mart}': {list(staging_models_feeding(mart))}" for mart in marts
+    )
+    keys = sorted({event.partition_key for event in CATALOGUE})
+    keyed = ",\n".join(
+        f"        '{key}': {[(e.name, e.staging_model) for e in events_keyed_by(key)]}"
+        for key in keys
+    )
     return (
         f"{{#- {GENERATED} -#}}\n\n"
         "{#- Each raw table of an event type and the staging model that reads it. -#}\n"
         "{% macro staged_events() -%}\n"
         f"    {{{{ return([\n{pairs},\n    ]) }}}}\n"
+        "{%- endmacro %}\n\n"
+        "{#- The staging models of the event types a mart is folded from. -#}\n"
+        "{% macro staging_models_feeding(mart) -%}\n"
+        f"    {{{{ return({{\n{feeding},\n    }}[mart]) }}}}\n"
+        "{%- endmacro %}\n\n"
+        "{#- (event type, staging model) of one aggregate's events: those keyed by `key`. -#}\n"
+        "{% macro events_keyed_by(key) -%}\n"
+        f"    {{{{ return({{\n{keyed},\n    }}[key]) }}}}\n"
         "{%- endmacro %}\n"
     )

@@ -62,8 +62,8 @@ histories through the real models into the same marts as the all-v1 history, and
 `tests/integration/test_dbt_replay.py` holds the SQL upcasts to the Python ones (its oracle
 upcasts in Python).
 
-`order.created`'s `channel` is read by `stg_orders__created` and goes no further yet: no
-mart or read API column carries it ([views.md](views.md)).
+`order.created`'s `channel` is read by `stg_orders__created` (v1 reads as `unknown`) and
+carried by `orders_with_invoices` to the read API ([views.md](views.md)).
 """
 
 

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import orjson
 
 from config.settings import REPO_ROOT
-from contracts import dbt_sources, docs, events_doc
+from contracts import dbt_sources, docs, events_doc, staging_models, view_models
 from contracts.catalog import CATALOGUE, EVENT_TYPES, TOPICS
-from contracts.compatibility import PUBLISHED_DIR, schema_file
+from contracts.compatibility import (
+    ENVELOPE_FILE,
+    KEPT_ENVELOPE_FILE,
+    PUBLISHED_DIR,
+    envelope_changes,
+    schema_file,
+)
 from contracts.envelope import CONTRACTS_DIR
 
-ENVELOPE_FILE = CONTRACTS_DIR / "envelope.schema.json"
 # Read by the compose file's topic creation (docker-compose.yml, kafka-init).
 TOPICS_ENV_FILE = REPO_ROOT / "deploy" / "topics.env"
 
@@ -44,6 +50,11 @@ GENERATED: dict[Path, Callable[[], str]] = {
     dbt_sources.STAGED_MACRO_FILE: dbt_sources.render_staged_macro,
     events_doc.EVENTS_DOC: events_doc.render,
     TOPICS_ENV_FILE: render_topics_env,
+    view_models.VIEW_MODELS_FILE: view_models.render,
+    **{
+        path: partial(staging_models.render, event, kind)
+        for path, (event, kind) in staging_models.files().items()
+    },
 }
 
 
@@ -59,6 +70,17 @@ def unkept() -> list[tuple[Path, Path]]:
     return pairs
 
 
+def envelope_to_keep() -> bool:
+    """Whether the kept envelope is missing or behind a change it may take (a new event type).
+
+    A change that breaks old events or readers is not kept: the compatibility check refuses it.
+    """
+    if not KEPT_ENVELOPE_FILE.is_file():
+        return True
+    kept, now = orjson.loads(KEPT_ENVELOPE_FILE.read_bytes()), orjson.loads(render_envelope())
+    return kept != now and not envelope_changes(kept, now)
+
+
 def stale() -> list[Path]:
     """Generated files that differ from what the catalogue renders, and copies not yet kept."""
     differ = [
@@ -66,7 +88,8 @@ def stale() -> list[Path]:
         for path, render in GENERATED.items()
         if not path.is_file() or path.read_text() != render()
     ]
-    return differ + [kept for _, kept in unkept()]
+    envelope = [KEPT_ENVELOPE_FILE] if envelope_to_keep() else []
+    return differ + [kept for _, kept in unkept()] + envelope
 
 
 def main() -> int:
@@ -79,6 +102,9 @@ def main() -> int:
             kept.parent.mkdir(exist_ok=True)
             kept.write_bytes(contract.read_bytes())
             print(f"kept {kept.relative_to(REPO_ROOT)}")
+    if envelope_to_keep():
+        KEPT_ENVELOPE_FILE.write_text(render_envelope())
+        print(f"kept {KEPT_ENVELOPE_FILE.relative_to(REPO_ROOT)}")
     return 0
 
 

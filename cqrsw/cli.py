@@ -69,10 +69,14 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 def cmd_event_keys(args: argparse.Namespace) -> int:
     import orjson
 
-    from contracts.key_files import new_key_file
+    from contracts.key_files import TRUSTED_FILE, ensure_local_keys, new_key_file
     from contracts.signatures import public_jwk
 
-    trusted = new_key_file(args.file, args.producer)
+    if args.action == "folder":
+        ensure_local_keys(args.path)
+        print(f"{args.path}: <producer>.pem for {', '.join(PRODUCERS)}; {TRUSTED_FILE}")
+        return 0
+    trusted = new_key_file(args.path, args.producer)
     print(orjson.dumps(public_jwk(trusted)).decode())  # the entry to add to the trusted set
     return 0
 
@@ -200,13 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dead_letters(sub).set_defaults(func=cmd_dead_letters)
 
-    p = sub.add_parser(
-        "event-keys", help="new signing key of a producer (file 0600); prints its trusted JWK"
+    p = sub.add_parser("event-keys", help="the write services' event signing keys")
+    keys = p.add_subparsers(dest="action", required=True)
+    k = keys.add_parser(
+        "new", help="new signing key of a producer (file 0600); prints its trusted JWK"
     )
-    p.add_argument("action", choices=["new"])
-    p.add_argument("producer", choices=PRODUCERS)
-    p.add_argument("file", type=Path, help="where the private key goes (never overwritten)")
-    p.set_defaults(func=cmd_event_keys)
+    k.add_argument("producer", choices=PRODUCERS)
+    k.add_argument("path", type=Path, help="where the private key goes (never overwritten)")
+    k.set_defaults(func=cmd_event_keys)
+    k = keys.add_parser(
+        "folder",
+        help="every producer's key (<producer>.pem, 0600) and their public keys"
+        " (trusted.jwks.json) in one folder, made if missing, kept if there",
+    )
+    k.add_argument("path", type=Path, help="the folder (0700)")
+    k.set_defaults(func=cmd_event_keys)
 
     p = sub.add_parser("db", help="versioned schema migrations of the project's databases")
     p.add_argument(

@@ -51,8 +51,16 @@ def ensure_database(settings: Settings, dbname: str, owner: DbRole | None = None
         exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
         if owner is not None:
             role = sql.Identifier(owner.login)
-            if exists:  # made by an older version, as the admin
-                conn.execute(sql.SQL("alter database {} owner to {}").format(db, role))
+            if exists:
+                # Made by an older version, as the admin: the component's now. One that the
+                # admin gave to another role on purpose (a migration) stays with that role.
+                by_admin = conn.execute(
+                    "select 1 from pg_database where datname = %s"
+                    " and datdba = (select oid from pg_roles where rolname = current_user)",
+                    (dbname,),
+                ).fetchone()
+                if by_admin:
+                    conn.execute(sql.SQL("alter database {} owner to {}").format(db, role))
                 return False
             conn.execute(sql.SQL("create database {} owner {}").format(db, role))
             return True

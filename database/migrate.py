@@ -47,8 +47,10 @@ class Target:
         return self.versions_dir or MIGRATIONS_DIR / self.dbname
 
 
-# A write service's database belongs to its role: its migrations run as that role, so what
-# they create is the service's. The warehouse's revisions switch to each schema's owner.
+# A write service's database belongs to its role: its migrations run as that role (the admin
+# connects and sets the role), so what they create is the service's; a revision that must
+# do what only the admin may (hand an object to another role) resets the role for that
+# step. The warehouse's revisions switch to each schema's owner.
 TARGETS: tuple[Target, ...] = (
     *(Target(name, DbRole(name)) for name in SERVICE_DATABASES),
     Target(WAREHOUSE_DATABASE, None),
@@ -85,7 +87,7 @@ def upgrade_database(settings: Settings, target: Target, revision: str = "head")
     """Upgrade one database in one transaction under the migration lock; idempotent."""
     engine = create_engine(
         "postgresql+psycopg://",
-        creator=lambda: connections.connect(settings, target.dbname, role=target.role),
+        creator=lambda: connections.connect(settings, target.dbname),
         poolclass=NullPool,
     )
     try:
@@ -100,6 +102,10 @@ def upgrade_database(settings: Settings, target: Target, revision: str = "head")
             )
             # A revision that rewrites a big table may take longer than a statement of a run.
             conn.execute(text("set local statement_timeout = 0"))
+            if target.role is not None:
+                conn.execute(
+                    text("select set_config('role', :role, true)"), {"role": target.role.login}
+                )
             config = alembic_config(target)
             config.attributes["connection"] = conn
             # Alembic's `context` and `op` are module-level proxies, installed and removed by

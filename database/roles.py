@@ -59,6 +59,10 @@ WAREHOUSE_USERS = (
 SCHEMA_MAKERS = (DbRole.DBT,)
 READ_ONLY = (DbRole.READ_API, DbRole.ANALYST, DbRole.EXPORTER)
 FIXED_SEARCH_PATH = "public"
+# Owns the stock service's operation log, its trigger function and the schema it is in: a
+# role nobody logs in as, so the stock role (insert and select only) cannot drop the trigger,
+# alter, truncate or drop the log. Made here; handed the log by a stock migration.
+STOCK_LOG_OWNER = "cqrsw_stock_log"
 POSITION_COLUMNS = ("event_id", "ingest_txid")  # what the read API's position tokens look up
 DEAD_LETTERS_TABLE = "dead_letter_events"
 DEAD_LETTER_COUNT_COLUMNS = ("kafka_topic", "ingested_at")  # what the exporter counts, no payload
@@ -106,6 +110,8 @@ def ensure_roles(settings: Settings) -> None:
                     sql.Identifier(role.login), sql.Literal(FIXED_SEARCH_PATH)
                 )
             )
+        if conn.execute("select to_regrole(%s)", (STOCK_LOG_OWNER,)).fetchone() == (None,):
+            conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(STOCK_LOG_OWNER)))
 
 
 def secure_database(settings: Settings, dbname: str) -> None:
@@ -177,17 +183,25 @@ def grant_reads(settings: Settings, topics: tuple[str, ...]) -> None:
 
 
 def hand_over(conn: psycopg.Connection, schema: str, role: DbRole) -> None:
-    """Give ``role`` the schema and what is in it (objects an older version made as admin)."""
+    """Give ``role`` the schema and what is in it (objects an older version made as admin).
+
+    What the stock log's owner holds stays with it: a migration gave it away on purpose."""
     owner = sql.Identifier(role.login)
-    conn.execute(sql.SQL("alter schema {} owner to {}").format(sql.Identifier(schema), owner))
+    kept = conn.execute(
+        "select 1 from pg_namespace where nspname = %s and nspowner = to_regrole(%s)",
+        (schema, STOCK_LOG_OWNER),
+    ).fetchone()
+    if kept is None:
+        conn.execute(sql.SQL("alter schema {} owner to {}").format(sql.Identifier(schema), owner))
     relations = conn.execute(
         "select c.relname, c.relkind from pg_class as c"
         " join pg_namespace as n on n.oid = c.relnamespace"
         " where n.nspname = %s and c.relkind = any(%s) and c.relowner <> to_regrole(%s)"
+        "  and c.relowner is distinct from to_regrole(%s)"
         # A sequence that belongs to a column moves with its table.
         "  and not exists (select 1 from pg_depend as d where d.classid = 'pg_class'::regclass"
         "   and d.objid = c.oid and d.deptype in ('a', 'i'))",
-        (schema, list(RELATION_KINDS), role.login),
+        (schema, list(RELATION_KINDS), role.login, STOCK_LOG_OWNER),
     ).fetchall()
     for name, kind in relations:
         conn.execute(
@@ -198,8 +212,9 @@ def hand_over(conn: psycopg.Connection, schema: str, role: DbRole) -> None:
     routines = conn.execute(
         "select p.oid::regprocedure::text from pg_proc as p"
         " join pg_namespace as n on n.oid = p.pronamespace"
-        " where n.nspname = %s and p.proowner <> to_regrole(%s)",
-        (schema, role.login),
+        " where n.nspname = %s and p.proowner <> to_regrole(%s)"
+        "  and p.proowner is distinct from to_regrole(%s)",
+        (schema, role.login, STOCK_LOG_OWNER),
     ).fetchall()
     for (signature,) in routines:
         # The signature comes from the catalog, quoted by PostgreSQL itself.

@@ -1,23 +1,30 @@
-"""``dbt build`` in this process through dbt's programmatic entry point, ``dbtRunner``.
+"""The pipeline's ``dbt build``: a process of its own with dbt's minimal environment.
 
-The pipeline's Airflow task runs its one build here: its worker imported dbt before the
-task started (``stack.airflow.PRELOADED``), so a run pays no dbt start-up, and the build's
-results come back as objects, not as a log to parse. The build runs in a thread the task
-waits for with a deadline of its own: a build past it fails the task, naming it, instead of
-holding the pipeline's only active run.
+The Airflow task that runs it holds other roles' passwords (the ingest's, the publisher's);
+dbt must not: a model can read any variable of its process with ``env_var()`` and write it
+into a mart. So the build runs in a child process (``pipeline.dbt_build_process``, which
+calls dbt's programmatic entry point ``dbtRunner``) whose environment is
+``pipeline.dbt.dbt_process_env``: the dbt role's connection and nothing secret else. The
+child writes each node's outcome to a file, so failures are named from dbt's own results,
+not from a log. Past its deadline the child is killed and the task fails, naming it,
+instead of holding the pipeline's only active run.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import json
+import logging
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from config.settings import Settings
-from pipeline.dbt import PIPELINE_EXCLUDE, PROJECT_ARGS, DbtFailed, dbt_env, dbt_session_env
+from config.settings import DBT_PROJECT_DIR, Settings
+from pipeline.dbt import PIPELINE_EXCLUDE, PROJECT_ARGS, DbtFailed, dbt_process_env
+
+log = logging.getLogger(__name__)
 
 # What dbt reports of a node that did its job; anything else fails the build.
 PASSED = frozenset({"success", "pass", "warn"})
@@ -66,61 +73,38 @@ def describe_failures(failed: tuple[NodeOutcome, ...]) -> str:
     )
 
 
-@contextmanager
-def dbt_environment(settings: Settings) -> Iterator[None]:
-    """This process's environment as a dbt process of ``run_dbt`` gets it: the profile's
-    connection variables (``profiles.yml`` reads them at every invocation) and the session
-    timeouts (``PGOPTIONS``). What was there before comes back afterwards."""
-    wanted = {**dbt_env(settings), **dbt_session_env(settings)}
-    changed = {key: value for key, value in wanted.items() if os.environ.get(key) != value}
-    saved = {key: os.environ.get(key) for key in changed}
-    os.environ.update(changed)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def build_in_process(settings: Settings, *args: str, timeout_s: float) -> BuildReport:
+def run_build(settings: Settings, *args: str, timeout_s: float) -> BuildReport:
     """``dbt build`` of the project (but dbt's unit tests) and ``args``; raise ``DbtFailed``
     naming every node that failed, ``DbtTimedOut`` past ``timeout_s``."""
-    from dbt.cli.main import dbtRunner, dbtRunnerResult
-
     argv = ["build", "--exclude", *PIPELINE_EXCLUDE, *args, *PROJECT_ARGS]
-    done: list[dbtRunnerResult] = []
-    with dbt_environment(settings):
-        # A daemon thread: a build that never returns cannot keep the process alive.
-        build = threading.Thread(
-            target=lambda: done.append(dbtRunner().invoke(argv)), name="dbt-build", daemon=True
-        )
-        build.start()
-        build.join(timeout_s)
-    if not done:
-        raise DbtTimedOut(
-            f"dbt build ran past its {timeout_s:g} s and was abandoned; nothing was published"
-        )
-    result = done[0]
-    report = BuildReport(tuple(_outcomes(result.result)))
-    if result.exception is not None:
-        raise DbtFailed(f"dbt build could not run: {result.exception}")
-    if not result.success or report.failed:
+    with tempfile.TemporaryDirectory(prefix="cqrsw-dbt-") as folder:
+        report_file = Path(folder) / "report.json"
+        command = [sys.executable, "-m", "pipeline.dbt_build_process", str(report_file), *argv]
+        try:
+            done = subprocess.run(
+                command,
+                env=dbt_process_env(settings),
+                cwd=DBT_PROJECT_DIR,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DbtTimedOut(
+                f"dbt build ran past its {timeout_s:g} s and was stopped; nothing was published"
+            ) from None
+        log.info("dbt build:\n%s%s", done.stdout, done.stderr)
+        if not report_file.exists():
+            raise DbtFailed(
+                f"dbt build could not run (exit {done.returncode}): {done.stderr[-2000:]}"
+            )
+        outcome = json.loads(report_file.read_text())
+    report = BuildReport(tuple(NodeOutcome(**node) for node in outcome["nodes"]))
+    if outcome["exception"] is not None:
+        raise DbtFailed(f"dbt build could not run: {outcome['exception']}")
+    if not outcome["success"] or report.failed:
         raise DbtFailed(
             "dbt build failed:\n" + (describe_failures(report.failed) or "see the task log")
         )
     return report
-
-
-def _outcomes(result: Any) -> Iterator[NodeOutcome]:
-    """The nodes of a ``dbt build`` result (``RunExecutionResult.results``)."""
-    for node_result in getattr(result, "results", None) or ():
-        node = node_result.node
-        yield NodeOutcome(
-            unique_id=str(node.unique_id),
-            resource_type=str(node.resource_type),
-            status=str(node_result.status),
-            message=node_result.message,
-        )

@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from config.database_settings import DbRole
 from config.settings import Settings
+from contracts.catalog import TOPICS
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 
@@ -100,9 +101,17 @@ class WarehouseCollector(Collector):
                     for dag_id, outcome, count in conn.execute(RUNS_SQL):
                         runs.add_metric([dag_id, outcome], count)
                 if _exists(conn, "raw.dead_letter_events"):
-                    for topic, count, last in conn.execute(DEAD_LETTERS_SQL):
-                        dead.add_metric([topic], int(count))
-                        dead_last.add_metric([topic], float(last))
+                    found = {
+                        str(topic): (int(count), float(last))
+                        for topic, count, last in conn.execute(DEAD_LETTERS_SQL)
+                    }
+                    # Every topic has its count, 0 while it has none: the dashboard shows
+                    # "none" rather than no data, and a first dead letter is a change.
+                    for topic in sorted(set(TOPICS) | set(found)):
+                        count, last = found.get(topic, (0, None))
+                        dead.add_metric([topic], count)
+                        if last is not None:
+                            dead_last.add_metric([topic], last)
             up.add_metric([], 1)
         except psycopg.Error as exc:  # a scrape reports the outage instead of failing
             log.warning("warehouse metrics unavailable: %s", exc)

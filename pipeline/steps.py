@@ -70,10 +70,10 @@ def dbt_build_in_task(settings: Settings, run: tuple[str, str]) -> dict[str, Any
     """The pipeline DAG's ``dbt build``: in this process, through ``dbtRunner`` (dbt is
     imported already in an Airflow worker); each node's status, or ``DbtFailed`` naming
     those that failed."""
-    from pipeline.dbt_runner import build_in_process
+    from pipeline.dbt_runner import run_build
 
     with step_span(settings, "dbt build", run):
-        return build_in_process(settings, timeout_s=settings.dbt_build_timeout_s).as_dict()
+        return run_build(settings, timeout_s=settings.dbt_build_timeout_s).as_dict()
 
 
 def validate_step(

@@ -86,7 +86,9 @@ def create_service_app(
             )
             purge_thread.start()
             if settings.relay_enabled:
-                relay = Relay(settings, pool, service=name)
+                relay = Relay(
+                    settings, pool, service=name, signer=getattr(app.state, "event_signer", None)
+                )
                 relay_thread = threading.Thread(
                     target=relay.run_forever, args=(stop,), name=f"{name}-relay", daemon=True
                 )

@@ -61,7 +61,7 @@ COMPONENTS = (
 PRELOADED = (
     "airflow.sdk.execution_time.task_runner",
     "cosmos",
-    "dbt.cli.main",  # the pipeline's dbt build runs dbtRunner in its task (pipeline.dbt_runner)
+    "dbt.cli.main",  # the manual rebuild's Cosmos tasks run dbtRunner in the task
     "pipeline.tasks.dbt",
     "pipeline.tasks.gate_and_publish",
     "pipeline.tasks.ingest",

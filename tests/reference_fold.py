@@ -17,7 +17,7 @@ from contracts.upcasting import upcast
 
 Event = dict[str, Any]
 OrderRow = tuple[
-    str, str, datetime, str, UUID | None, str | None, datetime | None, datetime,
+    str, str, str, datetime, str, UUID | None, str | None, datetime | None, datetime,
     int | None, datetime | None, UUID | None,
 ]  # fmt: skip
 ProductRow = tuple[int, int, datetime, int]
@@ -34,8 +34,9 @@ def unique(events: Iterable[Event]) -> list[Event]:
 
 
 def orders_with_invoices(events: Iterable[Event]) -> dict[UUID, OrderRow]:
-    """order_id -> (user_id, customer_name, created_at, status, invoice_id, url, cancelled_at,
-    updated_at, and the latest invoice's ranking key: version, occurred_at, event_id)."""
+    """order_id -> (user_id, customer_name, channel, created_at, status, invoice_id, url,
+    cancelled_at, updated_at, and the latest invoice's ranking key: version, occurred_at,
+    event_id)."""
     created: dict[str, Event] = {}
     cancelled: dict[str, list[datetime]] = defaultdict(list)
     invoices: dict[str, list[Event]] = defaultdict(list)
@@ -59,6 +60,7 @@ def orders_with_invoices(events: Iterable[Event]) -> dict[UUID, OrderRow]:
         rows[UUID(order_id)] = (
             order["payload"]["user_id"],
             order["payload"]["customer_name"],
+            upcast(order)["payload"]["channel"],
             _at(order),
             status,
             UUID(latest["payload"]["invoice_id"]) if latest else None,

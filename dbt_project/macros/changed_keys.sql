@@ -38,8 +38,8 @@
 
 
 
-{#- The order.created facts (order_id, user_id, customer_name, occurred_at) of the orders
-    orders_with_invoices refreshes, and the `updated_at` its row holds (null for an order
+{#- The order.created facts (order_id, user_id, customer_name, channel, occurred_at) of
+    the orders orders_with_invoices refreshes, and the `updated_at` its row holds (null for an order
     not in the mart). Folding (folds_into_mart()), a new order comes from its event and an
     order already in the mart from its row there (`known`, the mart's rows of the changed
     orders), which the run rewrites anyway: an old order's event lies anywhere in the raw
@@ -48,7 +48,8 @@
 {% macro orders_to_refresh(created_events, known, changed, folded_up_to, horizon) -%}
     {%- if folds_into_mart() %}
     select
-        created.order_id, created.user_id, created.customer_name, created.occurred_at,
+        created.order_id, created.user_id, created.customer_name, created.channel,
+        created.occurred_at,
         null::timestamptz as held_updated_at
     from {{ created_events }} as created
     where {{ events_to_fold('created', folded_up_to, horizon) }}
@@ -56,12 +57,14 @@
     union all
 
     select
-        known.order_id, known.user_id, known.customer_name, known.created_at,
+        known.order_id, known.user_id, known.customer_name, known.channel,
+        known.created_at,
         known.updated_at
     from {{ known }} as known
     {%- else %}
     select
-        created.order_id, created.user_id, created.customer_name, created.occurred_at,
+        created.order_id, created.user_id, created.customer_name, created.channel,
+        created.occurred_at,
         null::timestamptz as held_updated_at
     from {{ created_events }} as created
     where {{ below_horizon_of_changed('created', 'order_id', horizon, changed) }}

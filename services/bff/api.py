@@ -15,7 +15,7 @@ from services.auth import READ_ANY_USER, OrdersReader
 from services.bff.join import join
 from services.bff.upstream import Upstreams
 from services.fields import STORABLE, contract_limits
-from services.read_api.order_queries import OrderWithInvoice
+from services.read_api.view_models import OrderWithInvoice
 from services.responses import AUTHENTICATED, documented
 
 router = APIRouter(tags=["bff"])
@@ -43,7 +43,5 @@ async def orders_with_invoices(
     upstream: Upstreams = request.app.state.upstreams
     authorization = request.headers["authorization"]  # the request guard checked it
     orders = await upstream.orders(authorization, user_id, limit)
-    invoices = (
-        await upstream.invoices(authorization, [o.order_id for o in orders]) if orders else []
-    )
+    invoices = await upstream.invoices(authorization, orders) if orders else []
     return join(orders, invoices)

@@ -11,7 +11,8 @@ from uuid import UUID
 
 from services.invoices.bff_queries import OrderInvoice
 from services.orders.bff_queries import UserOrder
-from services.read_api.order_queries import OrderWithInvoice
+from services.orders.domain import CHANNEL
+from services.read_api.view_models import OrderWithInvoice
 
 
 def latest_invoices(invoices: Iterable[OrderInvoice]) -> dict[UUID, OrderInvoice]:
@@ -45,6 +46,7 @@ def join(orders: Sequence[UserOrder], invoices: Iterable[OrderInvoice]) -> list[
                 order_id=order.order_id,
                 user_id=order.user_id,
                 customer_name=order.customer_name,
+                channel=CHANNEL,
                 created_at=order.created_at,
                 status=status,
                 invoice_url=None if invoice is None else invoice.invoice_url,

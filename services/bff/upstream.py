@@ -6,13 +6,13 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, TypeVar
-from uuid import UUID
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from services.errors import Unavailable
 from services.invoices.bff_queries import MAX_ORDER_IDS, OrderInvoice
+from services.order_owners import aggregate, decode, encode
 from services.orders.bff_queries import UserOrder
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,21 @@ class Upstreams:
         )
         return _parse(_ORDERS, body, "orders")
 
-    async def invoices(self, authorization: str, order_ids: Sequence[UUID]) -> list[OrderInvoice]:
-        """Every invoice of the orders, asked in chunks the invoices service accepts, at once."""
-        chunks = [order_ids[i : i + MAX_ORDER_IDS] for i in range(0, len(order_ids), MAX_ORDER_IDS)]
+    async def invoices(self, authorization: str, orders: Sequence[UserOrder]) -> list[OrderInvoice]:
+        """Every invoice of the orders, asked in chunks the invoices service accepts, at once.
+
+        Each chunk carries the proof that its orders are the caller's: the XOR of the owner
+        tags the orders service gave them (services/order_owners.py)."""
+        chunks = [orders[i : i + MAX_ORDER_IDS] for i in range(0, len(orders), MAX_ORDER_IDS)]
         bodies = await asyncio.gather(
             *(
                 self._get(
                     "invoices",
                     f"{self.invoices_url}/internal/bff/invoices",
-                    [("orderId", str(order_id)) for order_id in chunk],
+                    [
+                        *(("orderId", str(order.order_id)) for order in chunk),
+                        ("proof", _proof(chunk)),
+                    ],
                     authorization,
                 )
                 for chunk in chunks
@@ -75,6 +81,14 @@ class Upstreams:
             log.warning("bff: the %s service answered %s", service, response.status_code)
             raise Unavailable(f"the {service} service is unavailable; retry later")
         return response.content
+
+
+def _proof(orders: Sequence[UserOrder]) -> str:
+    tags = [decode(order.owner_tag) for order in orders]
+    if None in tags:
+        log.warning("bff: the orders service answered an order without its owner tag")
+        raise Unavailable("the orders service answered unexpectedly; retry later")
+    return encode(aggregate(tag for tag in tags if tag is not None))
 
 
 def _detail(response: httpx.Response) -> Any:

@@ -10,6 +10,8 @@ from services.errors import Conflict, NotFound
 from services.events import DomainEvent
 
 Status = Literal["created", "cancelled"]
+# Where this service's orders come from (order.created v2's ``channel``): its HTTP API.
+CHANNEL = "api"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def create_order(cmd: CreateOrder) -> tuple[Order, OrderCreated]:
         user_id=order.user_id,
         customer_name=order.customer_name,
         items=order.items,
-        channel="api",
+        channel=CHANNEL,
     )
     return order, event
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Literal
 from uuid import UUID
 
@@ -15,19 +16,10 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from services.read_api.serving import CamelModel, Row, columns, published
+from services.read_api.serving import Row, columns, published
+from services.read_api.view_models import OrderWithInvoice
 
 OrderStatus = Literal["created", "invoiced", "cancelled"]
-
-
-class OrderWithInvoice(CamelModel):
-    order_id: UUID
-    user_id: str
-    customer_name: str
-    created_at: datetime
-    status: str
-    invoice_url: str | None
-    updated_at: datetime
 
 
 _COLUMNS = columns(OrderWithInvoice)
@@ -57,21 +49,14 @@ async def orders_with_invoices(
 
 def orders_query(
     filters: OrderFilters, limit: int, after: tuple[datetime, UUID] | None
-) -> tuple[sql.Composed, dict[str, object]]:
+) -> tuple[bytes, dict[str, object]]:
     """The page's SQL, with only the conditions in use: each shape gets a plan of its own."""
-    where = [sql.SQL("user_id = %(user_id)s")]
-    if filters.status is not None:
-        where.append(sql.SQL("status = %(status)s"))
-    if filters.created_from is not None:
-        where.append(sql.SQL("created_at >= %(created_from)s"))
-    if filters.created_to is not None:
-        where.append(sql.SQL("created_at < %(created_to)s"))
-    if after is not None:
-        where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
-    query = sql.SQL(
-        "select {} from serving.orders_with_invoices where {}"
-        " order by created_at desc, order_id desc limit %(limit)s"
-    ).format(_COLUMNS, sql.SQL(" and ").join(where))
+    query = _shaped_query(
+        filters.status is not None,
+        filters.created_from is not None,
+        filters.created_to is not None,
+        after is not None,
+    )
     params: dict[str, object] = {
         "user_id": filters.user_id,
         "status": filters.status,
@@ -82,3 +67,25 @@ def orders_query(
         "limit": limit,
     }
     return query, params
+
+
+@cache
+def _shaped_query(status: bool, created_from: bool, created_to: bool, after: bool) -> bytes:
+    """Rendered once per shape (16 at most): composing it per request cost a tenth of a read."""
+    where = [sql.SQL("user_id = %(user_id)s")]
+    if status:
+        where.append(sql.SQL("status = %(status)s"))
+    if created_from:
+        where.append(sql.SQL("created_at >= %(created_from)s"))
+    if created_to:
+        where.append(sql.SQL("created_at < %(created_to)s"))
+    if after:
+        where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
+    return (
+        sql.SQL(
+            "select {} from serving.orders_with_invoices where {}"
+            " order by created_at desc, order_id desc limit %(limit)s"
+        )
+        .format(_COLUMNS, sql.SQL(" and ").join(where))
+        .as_bytes()
+    )

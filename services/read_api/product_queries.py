@@ -32,41 +32,56 @@ class StockDay(CamelModel):
 
 
 _NOW = {"as_of": sql.SQL("null::date")}  # a product's stock now is as of no day
-PRODUCTS_SQL = sql.SQL(
-    "select {} from serving.products"
-    " where product_id > %(after)s order by product_id limit %(limit)s"
-).format(columns(ProductStock, **_NOW))
-PRODUCT_SQL = sql.SQL("select {} from serving.products where product_id = %(product_id)s").format(
-    columns(ProductStock, **_NOW)
+# Each query is rendered once, here: composing it per request cost a tenth of a read.
+PRODUCTS_SQL = (
+    sql.SQL(
+        "select {} from serving.products"
+        " where product_id > %(after)s order by product_id limit %(limit)s"
+    )
+    .format(columns(ProductStock, **_NOW))
+    .as_bytes()
+)
+PRODUCT_SQL = (
+    sql.SQL("select {} from serving.products where product_id = %(product_id)s")
+    .format(columns(ProductStock, **_NOW))
+    .as_bytes()
 )
 # The closing row of the day: the latest daily row up to it, 0 before the first.
-PRODUCT_AS_OF_SQL = sql.SQL(
-    "select {} from serving.products"
-    " left join lateral ("
-    "   select daily.stock, daily.version, daily.last_operation_at"
-    "   from serving.product_stock_daily as daily"
-    "   where daily.product_id = products.product_id and daily.day <= %(day)s"
-    "   order by daily.day desc limit 1"
-    " ) as closing on true"
-    " where products.product_id = %(product_id)s"
-).format(
-    columns(
-        ProductStock,
-        product_id=sql.SQL("products.product_id"),
-        stock=sql.SQL("coalesce(closing.stock, 0)"),
-        version=sql.SQL("coalesce(closing.version, 0)"),
-        last_operation_at=sql.SQL("closing.last_operation_at"),
-        as_of=sql.SQL("%(day)s::date"),
+PRODUCT_AS_OF_SQL = (
+    sql.SQL(
+        "select {} from serving.products"
+        " left join lateral ("
+        "   select daily.stock, daily.version, daily.last_operation_at"
+        "   from serving.product_stock_daily as daily"
+        "   where daily.product_id = products.product_id and daily.day <= %(day)s"
+        "   order by daily.day desc limit 1"
+        " ) as closing on true"
+        " where products.product_id = %(product_id)s"
     )
+    .format(
+        columns(
+            ProductStock,
+            product_id=sql.SQL("products.product_id"),
+            stock=sql.SQL("coalesce(closing.stock, 0)"),
+            version=sql.SQL("coalesce(closing.version, 0)"),
+            last_operation_at=sql.SQL("closing.last_operation_at"),
+            as_of=sql.SQL("%(day)s::date"),
+        )
+    )
+    .as_bytes()
 )
-HISTORY_SQL = sql.SQL(
-    "select {} from serving.product_stock_daily"
-    " where product_id = %(product_id)s and day >= %(start)s and day <= %(until)s"
-    " order by day limit %(limit)s"
-).format(columns(StockDay))
+HISTORY_SQL = (
+    sql.SQL(
+        "select {} from serving.product_stock_daily"
+        " where product_id = %(product_id)s and day >= %(start)s and day <= %(until)s"
+        " order by day limit %(limit)s"
+    )
+    .format(columns(StockDay))
+    .as_bytes()
+)
 
 
-async def _rows(conn: psycopg.AsyncConnection, query: sql.Composed, params: Row) -> list[Row]:
+async def _rows(conn: psycopg.AsyncConnection, query: bytes, params: Row) -> list[Row]:
     with published():
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(query, params)

@@ -27,6 +27,8 @@ def test_runs_as_a_non_root_user_with_the_role_chosen_at_run_time() -> None:
 
 def test_secrets_and_local_state_stay_out_of_the_build_context() -> None:
     assert {".env", ".venv", ".cqrsw", ".git", "dbt_project/target"} <= set(IGNORED)
+    # the private keys docs/running.md has a compose user make beside docker-compose.yml
+    assert {"event-keys", "keys"} <= set(IGNORED)
 
 
 def stage(name: str) -> str:

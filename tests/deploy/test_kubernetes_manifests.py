@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import secrets
-import shutil
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,9 +24,12 @@ from config.component_secrets import (
     event_signing_key,
 )
 from config.settings import REPO_ROOT, Settings
+from contracts.key_files import load_signer
+from contracts.signatures import trusted_from_jwks
 from cqrsw.container import PIPELINE_ROLES
 from services.health import READY_PATH
 from stack.http_services import HTTP_SERVICES
+from tests.support import kustomize
 from tests.support.deploy_settings import check, settings_from
 
 K8S = REPO_ROOT / "deploy" / "k8s"
@@ -40,17 +42,10 @@ EXPORTER = "pipeline-exporter"
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl (with its built-in kustomize) is missing: `make kubectl` installs it")
-    done = subprocess.run(
-        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    try:
+        return kustomize.render(overlay)
+    except kustomize.RenderError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -239,9 +234,36 @@ def test_each_pod_holds_exactly_the_secrets_it_needs(manifests: list[dict[str, A
         needs = set(NEEDS[workload(name)])
         if dev:  # no identity provider on a laptop cluster: the dev-only HS256 secret
             needs.add(JWT_SECRET)
-            # and local event keys, made by each write service (contracts/key_files.py)
-            needs -= {event_signing_key(service) for service in WRITE_SERVICES}
         assert held == needs, name
+
+
+def test_the_local_overlay_shares_one_key_per_service_with_the_ingest_as_public_keys() -> None:
+    """Each write service's pod mounts its own private key; the ConfigMap the Airflow chart
+    mounts for the ingest holds exactly their public keys, so the ingest verifies them all."""
+    docs = render("local")
+    secret = secret_values(docs)
+    values = yaml.safe_load((K8S / "airflow" / "values.yaml").read_text())
+    (trusted_volume,) = [v for v in values["workers"]["extraVolumes"] if "configMap" in v]
+    trusted_map = of_kind(docs, "ConfigMap")[trusted_volume["configMap"]["name"]]
+    (key,) = [e for e in values["env"] if e["name"] == "CQRSW_EVENT_TRUSTED_KEYS_FILE"]
+    jwks = trusted_map["data"][key["value"].rsplit("/", 1)[1]]
+    trusted = trusted_from_jwks(json.loads(jwks))
+    assert '"d"' not in jwks  # public keys only
+    signers = {}
+    for service in WRITE_SERVICES:
+        (path,) = [p for p in (K8S / "overlays" / "local").rglob(f"{service}.pem")]
+        signers[service] = load_signer(path, service)
+        assert secret[event_signing_key(service)] == path.read_text()
+    assert {k: t.producer for k, t in trusted.by_id.items()} == {
+        s.key_id: service for service, s in signers.items()
+    }
+    deployments = of_kind(docs, "Deployment")
+    for service in WRITE_SERVICES:
+        (container,) = deployments[service]["spec"]["template"]["spec"]["containers"]
+        assert mounted_secret_keys(docs, container) == {event_signing_key(service)}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "event-key")
+        assert env["CQRSW_EVENT_SIGNING_KEY_FILE"].startswith(mount["mountPath"] + "/")
 
 
 def test_the_placeholders_of_the_secret_template_are_refused() -> None:

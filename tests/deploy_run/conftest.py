@@ -26,13 +26,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def env_file() -> Iterator[None]:
-    """.env beside docker-compose.yml: the user's if there is one, else fresh secrets."""
-    wrote = podman.write_env_file()
+    """The run's env file with fresh secrets, in the state folder (not the checkout's .env)."""
+    path = podman.write_env_file()
     try:
         yield
     finally:
-        if wrote:
-            podman.ENV_FILE.unlink()
+        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

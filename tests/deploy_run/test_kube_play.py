@@ -1,4 +1,5 @@
-"""The local overlay's Jobs and Deployments run in podman pods until every probe passes.
+"""The local overlay's Jobs and Deployments run in podman pods until every probe passes, and
+each write service signs with the key whose public half the overlay gives the ingest.
 
 PostgreSQL and Kafka are the stand-in engines, by the names the overlay expects. The pods
 run as the manifests say (args, env, volumes, user, read-only root filesystem); see
@@ -7,11 +8,15 @@ tests/support/kube_play.py for what podman does not enforce.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
+from config.component_secrets import WRITE_SERVICES
+from contracts.signatures import trusted_from_jwks
 from tests.support.kube_play import KubePlay, container_config, containers_of
+from tests.support.podman import podman
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +56,26 @@ def test_the_containers_run_with_their_security_context(kube: KubePlay) -> None:
             assert config["Config"]["User"].split(":")[0] == user, name
             if "ALL" in wanted.get("capabilities", {}).get("drop", []):
                 assert config["EffectiveCaps"] in (None, []), name
+
+
+def test_each_write_service_signs_with_the_key_the_ingest_trusts(kube: KubePlay) -> None:
+    """The pod holds its own key and no other; its key is in the overlay's trusted set."""
+    (trusted_map,) = [
+        c for c in kube.of_kind("ConfigMap") if c["metadata"]["name"] == "cqrsw-event-trusted-keys"
+    ]
+    (jwks,) = trusted_map["data"].values()
+    trusted = trusted_from_jwks(json.loads(jwks))
+    for service in WRITE_SERVICES:
+        (deployment,) = [d for d in kube.of_kind("Deployment") if d["metadata"]["name"] == service]
+        (container,) = containers_of(deployment)
+        name = f"{service}-pod-0-{container['name']}"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        key_file = env["CQRSW_EVENT_SIGNING_KEY_FILE"]
+        listed = podman("exec", name, "ls", key_file.rsplit("/", 1)[0]).split()
+        assert listed == [key_file.rsplit("/", 1)[1]], (service, listed)
+        script = (
+            "import sys; from pathlib import Path; from contracts.key_files import load_signer;"
+            " print(load_signer(Path(sys.argv[1]), sys.argv[2]).key_id)"
+        )
+        key_id = podman("exec", name, "python", "-c", script, key_file, service).strip()
+        assert trusted.by_id[key_id].producer == service

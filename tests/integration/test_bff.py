@@ -18,7 +18,8 @@ from pipeline.steps import dbt_build_step, ingest_step, publish_step
 from services.bff.app import create_app as bff_app
 from services.bff.settings import BffSettings
 from services.invoices.bff_queries import MAX_ORDER_IDS
-from services.tokens import ANALYST, BILLING, STOCK
+from services.order_owners import OrderOwners, aggregate, encode
+from services.tokens import ANALYST, BILLING, STOCK, SUPPORT
 from tests.support.relay import relay_all
 from tests.support.throwaway_stack import free_port
 from tests.support.uvicorn_process import uvicorn_process
@@ -142,8 +143,60 @@ def test_the_bff_reads_are_internal_but_guarded(
         assert invoices_bff.get(path, headers=customer).status_code == 422
         bad = invoices_bff.get(path, params={"orderId": "not-a-uuid"}, headers=customer)
         assert bad.status_code == 422
-        none = invoices_bff.get(path, params={"orderId": ids[:3]}, headers=customer)
-        assert (none.status_code, none.json()) == (200, [])
+        for reader in (ANALYST, SUPPORT, BILLING):
+            none = invoices_bff.get(path, params={"orderId": ids[:3]}, headers=auth("ivy", reader))
+            assert (none.status_code, none.json()) == (200, [])
+
+
+def test_a_customer_reads_only_the_invoices_of_their_own_orders(
+    settings: Settings,
+    write_services: dict[str, str],
+    orders: TestClient,
+    invoices: TestClient,
+    auth: Auth,
+) -> None:
+    def order_with_invoice(user: str) -> str:
+        r = orders.post("/orders", json={"customer_name": user}, headers=auth(user))
+        assert r.status_code == 201, r.text
+        order_id = str(r.json()["order_id"])
+        r = invoices.post("/invoices", json={"order_id": order_id}, headers=auth("b", BILLING))
+        assert r.status_code == 201, r.text
+        return order_id
+
+    mine, theirs = order_with_invoice("kim"), order_with_invoice("lou")
+    owners = OrderOwners(settings.read_token_secret)
+
+    def proof(user: str, *order_ids: str) -> str:
+        return encode(aggregate(owners.tag(user, uuid.UUID(o)) for o in order_ids))
+
+    path, kim = "/internal/bff/invoices", auth("kim")
+    with (
+        httpx.Client(base_url=write_services["orders"]) as orders_bff,
+        httpx.Client(base_url=write_services["invoices"]) as invoices_bff,
+    ):
+        # The orders service's answer carries the tag the BFF combines into the proof.
+        listed = orders_bff.get("/internal/bff/orders", params={"userId": "kim"}, headers=kim)
+        assert listed.status_code == 200, listed.text
+        assert [o["owner_tag"] for o in listed.json()] == [proof("kim", mine)]
+
+        def ask(*order_ids: str, **extra: str) -> httpx.Response:
+            return invoices_bff.get(path, params={"orderId": order_ids, **extra}, headers=kim)
+
+        own = ask(mine, proof=proof("kim", mine))
+        assert own.status_code == 200, own.text
+        assert [i["order_id"] for i in own.json()] == [mine]
+        refused = {
+            "no proof": ask(theirs),
+            "no proof, own order": ask(mine),
+            "their order, their proof": ask(theirs, proof=proof("lou", theirs)),
+            "own proof stretched": ask(mine, theirs, proof=proof("kim", mine)),
+            "forged": ask(theirs, proof=encode(bytes(32))),
+            "not a proof": ask(theirs, proof="%00<script>"),
+        }
+        assert {why: r.status_code for why, r in refused.items()} == dict.fromkeys(refused, 403)
+        assert ask(theirs, proof="x" * 44).status_code == 422
+        support = invoices_bff.get(path, params={"orderId": theirs}, headers=auth("sam", SUPPORT))
+        assert [i["order_id"] for i in support.json()] == [theirs]
 
 
 def test_the_bff_says_when_a_write_service_is_down(settings: Settings, auth: Auth) -> None:

@@ -32,7 +32,7 @@ def marts_for(settings: Settings, events: list[Event]) -> tuple[Marts, Marts, Ma
     product_ids = sorted({e["aggregate_id"] for e in events if e["event_type"] == "stock.updated"})
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
         orders = conn.execute(
-            "select order_id, user_id, customer_name, created_at, status, invoice_id,"
+            "select order_id, user_id, customer_name, channel, created_at, status, invoice_id,"
             " invoice_url, cancelled_at, updated_at, invoice_version, invoice_issued_at,"
             " invoice_event_id from marts.orders_with_invoices"
             " where order_id = any(%s::uuid[])",

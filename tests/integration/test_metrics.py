@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, generate_latest
 
 from config.settings import Settings
+from contracts.catalog import TOPICS
 from ingest.job import run_ingest
 from ingest.metrics import write_textfile
 from pipeline import ops
@@ -75,6 +76,10 @@ def test_the_pipeline_exporter_serves_warehouse_facts_and_the_jobs_textfiles(
         "cqrsw_pipeline_runs", {"dag_id": "test_dag", "outcome": "success"}
     )
     assert runs is not None and runs >= 1
+    # every topic reports its dead letters, 0 while there are none (not a missing series)
+    for topic in TOPICS:
+        dead = registry.get_sample_value("cqrsw_dead_letter_events", {"topic": topic})
+        assert dead is not None and dead >= 0, topic
     assert "cqrsw_ingest_lag_messages" in text  # from ingest.prom
     assert "cqrsw_ingest_last_success_timestamp_seconds" in text
 

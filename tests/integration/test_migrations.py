@@ -256,18 +256,19 @@ def test_after_the_upgrade_a_command_reaches_serving_with_no_manual_step(
         run_pipeline(upgraded)
         assert order_served(upgraded, first) == {"status": "created", "customer_name": "Ada"}
 
-        # A mart built by a version whose contract lacked a column: the next run rebuilds it
-        # from the raw log by itself, and publish serves its new shape.
+        # A mart built by a version whose contract lacked a column (the mart had no channel
+        # until 2026-12-06): the next run rebuilds it from the raw log by itself, and publish
+        # serves its new shape.
         with connections.connect(upgraded, WAREHOUSE_DATABASE, role=DbRole.DBT) as conn:
-            conn.execute("alter table marts.orders_with_invoices drop column invoice_event_id")
+            conn.execute("alter table marts.orders_with_invoices drop column channel")
         second = create_order(upgraded, orders, "Grace")
         run_pipeline(upgraded)
     assert order_served(upgraded, first) == {"status": "created", "customer_name": "Ada"}
     assert order_served(upgraded, second) == {"status": "created", "customer_name": "Grace"}
     with connections.connect(upgraded, WAREHOUSE_DATABASE) as conn:
         served = conn.execute(
-            "select count(*) from information_schema.columns where table_schema = 'serving'"
-            " and table_name = 'orders_with_invoices' and column_name = 'invoice_event_id'"
-        ).fetchone()
-    assert served == (1,)
+            "select channel from serving.orders_with_invoices where order_id = any(%s::uuid[])",
+            ([first, second],),
+        ).fetchall()
+    assert served == [("api",), ("api",)]
     assert rebuild_reshaped_marts(upgraded) == []  # rebuilt once, then incremental again

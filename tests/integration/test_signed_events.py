@@ -165,3 +165,26 @@ def test_a_services_events_are_signed_by_its_key_and_a_republish_carries_the_sam
     assert trusted_keys(settings).refusal(event) is None
     run_ingest(settings)
     assert landed(settings, [event]) == {event["event_id"]}
+
+
+def test_an_unsigned_event_left_in_an_outbox_at_the_upgrade_is_signed_as_it_leaves(
+    settings: Settings,
+) -> None:
+    """Recorded before the services signed events: published signed, served, no dead letter."""
+    user = f"old-{uuid.uuid4().hex[:8]}"
+    before_upgrade = order_created(user)  # no signer: as the outbox kept it
+    with connections.connect(settings, "orders") as conn:
+        outbox.PostgresOutbox(conn).add(before_upgrade)
+        conn.commit()
+    relay_all(settings, "orders")
+
+    sent = find_events(
+        settings, TOPIC, lambda e: e["event_id"] == before_upgrade["event_id"], want=1
+    )
+    assert len(sent) == 1
+    event = sent[0][1]
+    assert event[SIGNATURE]["key_id"] == dev_signers(settings)["orders"].key_id
+    assert {k: v for k, v in event.items() if k != SIGNATURE} == before_upgrade
+    run_ingest(settings)
+    assert landed(settings, [before_upgrade]) == {before_upgrade["event_id"]}
+    assert dead_reason(settings, before_upgrade) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import errors
@@ -13,6 +14,7 @@ from config.database_settings import DbRole
 from config.settings import Settings
 from contracts.envelope import EventMeta
 from database import connections
+from database.roles import STOCK_LOG_OWNER
 from services.idempotency import Idempotency
 from services.stock import domain, handlers
 from services.stock.repository import PostgresStockRepository
@@ -66,19 +68,61 @@ def test_log_is_append_only(settings: Settings, stock: TestClient, auth: Auth) -
         )
 
 
-def test_the_log_cannot_be_truncated_by_the_stock_role(
-    settings: Settings, stock: TestClient, auth: Auth
+# Each a way the log's owner could rewrite history; the stock role is not that owner.
+NOT_FOR_THE_STOCK_ROLE = (
+    "drop trigger append_only on product_stock_operations",
+    "drop trigger no_truncate on product_stock_operations",
+    "alter table product_stock_operations disable trigger append_only",
+    f"alter table product_stock_operations owner to {DbRole.STOCK.login}",
+    "truncate product_stock_operations",
+    "update product_stock_operations set amount = 9",
+    "delete from product_stock_operations",
+    "drop table product_stock_operations",
+    "alter schema public rename to history",
+    "create or replace function product_stock_operations_append_only() returns trigger"
+    " language plpgsql as $$ begin return old; end $$",
+)
+
+
+@pytest.mark.parametrize("statement", NOT_FOR_THE_STOCK_ROLE)
+def test_the_stock_role_can_only_append_to_the_log(
+    settings: Settings, stock: TestClient, auth: Auth, statement: str
 ) -> None:
     product = f"sku-{uuid.uuid4().hex[:8]}"
     url = f"/products/{product}/stock-operations"
-    stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w", "stock"))
+    r = stock.post(url, json={"operation": "increase", "amount": 1}, headers=auth("w", "stock"))
+    assert r.status_code == 201, r.text
     with (
         connections.connect(settings, "stock", role=DbRole.STOCK) as conn,
-        pytest.raises(errors.RaiseException, match=r"append-only \(TRUNCATE refused\)"),
+        pytest.raises(errors.InsufficientPrivilege),
     ):
-        conn.execute("truncate product_stock_operations")
+        conn.execute(statement)
     with connections.connect(settings, "stock") as conn:
         rows = conn.execute(
-            "select count(*) from product_stock_operations where product_id = %s", (product,)
+            "select operation, amount from product_stock_operations where product_id = %s",
+            (product,),
         ).fetchall()
-    assert rows == [(1,)]
+        triggers = conn.execute(
+            "select tgname from pg_trigger where tgrelid = 'product_stock_operations'::regclass"
+            " and tgenabled = 'O' order by tgname"
+        ).fetchall()
+    assert rows == [("increase", 1)]
+    assert triggers == [("append_only",), ("no_truncate",)]
+
+
+def test_the_stock_role_cannot_drop_its_database(settings: Settings) -> None:
+    with (
+        psycopg.connect(settings.dsn("postgres", DbRole.STOCK), autocommit=True) as conn,
+        pytest.raises(errors.InsufficientPrivilege, match="must be owner"),
+    ):
+        conn.execute("drop database stock")
+
+
+def test_the_log_owner_still_meets_the_triggers(settings: Settings) -> None:
+    """Whoever becomes the owner (the admin, for a repair) is still refused by the triggers."""
+    with (
+        connections.connect(settings, "stock") as conn,
+        pytest.raises(errors.RaiseException, match=r"append-only \(TRUNCATE refused\)"),
+    ):
+        conn.execute("select set_config('role', %s, false)", (STOCK_LOG_OWNER,))
+        conn.execute("truncate product_stock_operations")

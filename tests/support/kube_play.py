@@ -2,22 +2,26 @@
 
 What podman 4.3 plays is what a kubelet would run for each pod: the containers with their
 args, env (a ConfigMap by ``envFrom``, Secret keys by ``secretKeyRef``), volumes and
-securityContext (user, read-only root filesystem, dropped capabilities). Three things are
-translated, none a change to a pod: podman 4.3 skips ``kind: Job``, so a Job's pod template
-is played as a Pod; it reads a Secret from a podman secret holding the Secret's ``data`` as
-JSON (the Secret documents it creates itself it cannot read back), so the harness creates
-those; and it lets ``envFrom`` override ``env`` (a kubelet does the opposite: the init Job's
-admin URL from the Secret must win over the ConfigMap's URL without a password), so each
-ConfigMap given by ``envFrom`` is played as the ``env`` entries the container does not name.
-Probes are not run by podman: the harness runs each ``httpGet`` probe against the pod's
-address, as a kubelet does. NetworkPolicies, Services, HPAs and Ingresses are not enforced.
+securityContext (user, read-only root filesystem, dropped capabilities). Four things are
+translated, none a change to what a pod sees. podman 4.3 skips ``kind: Job``, so a Job's pod
+template is played as a Pod. It reads a Secret from a podman secret holding the Secret's
+``data`` as JSON (the Secret documents it creates itself it cannot read back), so the
+harness creates those. It mounts a secret volume with every key of the Secret and none of
+its ``items``, so each volume is played from a podman secret holding just the files a
+kubelet would project (decoded: podman writes such a document's values as they stand).
+And it lets ``envFrom`` override ``env`` (a kubelet does the
+opposite: the init Job's admin URL from the Secret must win over the ConfigMap's URL without
+a password), so each ConfigMap given by ``envFrom`` is played as the ``env`` entries the
+container does not name. Probes are not run by podman: the harness runs each ``httpGet``
+probe against the pod's address, as a kubelet does. NetworkPolicies, Services, HPAs and
+Ingresses are not enforced.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from config.settings import REPO_ROOT
+from tests.support.kustomize import render
 from tests.support.podman import (
     PodmanError,
     container_logs,
@@ -38,20 +42,9 @@ from tests.support.podman import (
     volumes_of,
 )
 
-OVERLAYS = REPO_ROOT / "deploy" / "k8s" / "overlays"
 NETWORK = "cqrsw-kube"
 LABEL = "cqrsw.test=kube-play"
 PLAYED_KINDS = ("ConfigMap", "Deployment")
-
-
-def render(overlay: str) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        ["kubectl", "kustomize", str(OVERLAYS / overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 def pod_of_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -106,8 +99,6 @@ class KubePlay:
         return [d for d in self.docs if d["kind"] == kind]
 
     def secret_env(self, name: str) -> dict[str, str]:
-        import base64
-
         for secret in self.of_kind("Secret"):
             if secret["metadata"]["name"] == name:
                 data = secret.get("data", {})
@@ -132,13 +123,44 @@ class KubePlay:
             images["kafka-1"],
         )  # fmt: skip
 
+    def create_secret(self, name: str, content: dict[str, Any]) -> None:
+        """A podman secret (replacing one an interrupted run left) removed by ``down``."""
+        path = self.tmp / f"{name}.json"
+        path.write_text(json.dumps(content))
+        podman("secret", "rm", name, check=False)
+        podman("secret", "create", name, str(path))
+        self.secrets.append(name)
+
     def create_secrets(self) -> None:
+        """Each Secret as podman reads it for ``secretKeyRef``: its ``data`` as a JSON map."""
         for secret in self.of_kind("Secret"):
-            name = secret["metadata"]["name"]
-            path = self.tmp / f"{name}.json"
-            path.write_text(json.dumps(secret.get("data", {})))
-            podman("secret", "create", name, str(path))
-            self.secrets.append(name)
+            self.create_secret(secret["metadata"]["name"], secret.get("data", {}))
+
+    def project_secret_volumes(self, doc: dict[str, Any]) -> None:
+        """Each secret volume as the files a kubelet projects into it. podman 4.3 ignores
+        ``items`` (it mounts every key of the Secret under its own name) and reads a volume's
+        Secret as a whole Secret document, not the JSON map of ``secretKeyRef``; so each
+        volume gets a podman secret of its own holding its items only, named by their paths.
+        The files' mode stays podman's (0644, root) rather than ``defaultMode``."""
+        spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
+        for volume in spec.get("volumes", []):
+            source = volume.get("secret")
+            if source is None:
+                continue
+            (secret,) = [
+                s for s in self.of_kind("Secret") if s["metadata"]["name"] == source["secretName"]
+            ]
+            data = secret.get("data", {})
+            items = source.get("items") or [{"key": k, "path": k} for k in data]
+            name = f"{doc['metadata']['name']}-{volume['name']}"
+            # podman 4.3 writes the values of that document as they stand (no base64 decoding)
+            projected = {
+                item["path"]: base64.b64decode(data[item["key"]]).decode() for item in items
+            }
+            document = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
+            self.create_secret(name, {**document, "data": projected})
+            # podman 4.3 dereferences `optional` without a default: false, as Kubernetes has it
+            volume["secret"] = {"secretName": name, "optional": False}
 
     def play(self, docs: list[dict[str, Any]], name: str) -> None:
         docs = copy.deepcopy(docs)
@@ -146,6 +168,7 @@ class KubePlay:
         for doc in docs:
             if doc["kind"] in ("Pod", "Deployment"):
                 env_as_a_kubelet_gives_it(doc, configmaps)
+                self.project_secret_volumes(doc)
         path = self.tmp / f"{name}.yaml"
         path.write_text(yaml.safe_dump_all(docs))
         self.files.append(path)

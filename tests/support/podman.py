@@ -31,7 +31,9 @@ CONTAINERS_CONF = REPO_ROOT / "deploy" / "podman" / "containers.conf"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 OVERRIDE_FILE = REPO_ROOT / "deploy" / "podman" / "compose.standins.yml"
 STANDINS = REPO_ROOT / "deploy" / "standins"
-ENV_FILE = REPO_ROOT / ".env"
+# The run's own env file (passed with --env-file), never the checkout's .env: that one is the
+# user's, and other test runs in the same checkout must not see the run's secrets in it.
+ENV_FILE = REPO_ROOT / ".cqrsw" / "deploy-run.env"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 BASE_IMAGE = "localhost/cqrsw-standin-debian:bookworm"
 PYTHON_IMAGE = "localhost/cqrsw-standin-python:3.11"
@@ -46,8 +48,6 @@ TOKEN_ALGORITHM = "ES256"
 EVENT_KEYS = REPO_ROOT / ".cqrsw" / "deploy-run-event-keys"
 EVENT_TRUSTED = EVENT_KEYS / "trusted.jwks.json"
 CONTAINER_UID = 10001  # the images' user (Dockerfile): it reads the mounted key files
-# Services of docker-compose.yml with no stand-in (Grafana has no Debian package): not started.
-WITHOUT_STANDIN = ("grafana",)
 
 
 class PodmanError(RuntimeError):
@@ -186,13 +186,12 @@ def make_event_keys() -> None:
     EVENT_TRUSTED.chmod(0o644)
 
 
-def write_env_file() -> bool:
-    """A .env with fresh secrets (from .env.example's keys) when there is none; True if written.
+def write_env_file(path: Path = ENV_FILE) -> Path:
+    """A fresh env file for the run, from .env.example's keys; its path.
 
-    An existing .env is the user's and is used as it is.
+    Secrets are new; the token and event keys are the harness's own (it signs the journey's
+    tokens as the identity provider would), so a user's .env is never what the run reads.
     """
-    if ENV_FILE.exists():
-        return False
     from cryptography.fernet import Fernet
 
     from config.component_secrets import SECRETS
@@ -219,9 +218,11 @@ def write_env_file() -> bool:
         elif key in SECRETS or "PASSWORD" in key or "SECRET" in key:
             value = secrets.token_urlsafe(32)
         lines.append(f"{key}={value}")
-    ENV_FILE.write_text("\n".join(lines) + "\n")
-    ENV_FILE.chmod(0o600)
-    return True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def issue_token(subject: str, *roles: str) -> str:
@@ -255,6 +256,7 @@ class Compose:
     """docker-compose.yml with the override, under podman-compose, as one project."""
 
     files: tuple[Path, ...] = (COMPOSE_FILE, OVERRIDE_FILE)
+    env_file: Path = ENV_FILE
     healthy: set[str] = field(default_factory=set)
     _config: dict[str, Any] | None = None
     anonymous_volumes: set[str] = field(default_factory=set)
@@ -267,10 +269,11 @@ class Compose:
         if podman_compose is None:
             raise PodmanError("podman-compose is missing: `make test-deploy` installs it")
         files = [arg for f in self.files for arg in ("-f", str(f))]
-        return run([str(podman_compose), *files, *args], timeout=timeout, check=check)
+        env_file = ["--env-file", str(self.env_file)]
+        return run([str(podman_compose), *env_file, *files, *args], timeout=timeout, check=check)
 
     def config(self) -> dict[str, Any]:
-        """The merged file as podman-compose reads it (variables from .env interpolated)."""
+        """The merged file as podman-compose reads it (variables from the env file interpolated)."""
         if self._config is None:
             self._config = yaml.safe_load(self.command("config"))
         return self._config
@@ -280,7 +283,7 @@ class Compose:
         return str(self.config()["name"])
 
     def services(self) -> list[str]:
-        return [s for s in self.config()["services"] if s not in WITHOUT_STANDIN]
+        return list(self.config()["services"])
 
     def containers(self) -> list[dict[str, Any]]:
         out = podman(

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from config.settings import DBT_PROJECT_DIR
-from contracts import dbt_sources, generate
+from contracts import compatibility, dbt_sources, generate
 from contracts.catalog import BY_NAME, CATALOGUE, EVENT_TYPES, MARTS_OF, TOPICS, EventType
 from contracts.envelope import envelope_schema, payload_schema
 from database.warehouse import MARTS, MARTS_BY_NAME
@@ -71,4 +71,4 @@ def test_the_compose_topics_are_generated_from_the_catalogue() -> None:
     assert BY_NAME["stock.updated"].staging_model == "stg_stock__updated"
     macro = dbt_sources.STAGED_MACRO_FILE.read_text()
     assert all(f"('{e.raw_table}', '{e.staging_model}')" in macro for e in CATALOGUE)
-    assert orjson.loads(generate.ENVELOPE_FILE.read_bytes()) == envelope_schema()
+    assert orjson.loads(compatibility.ENVELOPE_FILE.read_bytes()) == envelope_schema()

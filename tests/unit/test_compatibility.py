@@ -113,3 +113,47 @@ def test_a_published_version_cannot_be_dropped(registry: Registry) -> None:
     found = problems(dataclasses.replace(registry, catalogue=catalogue))
     assert any("order.created v1 was published and is gone" in p for p in found)
     assert "order.created.v1.schema.json is not a version the catalogue lists" in found
+
+
+def with_envelope(registry: Registry, edit: Any) -> Registry:
+    envelope = copy.deepcopy(dict(registry.envelope))
+    edit(envelope)
+    return dataclasses.replace(registry, envelope=envelope)
+
+
+def test_an_envelope_field_removed_fails(registry: Registry) -> None:
+    def remove(envelope: dict[str, Any]) -> None:
+        del envelope["properties"]["request_id"]
+        envelope["required"].remove("request_id")
+
+    assert problems(with_envelope(registry, remove)) == [
+        "the envelope changed; /request_id: field removed (breaks backward and forward "
+        "compatibility). Every event in the log carries it: only a new event_type value may "
+        "be added (docs/compatibility.md)"
+    ]
+
+
+def test_an_envelope_limit_tightened_fails(registry: Registry) -> None:
+    def tighten(envelope: dict[str, Any]) -> None:
+        envelope["properties"]["aggregate_version"]["minimum"] = 2
+
+    [problem] = problems(with_envelope(registry, tighten))
+    assert "/aggregate_version: minimum raised (breaks backward compatibility)" in problem
+
+
+def test_the_envelope_may_gain_an_event_type_and_keep_its_words_changed(
+    registry: Registry,
+) -> None:
+    def grow(envelope: dict[str, Any]) -> None:
+        envelope["properties"]["event_type"]["enum"].append("order.shipped")
+        envelope["properties"]["producer"]["description"] = "Said better."
+
+    assert problems(with_envelope(registry, grow)) == []
+
+
+def test_an_event_type_dropped_from_the_envelope_fails(registry: Registry) -> None:
+    def drop(envelope: dict[str, Any]) -> None:
+        envelope["properties"]["event_type"]["enum"].remove("order.cancelled")
+
+    [problem] = problems(with_envelope(registry, drop))
+    assert "/event_type: enum values removed (breaks backward compatibility)" in problem

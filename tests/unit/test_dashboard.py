@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from config.settings import Settings
 from ingest import metrics as ingest_metrics
 from pipeline.exporter import WarehouseCollector
 from quality.metrics import gate_registry
+from tests.support.dashboards import metrics_in, queries
 
 DASHBOARD = (
     Path(__file__).resolve().parents[2]
@@ -24,8 +24,6 @@ DASHBOARD = (
     / "dashboards"
     / "cqrs-warehouse.json"
 )
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
-                "unless", "bool", "offset"}  # fmt: skip
 SUFFIXES = ("", "_total", "_bucket", "_sum", "_count", "_created")
 
 
@@ -42,33 +40,6 @@ def exported_metrics() -> set[str]:
         | names(WarehouseCollector(Settings()).describe())
         | {"up"}  # written by Prometheus for every scrape target
     )
-
-
-def metrics_in(expr: str) -> set[str]:
-    """Metric names a PromQL expression reads: identifiers that are not functions or words."""
-    expr = re.sub(r'"[^"]*"', "", expr)  # label values
-    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
-    expr = re.sub(r"\b(by|without)\s*\([^)]*\)", "", expr)  # grouping labels
-    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
-    words = re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*(?!\s*\()\b", expr)
-    return {w for w in words if w not in PROMQL_WORDS and not re.fullmatch(r"\d+\w*", w)}
-
-
-def queries(dashboard: dict[str, object]) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("expr"), str):
-                found.append(node["expr"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(dashboard)
-    return found
 
 
 def test_the_expression_parser_finds_metrics_and_skips_functions_and_labels() -> None:

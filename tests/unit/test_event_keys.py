@@ -113,6 +113,23 @@ def test_the_rotation_command_writes_a_key_and_prints_its_trusted_entry(
     assert main(["event-keys", "new", "orders", str(key)]) == 2  # never overwritten
 
 
+def test_the_folder_command_makes_every_key_and_the_trusted_set_of_their_public_keys(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "event-keys"
+    assert main(["event-keys", "folder", str(folder)]) == 0
+    trusted = load_trusted(folder / TRUSTED_FILE)
+    for producer in PRODUCERS:
+        signer = load_signer(folder / f"{producer}.pem", producer)
+        assert trusted.by_id[signer.key_id].producer == producer
+        assert (folder / f"{producer}.pem").stat().st_mode & 0o777 == 0o600
+    assert len(trusted.by_id) == len(PRODUCERS)
+    assert b'"d"' not in (folder / TRUSTED_FILE).read_bytes()  # public keys only
+    before = (folder / "orders.pem").read_bytes()
+    assert main(["event-keys", "folder", str(folder)]) == 0
+    assert (folder / "orders.pem").read_bytes() == before  # kept, never replaced
+
+
 @pytest.mark.parametrize("factory", [orders_app, invoices_app, stock_app])
 def test_a_write_service_in_prod_without_its_key_does_not_start(
     tmp_path: Path, factory: Callable[[Settings], FastAPI]

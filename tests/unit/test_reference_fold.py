@@ -48,7 +48,7 @@ def test_latest_invoice_is_the_highest_version_then_the_latest_time() -> None:
     history = [other, reissue, invoice(b1, 1, 0), created, reissue]  # shuffled, one duplicate
     assert reference_fold.orders_with_invoices(history) == {
         UUID(ORDER): (
-            "u", "Ada", T0, "invoiced", UUID(b1), reissue["payload"]["invoice_url"], None,
+            "u", "Ada", "web", T0, "invoiced", UUID(b1), reissue["payload"]["invoice_url"], None,
             T0 + timedelta(hours=5), 2, T0 + timedelta(hours=1), UUID(reissue["event_id"]),
         )
     }  # fmt: skip

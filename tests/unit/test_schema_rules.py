@@ -81,3 +81,11 @@ def test_advisory_lock_keys_are_declared_once_and_distinct() -> None:
 def test_a_lock_key_reads_as_its_name() -> None:
     assert lock_key("cqrsrole") == 0x63717273_726F6C65
     assert lock_key("cqrsmigr").to_bytes(8, "big") == b"cqrsmigr"
+
+
+def test_every_revision_says_it_is_forward_only() -> None:
+    # docs/adr/migrations.md: going back is restoring a backup, never a half-written reverse.
+    revisions = sorted(MIGRATIONS.glob("*/v*.py"))
+    assert revisions
+    refusing = 'def downgrade() -> None:\n    raise NotImplementedError("forward only'
+    assert [p.name for p in revisions if refusing not in p.read_text()] == []

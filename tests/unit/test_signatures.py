@@ -105,6 +105,14 @@ def test_a_malformed_signature_value_is_a_bad_signature_not_an_error() -> None:
     assert refusal is not None and refusal.startswith("bad signature")
 
 
+@pytest.mark.parametrize("value", ["A" * 10, "A" * 90, "", "not base64 at all!"])
+def test_a_signature_of_the_wrong_length_is_a_bad_signature_not_an_error(value: str) -> None:
+    event = order_created(unit_signers()["orders"])
+    event[SIGNATURE]["value"] = value
+    refusal = unit_trust().refusal(event)
+    assert refusal is not None and refusal.startswith("bad signature")
+
+
 def test_two_keys_of_a_producer_are_trusted_at_once_during_a_rotation() -> None:
     old, new = (EventSigner("orders", Ed25519PrivateKey.generate()) for _ in range(2))
     both = TrustedKeys(TrustedKey("orders", s.key.public_key()) for s in (old, new))

@@ -20,3 +20,7 @@ def upgrade() -> None:
         op.execute(
             "alter table serving.publications add column if not exists checked_at timestamptz"
         )
+
+
+def downgrade() -> None:
+    raise NotImplementedError("forward only: restore a backup to go back")

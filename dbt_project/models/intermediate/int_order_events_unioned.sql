@@ -1,42 +1,34 @@
 -- Every event of the order aggregate, whatever its topic: what a per-order check reads
--- (each topic is staged on its own, the aggregate's versions run across them).
+-- (each topic is staged on its own, the aggregate's versions run across them). The event
+-- types are those the catalogue keys by order_id (macros/staged_events.sql).
 -- A view, unlike the ephemeral window models beside it: only checks read it, whole.
 {{ config(materialized='view') }}
+{%- set events = events_keyed_by('order_id') %}
+
 with
 
-created as (
+{% for event_type, model in events %}
+{{ model }} as (
 
     select
-        created.order_id,
-        created.event_id,
-        'order.created' as event_type,
-        created.aggregate_version,
-        created.occurred_at,
-        created.ingest_txid
+        staged.order_id,
+        staged.event_id,
+        '{{ event_type }}' as event_type,
+        staged.aggregate_version,
+        staged.occurred_at,
+        staged.ingest_txid
 
-    from {{ ref('stg_orders__created') }} as created
+    from {{ ref(model) }} as staged
 
 ),
 
-cancelled as (
-
-    select
-        cancelled.order_id,
-        cancelled.event_id,
-        'order.cancelled' as event_type,
-        cancelled.aggregate_version,
-        cancelled.occurred_at,
-        cancelled.ingest_txid
-
-    from {{ ref('stg_orders__cancelled') }} as cancelled
-
-),
-
+{% endfor %}
 unioned as (
 
-    select * from created
-    union all
-    select * from cancelled
+    {% for _, model in events %}
+    select * from {{ model }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 

@@ -4,6 +4,10 @@
 {%- set horizon = watermark_horizon() %}
 {%- set folded_up_to = mart_folded_up_to('orders_with_invoices') %}
 
-{{ keys_with_events_to_fold('order_id', [
-    ref('stg_orders__created'), ref('stg_orders__cancelled'), ref('stg_invoices__created')
-], folded_up_to, horizon) }}
+{#- The staging models of every event type the catalogue folds into the mart. -#}
+{%- set staged = [] %}
+{%- for model in staging_models_feeding('orders_with_invoices') %}
+{%- do staged.append(ref(model)) %}
+{%- endfor %}
+
+{{ keys_with_events_to_fold('order_id', staged, folded_up_to, horizon) }}

@@ -110,6 +110,7 @@ final as (
         orders.order_id,
         orders.user_id,
         orders.customer_name,
+        orders.channel,
         orders.occurred_at as created_at,
         case
             when cancellations.order_id is not null then 'cancelled'

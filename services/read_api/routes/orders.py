@@ -8,21 +8,40 @@ from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, Field
 
 from services.auth import READ_ANY_USER, OrdersReader
 from services.fields import STORABLE, contract_limits
 from services.read_api import order_queries
 from services.read_api.consistency import describe
-from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
-from services.read_api.dependencies import Cursor, CursorSeal, FreshnessLookups, WrittenPosition
-from services.read_api.order_queries import OrderWithInvoice
+from services.read_api.cursors import CURSOR_MAX_LENGTH, NOT_ISSUED, BadCursor, filters_digest
+from services.read_api.dependencies import Context
 from services.read_api.paging import NOT_PUBLISHED, page, paged_responses
 from services.read_api.reading import reading
 from services.read_api.serving import Row, answer
+from services.read_api.view_models import OrderWithInvoice
 from services.responses import AUTHENTICATED
 
 router = APIRouter(tags=["orders"])
+
+
+class OrdersQuery(BaseModel):
+    """The query parameters, validated as one model: FastAPI solves each separate parameter
+    anew per request, and six of them cost a first read more than a tenth of its CPU."""
+
+    user_id: Annotated[
+        str, Field(alias="userId", **contract_limits("order.created", "user_id")), STORABLE
+    ]
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    status: order_queries.OrderStatus | None = None
+    created_from: Annotated[AwareDatetime | None, Field(alias="createdFrom")] = None
+    created_to: Annotated[
+        AwareDatetime | None, Field(alias="createdTo", description="exclusive")
+    ] = None
+    cursor: Annotated[
+        str | None,
+        Field(max_length=CURSOR_MAX_LENGTH, description="X-Next-Cursor of the last page"),
+    ] = None
 
 
 @router.get(
@@ -32,42 +51,28 @@ router = APIRouter(tags=["orders"])
     responses=paged_responses(*AUTHENTICATED, 400, 403, 422, 503, s503=NOT_PUBLISHED),
 )
 async def orders_with_invoices(
-    request: Request,
-    user: OrdersReader,
-    position: WrittenPosition,
-    lookups: FreshnessLookups,
-    cursors: CursorSeal,
-    user_id: Annotated[
-        str,
-        Query(alias="userId", **contract_limits("order.created", "user_id")),
-        STORABLE,
-    ],
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    order_status: Annotated[order_queries.OrderStatus | None, Query(alias="status")] = None,
-    created_from: Annotated[AwareDatetime | None, Query(alias="createdFrom")] = None,
-    created_to: Annotated[
-        AwareDatetime | None, Query(alias="createdTo", description="exclusive")
-    ] = None,
-    cursor: Cursor = None,
+    request: Request, user: OrdersReader, ctx: Context, query: Annotated[OrdersQuery, Query()]
 ) -> Response:
-    if user_id != user.subject and not user.has_any(*READ_ANY_USER):
+    if query.user_id != user.subject and not user.has_any(*READ_ANY_USER):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "userId must be the token's subject (or role analyst)"
         )
+    created_from, created_to = query.created_from, query.created_to
     if created_from and created_to and created_from >= created_to:
         raise HTTPException(422, "createdFrom must be before createdTo")
-    filters = order_queries.OrderFilters(user_id, order_status, created_from, created_to)
+    limit, cursor = query.limit, query.cursor
+    filters = order_queries.OrderFilters(query.user_id, query.status, created_from, created_to)
     digest = filters_digest(**vars(filters))
-    after = None if cursor is None else _order_key(cursors.decode(cursor, digest, 2))
+    after = None if cursor is None else _order_key(ctx.cursors.decode(cursor, digest, 2))
 
     headers: dict[str, str] = {}
 
     async def read(conn: psycopg.AsyncConnection) -> list[Row]:
-        await describe(conn, headers, "orders_with_invoices", position, lookups)
+        await describe(conn, headers, "orders_with_invoices", ctx.position, ctx.lookups)
         return await order_queries.orders_with_invoices(conn, filters, limit + 1, after)
 
     rows = await reading(request, read)
-    served = page(rows, limit, headers, cursors, digest, _key)
+    served = page(rows, limit, headers, ctx.cursors, digest, _key)
     return answer(served, headers)
 
 

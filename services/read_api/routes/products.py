@@ -12,14 +12,7 @@ from services.auth import Caller
 from services.read_api import product_queries
 from services.read_api.consistency import describe
 from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
-from services.read_api.dependencies import (
-    PRODUCT_ID_PATTERN,
-    Cursor,
-    CursorSeal,
-    FreshnessLookups,
-    ProductId,
-    WrittenPosition,
-)
+from services.read_api.dependencies import PRODUCT_ID_PATTERN, Context, Cursor, ProductId
 from services.read_api.paging import BAD_INPUT, NOT_PUBLISHED, page, paged_responses
 from services.read_api.product_queries import ProductStock, StockDay
 from services.read_api.reading import reading
@@ -39,23 +32,21 @@ _UNKNOWN = "No stock operation of this product was published"
 async def list_products(
     request: Request,
     user: Caller,
-    position: WrittenPosition,
-    lookups: FreshnessLookups,
-    cursors: CursorSeal,
+    ctx: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Cursor = None,
 ) -> Response:
     digest = filters_digest()
-    after = None if cursor is None else _product_key(cursors.decode(cursor, digest, 1))
+    after = None if cursor is None else _product_key(ctx.cursors.decode(cursor, digest, 1))
 
     headers: dict[str, str] = {}
 
     async def read(conn: psycopg.AsyncConnection) -> list[Row]:
-        await describe(conn, headers, "products", position, lookups)
+        await describe(conn, headers, "products", ctx.position, ctx.lookups)
         return await product_queries.products(conn, limit + 1, after)
 
     rows = await reading(request, read)
-    return answer(page(rows, limit, headers, cursors, digest, _product_of), headers)
+    return answer(page(rows, limit, headers, ctx.cursors, digest, _product_of), headers)
 
 
 @router.get(
@@ -70,8 +61,7 @@ async def product_stock(
     request: Request,
     product_id: ProductId,
     user: Caller,
-    position: WrittenPosition,
-    lookups: FreshnessLookups,
+    ctx: Context,
     as_of: Annotated[
         date | None,
         Query(alias="asOf", description="Stock at the end of this day (UTC), YYYY-MM-DD"),
@@ -82,7 +72,7 @@ async def product_stock(
 
     async def read(conn: psycopg.AsyncConnection) -> Row | None:
         view = "products" if as_of is None else "product_stock_daily"
-        await describe(conn, headers, view, position, lookups)
+        await describe(conn, headers, view, ctx.position, ctx.lookups)
         if as_of is None:
             return await product_queries.product_stock(conn, product_id)
         return await product_queries.product_stock_as_of(conn, product_id, as_of)
@@ -103,9 +93,7 @@ async def stock_history(
     request: Request,
     product_id: ProductId,
     user: Caller,
-    position: WrittenPosition,
-    lookups: FreshnessLookups,
-    cursors: CursorSeal,
+    ctx: Context,
     since: Annotated[date | None, Query(alias="from", description="first day (UTC)")] = None,
     until: Annotated[date | None, Query(alias="to", description="last day (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 366,
@@ -114,13 +102,13 @@ async def stock_history(
     if since and until and since > until:
         raise HTTPException(422, "from must not be after to")
     digest = filters_digest(product_id=product_id, since=since, until=until)
-    after = None if cursor is None else _day(cursors.decode(cursor, digest, 1)[0])
+    after = None if cursor is None else _day(ctx.cursors.decode(cursor, digest, 1)[0])
 
     headers: dict[str, str] = {}
 
     async def read(conn: psycopg.AsyncConnection) -> list[Row] | None:
         """The days, or None for a product with no operation."""
-        await describe(conn, headers, "product_stock_daily", position, lookups)
+        await describe(conn, headers, "product_stock_daily", ctx.position, ctx.lookups)
         days = await product_queries.stock_history(
             conn, product_id, since=since, until=until, limit=limit + 1, after=after
         )
@@ -132,7 +120,7 @@ async def stock_history(
     days = await reading(request, read)
     if days is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
-    return answer(page(days, limit, headers, cursors, digest, _day_of), headers)
+    return answer(page(days, limit, headers, ctx.cursors, digest, _day_of), headers)
 
 
 def _product_of(row: Row) -> list[str]:
