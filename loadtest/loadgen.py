@@ -69,6 +69,7 @@ class LoadGenerator:
         self._http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=concurrency))
         self._producer: KafkaProducer | None = None
         self.records: list[dict[str, Any]] = []  # what was written to ``out``, in that order
+        self.stopping = threading.Event()  # set: send nothing more, go on to the resolving
 
     def run(
         self,
@@ -85,7 +86,7 @@ class LoadGenerator:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="loadgen") as pool:
                 for n, command in enumerate(self.traffic):
                     due = start + n / rate
-                    if due - start >= duration:
+                    if due - start >= duration or self.stopping.is_set():
                         break
                     time.sleep(max(0.0, due - time.monotonic()))
                     slots.acquire()

@@ -78,6 +78,11 @@ FAST_TASK_START = {
     # publish).
     "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
 }
+# A scheduler that died (and was started again by the supervisor) leaves its running tasks'
+# rows "running". The new one resets the tasks of a scheduler whose heartbeat stopped, but
+# looks for them only every five minutes by default: every 30 s here, so a continuous run
+# goes on within a minute or so instead of five.
+RECOVERY = {"AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30"}
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -120,6 +125,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # build beside the raw tables' gate), a manual rebuild a few more.
         AIRFLOW__CORE__PARALLELISM="6",
         **FAST_TASK_START,
+        **RECOVERY,
         # The pipeline is meant to run on its schedule as soon as the stack is up.
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
         AIRFLOW__CORE__DAG_DISCOVERY_SAFE_MODE="False",

@@ -139,9 +139,14 @@ class Stack:
 
     def start_airflow(self, started: list[str]) -> str:
         """Airflow's metadata database, login and dbt manifest, then its processes."""
-        if all(c.pid_file(self.settings).process() is not None for c in COMPONENTS):
+        running = [c for c in COMPONENTS if c.pid_file(self.settings).process() is not None]
+        if len(running) == len(COMPONENTS):
             return f"{ui_url(self.settings)} (already running)"
-        prepare_airflow(self.settings)
+        # With the api-server up, the metadata database was migrated and the login written by
+        # whoever started it: a scheduler or triggerer that died comes back without that
+        # (half a minute on a busy machine, spent while no run makes progress).
+        if COMPONENTS[0] not in running:
+            prepare_airflow(self.settings)
         where, components = start_airflow(self.settings)
         started.extend(components)
         return where
@@ -202,6 +207,19 @@ class Stack:
     def died(self) -> list[str]:
         """The parts that died since they were started."""
         return [part for part, where in self.status().items() if where.endswith(" died")]
+
+    def pid_files(self) -> dict[str, PidFile]:
+        """The pid file of each part this stack spawns itself (not PostgreSQL's pg_ctl)."""
+        files = {c.name: c.pid_file(self.settings) for c in COMPONENTS}
+        files.update((s.name, s.pid_file(self.settings)) for s in HTTP_SERVICES)
+        files["kafka"] = broker.kafka_pid_file(self.settings)
+        files["postgres"] = self._postgres_pid_file()
+        return files
+
+    def clear_remains(self, part: str) -> int:
+        """Stop what a part that died left running (PidFile.remains); how many processes."""
+        pid_file = self.pid_files().get(part)
+        return 0 if pid_file is None else pid_file.clear_remains()
 
     def prepare_databases(self) -> None:
         """Roles, databases (each owned by its component), their migrations, who may read what.

@@ -17,7 +17,7 @@ from types import FrameType
 
 import psutil
 
-from stack.process_groups import stop_group
+from stack.process_groups import group_members, stop_group
 
 
 class StackError(RuntimeError):
@@ -112,6 +112,44 @@ class PidFile:
             return proc
         except psutil.Error:
             return None
+
+    def remains(self) -> list[psutil.Process]:
+        """What a process that died left running: the other members of its process group.
+
+        A part killed with SIGKILL takes nothing with it: the Airflow scheduler's executor
+        workers and the tasks they run live on as orphans, which the part started again
+        knows nothing of (a task finishing twice, workers waiting forever on a dead queue).
+        The kernel hands out no pid that still names a process group, so while such members
+        live the group is the dead leader's; Airflow's processes rename themselves, which
+        clears their environment, so the mark is checked only where it is still readable.
+        """
+        record = self.recorded()
+        if record is None or self.process() is not None:
+            return []
+        pid, started = record
+        if psutil.pid_exists(pid):
+            return []  # the number belongs to another program now: not our group
+        found = []
+        for proc in group_members(pid):
+            with contextlib.suppress(psutil.Error):
+                if started is not None and proc.create_time() + _SAME_START < started:
+                    continue
+                if self._marked_ours(proc):
+                    found.append(proc)
+        return found
+
+    def clear_remains(self, timeout: float = 10) -> int:
+        """SIGTERM what ``remains`` finds, SIGKILL whoever is still there; how many there were."""
+        left = self.remains()
+        for proc in left:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+        _, alive = psutil.wait_procs(left, timeout=timeout)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+        return len(left)
 
     def died(self) -> bool:
         """True if the pid file says it runs but it does not: it died or was killed."""

@@ -74,6 +74,7 @@ class Supervisor:
                     f" restarting it again (see {self.stack.logs / part}.log)"
                 )
             recent.append(now)
+            self.stack.clear_remains(part)  # orphans of the dead one, before its successor
         # The same parts as the first `up`: a gateway or Prometheus that died comes back too.
         self.stack.up(
             services=self.services,

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from config.settings import Settings
-from loadtest.expectations import UNKNOWN_BOUND
 from loadtest.invariants import Report, check
 from loadtest.loadgen import LoadGenerator, read_record
 from loadtest.traffic import Traffic
 from pipeline.steps import run_pipeline
 from stack.lifecycle import Stack
 from tests.support import faults
+from tests.support.faults import assert_holds
 from tests.support.throwaway_stack import free_port, throwaway_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.faults]
@@ -94,29 +94,6 @@ def run_under_faults(
         lost = seen.get("broker_lost")
         report = check(settings, records, strict=True, broker_lost=lost, reads=True)
         return report, records, seen
-
-
-def assert_holds(report: Report, records: list[dict[str, Any]], seen: dict[str, Any]) -> None:
-    print("\n".join(report.lines()))  # the figures, shown with -s or on failure
-    assert report.ok, "\n".join(report.lines())
-    figures = report.findings.figures
-    assert figures["commands accepted"] > 100
-    # What stays unknown after each command was asked again with its key: at most 1 %.
-    commands = sum(n for name, n in figures.items() if name.startswith("commands "))
-    commands -= figures.get("commands resolved by a retry with their key", 0)
-    assert figures.get("commands unknown", 0) <= UNKNOWN_BOUND * commands
-    assert figures["orders served"] > 0 and figures["product days served"] > 0
-    assert figures["commands refused"] > 0  # decreases below zero, cancels of the unknown
-    assert figures["poison messages produced"] > 0
-    assert figures["reads through the read API"] > 0
-    assert any(r["kind"] == "stock_decrease" and r.get("status") == 409 for r in records)
-    assert any(r["retry_of"] and r.get("status") in (200, 201) for r in records)
-    if "postgres_down" in seen:
-        down, up = seen["postgres_down"], seen["postgres_up"]
-        during = [r for r in records if down < r["sent_at"] and r["answered_at"] < up]
-        assert any(r.get("status") == 503 for r in during), "no 503 during the outage"
-        after = [r for r in records if r["sent_at"] > up and r.get("status") in (200, 201)]
-        assert after, "no command succeeded after PostgreSQL came back"
 
 
 def test_load_through_a_broker_restart_and_a_killed_ingest(tmp_path: Path) -> None:

@@ -23,6 +23,13 @@ from stack.processes import MARK_VARIABLE, PidFile, signals_deferred, spawn
 from tests.support.throwaway_stack import free_port
 
 SLEEPER = "import time; time.sleep(120)"
+# A leader with a child that ignores SIGTERM and renames itself as Airflow's workers do
+# (setproctitle, an Airflow dependency), which blanks its /proc environment.
+RENAMED = (
+    "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import signal,"
+    " time, setproctitle; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+    ' setproctitle.setproctitle("renamed worker"); time.sleep(120)\']); time.sleep(120)'
+)
 # A leader that ignores SIGTERM and leaves a child that ignores it too.
 STUBBORN = (
     "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
@@ -109,6 +116,32 @@ def test_stop_takes_the_whole_group_after_the_timeout(
     assert pid_file.stop(timeout=1)
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members)
     assert not pid_file.path.exists()
+
+
+def test_a_killed_leaders_orphans_are_its_remains_and_are_cleared(
+    tmp_path: Path, reaped: list[psutil.Process]
+) -> None:
+    # The child's environment (and the mark in it) can no longer be read, as with Airflow's
+    # workers: the dead leader's group alone says whose orphan it is.
+    pid_file, leader = start(tmp_path, "scheduler", ["--port", "8001"], reaped, code=RENAMED)
+    deadline = time.monotonic() + 10
+    while len(group_members(leader.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (child,) = [p for p in group_members(leader.pid) if p.pid != leader.pid]
+    until = time.monotonic() + 10
+    while MARK_VARIABLE in child.environ() and time.monotonic() < until:
+        time.sleep(0.1)
+    assert MARK_VARIABLE not in child.environ()  # renamed: the mark cannot be read
+    assert pid_file.remains() == []  # the leader lives: nothing is left over yet
+
+    leader.kill()
+    leader.wait(10)
+
+    assert pid_file.died()
+    assert [p.pid for p in pid_file.remains()] == [child.pid]
+    assert pid_file.clear_remains(timeout=1) == 1  # it ignores SIGTERM: SIGKILL after 1 s
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert pid_file.remains() == []
 
 
 def test_stack_down_leaves_another_checkouts_look_alikes_running(

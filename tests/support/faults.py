@@ -9,10 +9,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from config.settings import Settings
 from database import connections
 from database.names import SERVICE_DATABASES, WAREHOUSE_DATABASE
+from loadtest.expectations import UNKNOWN_BOUND
+from loadtest.invariants import Report
 from services import outbox
 from services.app import CONNECTION_WAIT_S
 from stack.lifecycle import Stack
@@ -105,3 +108,26 @@ def wait_for_outboxes(settings: Settings, timeout: float = 180) -> None:
             return
         assert time.monotonic() < deadline, f"{left} outbox rows still unpublished"
         time.sleep(0.5)
+
+
+def assert_holds(report: Report, records: list[dict[str, Any]], seen: dict[str, Any]) -> None:
+    print("\n".join(report.lines()))  # the figures, shown with -s or on failure
+    assert report.ok, "\n".join(report.lines())
+    figures = report.findings.figures
+    assert figures["commands accepted"] > 100
+    # What stays unknown after each command was asked again with its key: at most 1 %.
+    commands = sum(n for name, n in figures.items() if name.startswith("commands "))
+    commands -= figures.get("commands resolved by a retry with their key", 0)
+    assert figures.get("commands unknown", 0) <= UNKNOWN_BOUND * commands
+    assert figures["orders served"] > 0 and figures["product days served"] > 0
+    assert figures["commands refused"] > 0  # decreases below zero, cancels of the unknown
+    assert figures["poison messages produced"] > 0
+    assert figures["reads through the read API"] > 0
+    assert any(r["kind"] == "stock_decrease" and r.get("status") == 409 for r in records)
+    assert any(r["retry_of"] and r.get("status") in (200, 201) for r in records)
+    if "postgres_down" in seen:
+        down, up = seen["postgres_down"], seen["postgres_up"]
+        during = [r for r in records if down < r["sent_at"] and r["answered_at"] < up]
+        assert any(r.get("status") == 503 for r in during), "no 503 during the outage"
+        after = [r for r in records if r["sent_at"] > up and r.get("status") in (200, 201)]
+        assert after, "no command succeeded after PostgreSQL came back"
