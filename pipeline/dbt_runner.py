@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -79,7 +80,14 @@ def run_build(settings: Settings, *args: str, timeout_s: float) -> BuildReport:
     argv = ["build", "--exclude", *PIPELINE_EXCLUDE, *args, *PROJECT_ARGS]
     with tempfile.TemporaryDirectory(prefix="cqrsw-dbt-") as folder:
         report_file = Path(folder) / "report.json"
-        command = [sys.executable, "-m", "pipeline.dbt_build_process", str(report_file), *argv]
+        command = [
+            sys.executable,
+            "-m",
+            "pipeline.dbt_build_process",
+            str(os.getpid()),
+            str(report_file),
+            *argv,
+        ]
         try:
             done = subprocess.run(
                 command,
