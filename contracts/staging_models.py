@@ -85,13 +85,12 @@ def render_sql(event: EventType) -> str:
     return (
         f"-- {GENERATED}\n"  # noqa: S608
         "-- One row per event (event_id is raw's primary key), payload fields typed.\n"
-        "with\n\nsource as (\n\n"
-        f"    select * from {{{{ source('raw', '{event.raw_table}') }}}}\n\n"
-        "),\n\nrenamed as (\n\n    select\n        source.event_id,\n"
+        # a subquery, not a `with`: PostgreSQL flattens it into a join (stg_orders__created)
+        "select * from (\n\n    select\n        source.event_id,\n"
         + "\n".join(lines)
         + "\n"
         + envelope
-        + "\n\n    from source\n\n)\n\nselect * from renamed"
+        + f"\n\n    from {{{{ source('raw', '{event.raw_table}') }}}} as source\n\n) as renamed"
         + where
     )
 

@@ -94,7 +94,9 @@ def run_gate_parts(settings: Settings, parts: Sequence[str] | None = None) -> Ga
     reports = []
     for part in parts or list(GATE_PARTS):
         below = windows.bound_now(settings, part)
-        reports.append(run_gate(settings, GATE_PARTS[part](), checkpoint_name=f"{part}_gate"))
+        checked = windows.checked_below(settings, windows.check_name(part))
+        suites = GATE_PARTS[part](checked)
+        reports.append(run_gate(settings, suites, checkpoint_name=f"{part}_gate"))
         windows.record_checked(settings, part, below)
     return GateReport(
         success=all(r.success for r in reports),

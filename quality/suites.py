@@ -141,9 +141,10 @@ def product_stock_daily_suite(window: str | None = None) -> TableSuite:
     )
 
 
-def raw_suites(new_rows_only: bool = False) -> list[TableSuite]:
-    """The raw tables' suites on whole tables, or on the rows no passing gate has checked."""
-    window = window_condition("raw") if new_rows_only else None
+def raw_suites(new_rows_from: int | None = None) -> list[TableSuite]:
+    """The raw tables' suites on whole tables, or on the rows at or above ``new_rows_from``
+    (where the last passing gate got to)."""
+    window = None if new_rows_from is None else window_condition("raw", new_rows_from)
     return [raw_suite(topic, window) for topic in TOPICS]
 
 
@@ -166,10 +167,11 @@ def key_suite(mart: Mart, window: str | None = None) -> TableSuite:
     return TableSuite("marts", mart.name, tuple(checks), window)
 
 
-def mart_suites(new_rows_only: bool = False) -> list[TableSuite]:
+def mart_suites(new_rows_from: int | None = None) -> list[TableSuite]:
     """A suite for every mart the warehouse declares: its own, else the one its key implies;
-    on whole tables, or on the rows changed since the last passing gate."""
-    window = window_condition("marts") if new_rows_only else None
+    on whole tables, or on the rows changed at or above ``new_rows_from`` (where the last
+    passing gate got to)."""
+    window = None if new_rows_from is None else window_condition("marts", new_rows_from)
     return [
         MART_SUITES[mart.name](window) if mart.name in MART_SUITES else key_suite(mart, window)
         for mart in MARTS
@@ -178,15 +180,16 @@ def mart_suites(new_rows_only: bool = False) -> list[TableSuite]:
 
 # The gate in two parts, each a checkpoint of its own: the raw tables do not change while dbt
 # builds the marts, so the pipeline checks them meanwhile (pipeline/tasks/gate_and_publish.py).
-# They check the rows new since their last pass; the daily audit checks every row
-# (AUDIT_PARTS, docs/adr/check-windows.md).
-GATE_PARTS: dict[str, Callable[[], list[TableSuite]]] = {
-    "raw": lambda: raw_suites(new_rows_only=True),
-    "marts": lambda: mart_suites(new_rows_only=True),
+# They check the rows new since their last pass, from the bound it left (quality/windows.py);
+# the daily audit checks every row (AUDIT_PARTS, docs/adr/check-windows.md).
+GATE_PARTS: dict[str, Callable[[int], list[TableSuite]]] = {
+    "raw": lambda checked_below: raw_suites(new_rows_from=checked_below),
+    "marts": lambda checked_below: mart_suites(new_rows_from=checked_below),
 }
 AUDIT_PARTS: dict[str, Callable[[], list[TableSuite]]] = {"raw": raw_suites, "marts": mart_suites}
 
 
-def warehouse_suites() -> list[TableSuite]:
-    """Every suite the pipeline's gate runs: the raw tables' and the marts' new rows."""
-    return [suite for part in GATE_PARTS.values() for suite in part()]
+def warehouse_suites(checked_below: int = 0) -> list[TableSuite]:
+    """Every suite the pipeline's gate runs: the raw tables' and the marts' rows at or above
+    ``checked_below`` (each part has a bound of its own in the pipeline)."""
+    return [suite for part in GATE_PARTS.values() for suite in part(checked_below)]

@@ -30,13 +30,14 @@ def check_name(part: str) -> str:
     return f"gate_{part}"
 
 
-def window_condition(part: str) -> str:
-    """SQL condition (no parameters: GX query assets take none) on the rows ``part`` has not
-    checked yet; the names come from this module, never from outside."""
-    return (
-        f"{WINDOW_COLUMNS[part]} >= (select coalesce(max(checked_below), 0)"  # noqa: S608
-        f" from {WINDOWS_TABLE} where check_name = '{check_name(part)}')"
-    )
+def window_condition(part: str, checked_below: int) -> str:
+    """SQL condition on the rows ``part`` has not checked yet, those at or above
+    ``checked_below`` (read by ``checked_below``). A number, not a subquery on the windows
+    table: with a subquery PostgreSQL plans for a third of the table and reads a
+    10,000,000-event history whole to check a few thousand new rows (docs/benchmarks.md,
+    whole pass). No parameters (GX query assets take none): the column comes from this
+    module, the bound is an int."""
+    return f"{WINDOW_COLUMNS[part]} >= {int(checked_below)}"
 
 
 def bound_now(settings: Settings, part: str) -> int:

@@ -1,13 +1,5 @@
 -- One row per event (event_id is raw's primary key), see stg_orders__created.
-with
-
-source as (
-
-    select * from {{ source('raw', 'invoice_created') }}
-
-),
-
-renamed as (
+select * from (
 
     select
         source.event_id,
@@ -22,11 +14,9 @@ renamed as (
         source.ingest_txid,
         source.ingested_at
 
-    from source
+    from {{ source('raw', 'invoice_created') }} as source
 
-)
-
-select * from renamed
+) as renamed
 
 -- A value the cast could not take leaves the row out; stg_raw__quarantined lists it.
 where renamed.invoice_id is not null

@@ -1,13 +1,5 @@
 -- One row per event (event_id is raw's primary key), see stg_orders__created.
-with
-
-source as (
-
-    select * from {{ source('raw', 'order_cancelled') }}
-
-),
-
-renamed as (
+select * from (
 
     select
         source.event_id,
@@ -19,8 +11,6 @@ renamed as (
         source.ingest_txid,
         source.ingested_at
 
-    from source
+    from {{ source('raw', 'order_cancelled') }} as source
 
-)
-
-select * from renamed
+) as renamed

@@ -6,15 +6,7 @@
         else source.payload ->> 'stock_amount'
     end
 {%- endset %}
-with
-
-source as (
-
-    select * from {{ source('raw', 'stock_updated') }}
-
-),
-
-renamed as (
+select * from (
 
     select
         source.event_id,
@@ -32,11 +24,9 @@ renamed as (
         source.ingest_txid,
         source.ingested_at
 
-    from source
+    from {{ source('raw', 'stock_updated') }} as source
 
-)
-
-select * from renamed
+) as renamed
 
 -- A value the cast could not take leaves the row out; stg_raw__quarantined lists it.
 where renamed.stock_amount is not null
