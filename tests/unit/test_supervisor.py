@@ -19,10 +19,15 @@ class FakeStack:
         self.ups: list[dict[str, bool]] = []
         self.started: list[str] = []
         self.stopped: list[str] = []
+        self.cleared: list[str] = []  # parts whose orphans were cleared, in order
         self.logs = Path("logs")
 
     def died(self) -> list[str]:
         return list(self.dead)
+
+    def clear_remains(self, part: str) -> None:
+        assert part in self.dead, f"{part} cleared while alive"
+        self.cleared.append(part)
 
     def up(self, **parts: bool) -> dict[str, str]:
         self.ups.append(parts)
@@ -55,6 +60,7 @@ def test_a_part_that_died_is_started_again_with_the_same_parts() -> None:
     sup = supervisor(stack, [0.0])
     stack.dead = ["kafka", "orders"]
     assert sup.check() == ["kafka", "orders"]
+    assert stack.cleared == ["kafka", "orders"]  # each dead part's orphans, before the restart
     assert stack.ups == [
         {"services": True, "airflow": False, "gateway": False, "prometheus": False}
     ]
