@@ -151,13 +151,15 @@ def _tail(settings: Settings, since: datetime) -> list[str]:
 
 
 def run_timeline(settings: Settings, since: datetime) -> list[str]:
-    """One line per run since ``since``: when it started, its tasks' durations, its end."""
+    """One line per run since ``since`` that has started: when, its tasks' durations, its
+    length (nan while it runs)."""
     with connections.connect(settings, AIRFLOW_DATABASE) as conn:
         rows = conn.execute(
             "select r.run_id, r.start_date, r.end_date, ti.task_id, ti.state,"
             " extract(epoch from ti.end_date - ti.start_date)"
             " from dag_run as r join task_instance as ti using (dag_id, run_id)"
-            " where r.dag_id = %s and r.queued_at >= %s order by r.start_date, ti.start_date",
+            " where r.dag_id = %s and r.queued_at >= %s and r.start_date is not null"
+            " order by r.start_date, ti.start_date",
             (PIPELINE, since),
         ).fetchall()
     runs: dict[str, list[str]] = {}
