@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from config.settings import ConfigurationError, Settings, load_settings
 from ingest.job import consumer_config
@@ -43,6 +43,9 @@ def test_sasl_scram_over_tls_reaches_the_producer_and_the_consumer(tmp_path: Pat
         assert {k: config[k] for k in expected} == expected
         # Every argument is one the client documents (an unknown one fails its constructor).
         assert set(config) <= set(client.DEFAULT_CONFIG)
+    # Topic creation (`stack up`, the container's init) connects with the same options.
+    assert settings.kafka_client_options().items() <= producer_config(settings).items()
+    assert set(settings.kafka_client_options()) <= set(KafkaAdminClient.DEFAULT_CONFIG)
 
 
 def test_plaintext_is_the_default_and_carries_no_credentials() -> None:
