@@ -44,6 +44,9 @@ ROOT_DOMAIN = b"cqrsw-batch-v2\n"
 HASH_SIZE = 32
 # Roots whose signature verified, per trusted set: one check per batch, not per event.
 VERIFIED_ROOTS_KEPT = 4096
+# Inner nodes met while folding proofs to a verified root: the next envelope of that batch
+# stops folding where its path joins one (two hashes an envelope instead of nine).
+VERIFIED_NODES_KEPT = 65536
 
 
 def canonical_json(event: Mapping[str, Any]) -> bytes:
@@ -207,6 +210,10 @@ class TrustedKey:
         return key_id(self.key)
 
 
+Seen = tuple[str, str, str, int]  # a batch signature as sent: key id, root, value, size
+Node = tuple[Seen, int, int, bytes]  # a node met folding towards that root, and where
+
+
 class TrustedKeys:
     """The ingest's trusted set: key id -> producer and public key; several per producer.
 
@@ -217,12 +224,21 @@ class TrustedKeys:
     ``VERIFIED_ROOTS_KEPT``), so each batch costs one check; a root that failed never is.
     """
 
-    def __init__(self, keys: Iterable[TrustedKey], *, roots_kept: int = VERIFIED_ROOTS_KEPT):
+    def __init__(
+        self,
+        keys: Iterable[TrustedKey],
+        *,
+        roots_kept: int = VERIFIED_ROOTS_KEPT,
+        nodes_kept: int = VERIFIED_NODES_KEPT,
+    ):
         self.by_id: dict[str, TrustedKey] = {}
         self.verifiers: dict[str, VerifyKey] = {}
-        self.roots_kept = roots_kept
+        self.roots_kept, self.nodes_kept = roots_kept, nodes_kept
         # (key id, root as sent, signature as sent, size) -> the root's bytes
-        self.verified_roots: OrderedDict[tuple[str, str, str, int], bytes] = OrderedDict()
+        self.verified_roots: OrderedDict[Seen, bytes] = OrderedDict()
+        # (root as above, fn, sn, node) -> the rest of the path that led from that node, in
+        # that position of the fold, to the verified root: the same rest leads there again.
+        self.verified_nodes: dict[Node, bytes] = {}
         for trusted in keys:
             if trusted.producer not in PRODUCER_OF.values():
                 raise ValueError(f"key {trusted.key_id}: unknown producer {trusted.producer!r}")
@@ -277,23 +293,67 @@ class TrustedKeys:
             return "bad proof: index and size are integers"
         if len(root) != HASH_SIZE or len(path) % HASH_SIZE:
             return "bad proof: the root or the audit path is not made of SHA-256 hashes"
-        hashes = [path[i : i + HASH_SIZE] for i in range(0, len(path), HASH_SIZE)]
-        if root_from_path(leaf_hash(event), index, size, hashes) != root:
+        r, steps, joined = self._fold(seen, leaf_hash(event), index, size, path)
+        if joined:  # met a node already followed to this verified root
+            self._keep_nodes(steps, path)
+            return None
+        if r != root:
             return (
                 f"bad proof: the envelope's audit path (leaf {index} of {size}) does not lead"
                 " to the root it names (changed after signing, or a proof of another batch)"
             )
         if seen in self.verified_roots:
             self.verified_roots.move_to_end(seen)
-            return None
-        try:
-            self.verifiers[kid].verify(root_message(root, size), _unb64(seen[2]))
-        except (BadSignatureError, ValueError):
-            return f"bad signature: the batch root does not verify with key {kid} of {owner}"
-        self.verified_roots[seen] = root
-        if len(self.verified_roots) > self.roots_kept:
-            self.verified_roots.popitem(last=False)
+        else:
+            try:
+                self.verifiers[kid].verify(root_message(root, size), _unb64(seen[2]))
+            except (BadSignatureError, ValueError):
+                return f"bad signature: the batch root does not verify with key {kid} of {owner}"
+            self.verified_roots[seen] = root
+            if len(self.verified_roots) > self.roots_kept:
+                self.verified_roots.popitem(last=False)
+        self._keep_nodes(steps, path)
         return None
+
+    def _keep_nodes(self, steps: list[tuple[Node, int]], path: bytes) -> None:
+        """Remember the nodes of a proof that reached its verified root (the oldest go)."""
+        nodes = self.verified_nodes
+        for node, offset in steps:
+            nodes[node] = path[offset:]
+        while len(nodes) > self.nodes_kept:
+            del nodes[next(iter(nodes))]
+
+    def _fold(
+        self, seen: Seen, leaf: bytes, index: int, size: int, path: bytes
+    ) -> tuple[bytes | None, list[tuple[Node, int]], bool]:
+        """``root_from_path`` over the concatenated path: the root reached (None: none),
+        each step's node with where the rest of its path starts, and whether it stopped
+        early at a node whose continuation (position and the rest of the path) is known to
+        reach the verified root ``seen`` names."""
+        if not 0 <= index < size:
+            return None, [], False
+        fn, sn, r = index, size - 1, leaf
+        nodes = self.verified_nodes
+        steps: list[tuple[Node, int]] = []
+        for offset in range(HASH_SIZE, len(path) + 1, HASH_SIZE):
+            if sn == 0:
+                return None, [], False
+            p = path[offset - HASH_SIZE : offset]
+            if fn & 1 or fn == sn:
+                r = _sha256(_join((NODE_PREFIX, p, r))).digest()
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+            else:
+                r = _sha256(_join((NODE_PREFIX, r, p))).digest()
+            fn >>= 1
+            sn >>= 1
+            node = (seen, fn, sn, r)
+            rest = nodes.get(node)
+            if rest is not None and rest == path[offset:]:
+                return r, steps, True
+            steps.append((node, offset))
+        return (r if sn == 0 else None), steps, False
 
 
 def public_jwk(trusted: TrustedKey) -> dict[str, str]:

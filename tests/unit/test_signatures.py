@@ -187,6 +187,34 @@ def test_verified_roots_are_kept_up_to_a_bound() -> None:
     assert trust.refusal(batches[0][1]) is None  # forgotten, so checked again: still good
 
 
+@pytest.mark.parametrize(
+    "alter",
+    [
+        lambda s: s.update(path=s["path"][:-43] + b64(bytes(32))),  # the top of the path
+        lambda s: s.update(index=s["index"] + 2),  # joins the known node at another place
+        lambda s: s.update(root=b64(bytes(32))),
+    ],
+)
+def test_a_proof_joining_a_known_node_is_still_checked_to_its_end(alter: Any) -> None:
+    # Folding stops early only where the position and the rest of the path are exactly
+    # those already followed to the verified root: anything else is folded to the end.
+    trust = TrustedKeys(unit_trust().by_id.values())
+    first, sibling, *_ = batch(8)
+    assert trust.refusal(first) is None
+    assert trust.verified_nodes
+    alter(sibling[SIGNATURE])
+    assert refused(sibling, trust).startswith("bad proof")
+
+
+def test_known_nodes_are_kept_up_to_a_bound_and_change_no_answer() -> None:
+    trust = TrustedKeys(unit_trust().by_id.values(), nodes_kept=5)
+    events = batch(33)
+    assert all(trust.refusal(e) is None for e in events)
+    assert len(trust.verified_nodes) == 5
+    tampered = {**events[7], "aggregate_version": 2}
+    assert refused(tampered, trust).startswith("bad proof")
+
+
 def test_a_batch_signed_by_another_producers_key_is_the_wrong_producer() -> None:
     event = unit_signers()["invoices"].sign_batch([order_created()])[0]
     refusal = refused(event)
