@@ -238,7 +238,7 @@ class TrustedKeys:
         self.verified_roots: OrderedDict[Seen, bytes] = OrderedDict()
         # (root as above, fn, sn, node) -> the rest of the path that led from that node, in
         # that position of the fold, to the verified root: the same rest leads there again.
-        self.verified_nodes: dict[Node, bytes] = {}
+        self.verified_nodes: OrderedDict[Node, bytes] = OrderedDict()
         for trusted in keys:
             if trusted.producer not in PRODUCER_OF.values():
                 raise ValueError(f"key {trusted.key_id}: unknown producer {trusted.producer!r}")
@@ -321,7 +321,7 @@ class TrustedKeys:
         for node, offset in steps:
             nodes[node] = path[offset:]
         while len(nodes) > self.nodes_kept:
-            del nodes[next(iter(nodes))]
+            nodes.popitem(last=False)  # a dict's first key costs more as its front empties
 
     def _fold(
         self, seen: Seen, leaf: bytes, index: int, size: int, path: bytes
