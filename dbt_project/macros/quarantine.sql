@@ -10,7 +10,6 @@
     history for a few new raw ones (docs/benchmarks.md, whole pass). -#}
 {% macro rows_left_out_by_staging(in_check_window=false) -%}
 {%- set staged = staged_events() %}
-{%- set bound = checked_window_bound() if in_check_window else none %}
 
 with
 
@@ -36,11 +35,11 @@ with
         select 1 from {{ ref(model) }} as staged
         where staged.event_id = source.event_id
         {%- if column %}
-            and staged.{{ column }} >= {{ bound }}
+            and {{ check_window_condition(column, 'staged') }}
         {%- endif %}
     )
     {%- if column %}
-        and source.{{ column }} >= {{ bound }}
+        and {{ check_window_condition(column, 'source') }}
     {%- endif %}
 
 ),
