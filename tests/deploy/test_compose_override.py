@@ -6,9 +6,11 @@ from typing import Any
 
 import yaml
 
+from config.component_secrets import KAFKA_NODES
 from tests.support.podman import (
     COMPOSE_FILE,
     OVERRIDE_FILE,
+    PLAINTEXT_KAFKA_FILE,
     override_images,
     project_builds,
     standin_folder,
@@ -41,3 +43,24 @@ def test_every_pulled_image_has_a_stand_in() -> None:
 def test_every_stand_in_is_built_from_a_containerfile_in_the_repository() -> None:
     for image in set(override_images().values()):
         assert (standin_folder(image) / "Containerfile").is_file(), image
+
+
+def test_the_stand_in_kafka_override_only_turns_off_what_tansu_cannot_do() -> None:
+    """Used with the Tansu stand-in alone: the Kafka clients' protocol, kafka-init's address
+    and the nodes' healthcheck; nothing else of docker-compose.yml changes."""
+    plaintext = load(PLAINTEXT_KAFKA_FILE)
+    compose = load(COMPOSE_FILE)
+    for name, service in plaintext["services"].items():
+        assert name in compose["services"], name
+        if name in KAFKA_NODES:
+            assert set(service) == {"healthcheck"}, name
+        elif name == "kafka-init":
+            assert service == {"environment": {"KAFKA_ADMIN_BOOTSTRAP": "kafka-1:9092"}}
+        else:
+            assert service == {"environment": {"CQRSW_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}}
+    clients = {
+        name
+        for name, service in compose["services"].items()
+        if "CQRSW_KAFKA_SECURITY_PROTOCOL" in str(service.get("environment", {}))
+    }
+    assert clients <= set(plaintext["services"])
