@@ -17,8 +17,23 @@ from tests.support.podman import (
 )
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as compose reads it: `!override` marks a value that replaces, not merges."""
+
+
+def _overriding(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+ComposeLoader.add_constructor("!override", _overriding)
+
+
 def load(path: Any) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=ComposeLoader)
     return loaded
 
 
