@@ -47,10 +47,11 @@ def test_a_planted_inconsistency_in_old_rows_fails_the_audit_not_the_pipeline(
         ).fetchone()
     assert txid is not None and txid[0] < dbt_window  # the old rows are behind it
 
-    # Planted in rows the last passing run checked: the mart drifts from its log, and a raw
-    # event is changed in place to one from the future.
+    # Planted in rows the last passing run checked: the mart drifts from its log (below zero,
+    # in the row that build wrote: its tests saw it, so the next build's window starts above
+    # it), and a raw event is changed in place to one from the future.
     with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
-        conn.execute("update marts.products set stock = stock + 100 where product_id = %s", (old,))
+        conn.execute("update marts.products set stock = stock - 100 where product_id = %s", (old,))
         conn.execute(
             "update raw.stock_updated set occurred_at = now() + interval '1 day'"
             " where aggregate_id = %s and aggregate_version = 1",
@@ -67,6 +68,7 @@ def test_a_planted_inconsistency_in_old_rows_fails_the_audit_not_the_pipeline(
             run_audit(settings)
         message = str(failed.value)
         assert "equals_signed_sum_of_log_products_stock" in message
+        assert "not_negative_products_stock" in message
         assert "raw.stock_updated: FAILED" in message
         assert "occurred_at is not in the future" in message
         metrics = (settings.state_dir / "metrics" / METRICS_FILE).read_text()
@@ -74,7 +76,7 @@ def test_a_planted_inconsistency_in_old_rows_fails_the_audit_not_the_pipeline(
     finally:
         with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
             conn.execute(
-                "update marts.products set stock = stock - 100 where product_id = %s", (old,)
+                "update marts.products set stock = stock + 100 where product_id = %s", (old,)
             )
             conn.execute(
                 "update raw.stock_updated set occurred_at = %s where aggregate_id = %s",

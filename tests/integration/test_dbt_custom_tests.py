@@ -19,6 +19,7 @@ from pipeline.audit import ALL_ROWS
 from tests.support.dbt_in_process import InProcessDbt
 from tests.support.raw_events import (
     ingest_events,
+    invoice_created,
     order_cancelled,
     order_created,
     stock_updated,
@@ -131,3 +132,36 @@ def test_order_versions_fail_on_a_gap_and_a_repeat_but_wait_for_a_late_first_eve
             (order,),
         )
         assert failures(conn, sql, model, "order_events") == []
+
+
+def test_relationships_within_key_fails_on_an_invoice_of_another_order_or_none(
+    settings: Settings, dbt: InProcessDbt
+) -> None:
+    mine, other = str(uuid.uuid4()), str(uuid.uuid4())
+    my_invoice, other_invoice = invoice_created(mine, T0), invoice_created(other, T0)
+    ingest_events(
+        settings,
+        [order_created(mine, "ada", T0), order_created(other, "bo", T0), my_invoice, other_invoice],
+    )
+    dbt("run", "--select", "+orders_with_invoices")
+    sql = compiled(dbt, "relationships_within_key", "orders_with_invoices")
+    model = "orders_with_invoices"
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        conn.execute(
+            "create temp table orders_copy as select * from marts.orders_with_invoices"
+            " where order_id = any(%s::uuid[])",
+            ([mine, other],),
+        )
+        assert conn.execute("select count(invoice_id) from orders_copy").fetchone() == (2,)
+        assert failures(conn, sql, model, "orders_copy") == []
+        stolen = other_invoice["payload"]["invoice_id"]  # exists, but is the other order's
+        conn.execute("update orders_copy set invoice_id = %s where order_id = %s", (stolen, mine))
+        [wrong] = failures(conn, sql, model, "orders_copy")
+        assert (str(wrong[0]), str(wrong[1])) == (mine, stolen)
+        conn.execute(
+            "update orders_copy set invoice_id = gen_random_uuid() where order_id = %s", (mine,)
+        )
+        [unknown] = failures(conn, sql, model, "orders_copy")
+        assert str(unknown[0]) == mine
+        conn.execute("update orders_copy set invoice_id = null where order_id = %s", (mine,))
+        assert failures(conn, sql, model, "orders_copy") == []

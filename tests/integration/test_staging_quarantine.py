@@ -59,7 +59,7 @@ def test_rows_no_cast_can_take_are_quarantined_and_the_build_goes_on(
                 (bad_invoice["event_id"],),
             )
     built = dbt("build")  # every model and test: passes, with a warning
-    [warning] = [r for r in built.results if r.node.name.startswith("is_empty_")]
+    [warning] = [r for r in built.results if r.node.name.startswith("no_rows_left_out_by_staging_")]
     assert str(warning.status) == "warn" and warning.failures >= 2
 
     with connections.connect(settings, WAREHOUSE_DATABASE, autocommit=True) as conn:
