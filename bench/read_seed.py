@@ -21,6 +21,7 @@ from config.settings import Settings
 from database import connections
 from database.names import WAREHOUSE_DATABASE
 from pipeline.publish import publish_views
+from services.orders.domain import CHANNEL
 from tests.support.dbt_in_process import InProcessDbt
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -40,6 +41,7 @@ def _order(k: int, users: int) -> dict[str, Any]:
         "order_id": uuid.UUID(int=(1 << 64) + k),
         "user_id": user_of(k, users),
         "customer_name": f"Customer {k}",
+        "channel": CHANNEL,  # what the BFF answers for every order of the orders service
         "created_at": created,
         "status": "cancelled" if cancelled else "invoiced" if invoiced else "created",
         "invoice_id": uuid.UUID(int=(2 << 64) + k) if invoiced else None,
