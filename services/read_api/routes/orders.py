@@ -61,8 +61,10 @@ async def orders_with_invoices(request: Request) -> Response:
         raise HTTPException(422, "createdFrom must be before createdTo")
     limit, cursor = query.limit, query.cursor
     filters = order_queries.OrderFilters(query.user_id, query.status, created_from, created_to)
-    digest = filters_digest(**vars(filters))
-    after = None if cursor is None else _order_key(ctx.cursors.decode(cursor, digest, 2))
+    bound = vars(filters)  # what a cursor is bound to
+    after = None
+    if cursor is not None:
+        after = _order_key(ctx.cursors.decode(cursor, filters_digest(**bound), 2))
 
     headers: dict[str, str] = {}
 
@@ -71,7 +73,7 @@ async def orders_with_invoices(request: Request) -> Response:
         return await order_queries.orders_with_invoices(conn, filters, limit + 1, after)
 
     rows = await reading(request, read)
-    served = page(rows, limit, headers, ctx.cursors, digest, _key)
+    served = page(rows, limit, headers, ctx.cursors, bound, _key)
     return answer(served, headers)
 
 

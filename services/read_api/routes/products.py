@@ -29,6 +29,7 @@ from services.responses import AUTHENTICATED, documented
 
 router = APIRouter(tags=["products"])
 _UNKNOWN = "No stock operation of this product was published"
+_ALL = filters_digest()  # the product list takes no filters
 
 
 class ProductsQuery(BaseModel):
@@ -69,10 +70,8 @@ _PRODUCTS, _STOCK, _HISTORY = (
 async def list_products(request: Request) -> Response:
     caller(request)
     ctx, query = read_inputs(request, _PRODUCTS)
-    limit, digest = query.limit, filters_digest()
-    after = (
-        None if query.cursor is None else _product_key(ctx.cursors.decode(query.cursor, digest, 1))
-    )
+    limit, cursor = query.limit, query.cursor
+    after = None if cursor is None else _product_key(ctx.cursors.decode(cursor, _ALL, 1))
 
     headers: dict[str, str] = {}
 
@@ -81,7 +80,7 @@ async def list_products(request: Request) -> Response:
         return await product_queries.products(conn, limit + 1, after)
 
     rows = await reading(request, read)
-    return answer(page(rows, limit, headers, ctx.cursors, digest, _product_of), headers)
+    return answer(page(rows, limit, headers, ctx.cursors, {}, _product_of), headers)
 
 
 @router.get(
@@ -126,8 +125,10 @@ async def stock_history(request: Request) -> Response:
     product_id, since, until, limit = query.product_id, query.since, query.until, query.limit
     if since and until and since > until:
         raise HTTPException(422, "from must not be after to")
-    digest = filters_digest(product_id=product_id, since=since, until=until)
-    after = None if query.cursor is None else _day(ctx.cursors.decode(query.cursor, digest, 1)[0])
+    bound = {"product_id": product_id, "since": since, "until": until}
+    after = None
+    if query.cursor is not None:
+        after = _day(ctx.cursors.decode(query.cursor, filters_digest(**bound), 1)[0])
 
     headers: dict[str, str] = {}
 
@@ -145,7 +146,7 @@ async def stock_history(request: Request) -> Response:
     days = await reading(request, read)
     if days is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown product {product_id!r}")
-    return answer(page(days, limit, headers, ctx.cursors, digest, _day_of), headers)
+    return answer(page(days, limit, headers, ctx.cursors, bound, _day_of), headers)
 
 
 def _product_of(row: Row) -> list[str]:
