@@ -56,8 +56,8 @@ def _order(k: int, users: int) -> dict[str, Any]:
     }
 
 
-def orders(count: int, users: int) -> Iterator[dict[str, Any]]:
-    return (_order(k, users) for k in range(count))
+def orders(count: int, users: int, *, start: int = 0) -> Iterator[dict[str, Any]]:
+    return (_order(k, users) for k in range(start, count))
 
 
 def _text(value: Any) -> str:
