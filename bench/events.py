@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.catalog import PRODUCER_OF
 from contracts.envelope import EventMeta, make_event
 from contracts.signatures import EventSigner
+from services.outbox import BATCH_SIZE
 
 MIX = (
     ("order.created", 0.4),
@@ -29,12 +30,16 @@ def event_stream(
 ) -> Iterator[dict[str, Any]]:
     """``count`` valid envelopes in a plausible mix; orders come before their invoices.
 
-    With ``signers`` (producer -> key, e.g. ``contracts.key_files.dev_signers``) each is
-    signed by its producer, as the services sign theirs; the ingest refuses unsigned ones.
+    With ``signers`` (producer -> key, e.g. ``contracts.key_files.dev_signers``) they are
+    signed as the services' relays sign theirs (``relay_signed``); the ingest refuses
+    unsigned ones.
 
     Stock versions start at 1 per product in each stream: give streams that share a
     warehouse different ``namespace``s, so their products differ.
     """
+    if signers is not None:
+        yield from relay_signed(event_stream(count, seed=seed, namespace=namespace), signers)
+        return
     rng = random.Random(f"{seed}/{namespace}")
     start = datetime(2026, 1, 1, tzinfo=UTC)
     orders: list[str] = []
@@ -48,7 +53,6 @@ def event_stream(
         at = start + timedelta(seconds=i)
         meta = EventMeta(
             producer=PRODUCER_OF[kind],
-            signer=signers[PRODUCER_OF[kind]] if signers is not None else None,
             request_id=str(uuid.UUID(int=rng.getrandbits(128))),
             traceparent=f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01",
         )
@@ -95,3 +99,21 @@ def event_stream(
             }  # fmt: skip
             yield make_event(kind, aggregate_id=product, aggregate_version=version, payload=payload,
                              meta=meta, occurred_at=at, event_id=event_id)  # fmt: skip
+
+
+def relay_signed(
+    events: Iterable[dict[str, Any]],
+    signers: Mapping[str, EventSigner],
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[dict[str, Any]]:
+    """``events`` signed as each producer's outbox relay signs them: per producer, in batches
+    of the relay's size, one signature per batch. Each producer's events keep their order."""
+    pending: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        batch = pending.setdefault(event["producer"], [])
+        batch.append(event)
+        if len(batch) == batch_size:
+            yield from signers[event["producer"]].sign_batch(batch)
+            batch.clear()
+    for producer, batch in pending.items():
+        yield from signers[producer].sign_batch(batch)

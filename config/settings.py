@@ -264,6 +264,19 @@ class Settings(DatabaseSettings, KafkaSecuritySettings, EventKeySettings, DagSet
         if problems:
             raise ValueError("; ".join(problems) + " (CQRSW_ENV=prod)")
 
+    def kafka_client_options(self) -> dict[str, Any]:
+        """The Kafka clients' arguments; in prod a weak SASL password (the file is read only
+        when a client connects) is refused like every other secret."""
+        options = super().kafka_client_options()
+        password = options.get("sasl_plain_password")
+        if self.env == "prod" and password is not None:
+            why = weakness(password, SecretKind.PASSWORD)
+            if why is not None:
+                raise ConfigurationError(
+                    f"configuration error: CQRSW_KAFKA_SASL_PASSWORD_FILE {why} (CQRSW_ENV=prod)"
+                )
+        return options
+
     @property
     def dev_secret_allowed(self) -> bool:
         """The public dev secret only signs tokens for a dev stack on embedded engines."""

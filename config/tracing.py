@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -48,22 +48,30 @@ def exporter_for(settings: Settings) -> SpanExporter | None:
         endpoint = settings.otel_endpoint or "http://localhost:4318/v1/traces"
         return OTLPSpanExporter(endpoint=endpoint, certificate_file=cert)
     if kind == "otlp-grpc":
-        import grpc
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
         )
 
-        endpoint = settings.otel_endpoint or "http://localhost:4317"
-        # TLS unless the endpoint says http:// (a collector on the same host or pod).
-        credentials = (
-            grpc.ssl_channel_credentials(root_certificates=Path(cert).read_bytes())
-            if cert
-            else None
-        )
-        return GrpcExporter(
-            endpoint=endpoint, insecure=endpoint.startswith("http://"), credentials=credentials
-        )
+        return GrpcExporter(**grpc_exporter_arguments(settings))
     return None
+
+
+def grpc_exporter_arguments(settings: Settings) -> dict[str, Any]:
+    """The gRPC exporter's endpoint and channel: TLS unless the endpoint says http:// (a
+    collector on the same host or pod), checked against ``CQRSW_OTEL_CERTIFICATE_FILE`` if
+    set, else the system's CAs."""
+    import grpc
+
+    endpoint = settings.otel_endpoint or "http://localhost:4317"
+    cert = settings.otel_certificate_file
+    credentials = (
+        grpc.ssl_channel_credentials(root_certificates=cert.read_bytes()) if cert else None
+    )
+    return {
+        "endpoint": endpoint,
+        "insecure": endpoint.startswith("http://"),
+        "credentials": credentials,
+    }
 
 
 def make_provider(

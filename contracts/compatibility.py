@@ -60,6 +60,20 @@ class Change:
 # The one envelope change that old readers survive by design: a new event type, which the
 # ingest of an older release dead-letters until it is upgraded (deploy readers first).
 ENVELOPE_MAY_GROW = Change("/event_type", "enum values added", frozenset({FORWARD}))
+# And the optional members of a new signature version: an ingest of an older release
+# dead-letters such events until it is upgraded, and `cqrsw dead-letters replay` takes them
+# in then (deploy readers first, as for a new event type; docs/adr/signed-events.md).
+SIGNATURE_PATH = "/signature/"
+
+
+def _may_change(change: Change) -> bool:
+    if change == ENVELOPE_MAY_GROW:
+        return True
+    return (
+        change.path.startswith(SIGNATURE_PATH)
+        and change.what == "field added"
+        and change.breaks == frozenset({FORWARD})
+    )
 
 
 def _types(schema: Schema) -> set[str]:
@@ -146,8 +160,8 @@ def schema_changes(old: Schema, new: Schema, path: str = "") -> list[Change]:
 
 
 def envelope_changes(kept: Schema, now: Schema) -> list[Change]:
-    """What a change of the envelope breaks, but for a new event type (which it may)."""
-    return [change for change in schema_changes(kept, now) if change != ENVELOPE_MAY_GROW]
+    """What a change of the envelope breaks, but for a new event type or signature member."""
+    return [change for change in schema_changes(kept, now) if not _may_change(change)]
 
 
 def _load(path: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import jsonschema_rs
 import orjson
 
 from contracts.catalog import CURRENT_SCHEMA_VERSION
-from contracts.signatures import EventSigner
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 
@@ -32,7 +31,6 @@ class EventMeta:
     producer: str
     request_id: str | None = None
     traceparent: str | None = None
-    signer: EventSigner | None = None  # the producer's key: its events leave signed
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -160,7 +158,10 @@ def make_event(
     event_id: uuid.UUID | None = None,
     schema_version: int | None = None,
 ) -> dict[str, Any]:
-    """Wrap a payload in the envelope, validate it where it is made, and sign it (``meta``).
+    """Wrap a payload in the envelope and validate it where it is made.
+
+    It is recorded unsigned: the outbox relay signs each publish batch with the producer's
+    key (``contracts.signatures.EventSigner.sign_batch``, docs/adr/signed-events.md).
 
     Producers write the current version; ``schema_version`` makes an older one (tests of
     histories that span versions).
@@ -179,4 +180,4 @@ def make_event(
         "payload": dict(payload),
     }
     validate(event)
-    return meta.signer.sign(event) if meta.signer is not None else event
+    return event

@@ -37,9 +37,13 @@ Envelope: `event_id` (UUID, the warehouse's dedupe key), `event_type`, `schema_v
 `aggregate_id`, `aggregate_version` (1, 2, ... per aggregate; for stock, the version in
 the operation log), `occurred_at` (RFC 3339, UTC, `Z`), `producer`, `request_id` (the
 command's `X-Request-Id`), `trace` (W3C `traceparent`), `payload`, and `signature`: the
-producer's Ed25519 signature over the rest (`key_id`, `value`). The ingest takes an event
-only if a trusted key of the producer in the table above signed it; anything else is a
-dead letter with its reason (docs/adr/signed-events.md). Kafka headers repeat
+producer's Ed25519 signature over the rest. Its outbox relay signs each publish batch once,
+over a Merkle tree of the batch's envelopes, and each envelope carries the proof that it is
+in the signed batch (`version` 2, `key_id`, `value`: the signature of the root, `root`,
+`index`, `size`, `path`); a signature of the envelope alone (`key_id`, `value`, from before
+2026-12-06) is still taken. The ingest takes an event only if a trusted key of the producer
+in the table above signed it; anything else is a dead letter with its reason
+(docs/adr/signed-events.md). Kafka headers repeat
 `event_type`, `event_id` and `traceparent` for tools that do not parse the value. The
 partition key is the payload field that is also the `aggregate_id` and the Kafka message
 key, so one aggregate's events stay in order on one partition.

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 
 from config.settings import REPO_ROOT
-from contracts import dbt_sources, docs, events_doc, staging_models, view_models
-from contracts.catalog import CATALOGUE, EVENT_TYPES, TOPICS
+from contracts import dbt_sources, docs, events_doc, kafka_acls, staging_models, view_models
+from contracts.catalog import CATALOGUE, EVENT_TYPES
 from contracts.compatibility import (
     ENVELOPE_FILE,
     KEPT_ENVELOPE_FILE,
@@ -25,8 +25,8 @@ from contracts.compatibility import (
 )
 from contracts.envelope import CONTRACTS_DIR
 
-# Read by the compose file's topic creation (docker-compose.yml, kafka-init).
-TOPICS_ENV_FILE = REPO_ROOT / "deploy" / "topics.env"
+# Run by compose's kafka-init (docker-compose.yml): topics, SCRAM users and the topic ACLs.
+KAFKA_INIT_SCRIPT = REPO_ROOT / "deploy" / "kafka" / "init.sh"
 
 
 def render_envelope() -> str:
@@ -36,20 +36,13 @@ def render_envelope() -> str:
     return orjson.dumps(schema, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def render_topics_env() -> str:
-    return (
-        "# Generated from contracts/catalog.py by `python -m contracts.generate`: do not edit.\n"
-        f"EVENT_TOPICS={' '.join(TOPICS)}\n"
-    )
-
-
 GENERATED: dict[Path, Callable[[], str]] = {
     ENVELOPE_FILE: render_envelope,
     docs.DOCS_FILE: docs.render,
     dbt_sources.SOURCES_FILE: dbt_sources.render_sources,
     dbt_sources.STAGED_MACRO_FILE: dbt_sources.render_staged_macro,
     events_doc.EVENTS_DOC: events_doc.render,
-    TOPICS_ENV_FILE: render_topics_env,
+    KAFKA_INIT_SCRIPT: kafka_acls.render_init_script,
     view_models.VIEW_MODELS_FILE: view_models.render,
     **{
         path: partial(staging_models.render, event, kind)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 
 from pipeline.tasks.dag_defaults import dag_arguments
-from pipeline.tasks.dbt import dbt_macros, dbt_task_group
+from pipeline.tasks.dbt import dbt_task_group
 from pipeline.tasks.gate_and_publish import check_and_publish
 from pipeline.tasks.raw_archive import release_task, restore_task
 
 
 @dag(
     **dag_arguments("maintenance"),
-    user_defined_macros=dbt_macros(),
     params={
         "from_date": Param(
             None,

@@ -63,7 +63,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if write_side and name in PRODUCERS:
-            # Every event a producer records is signed with its own key; none: no start (prod).
+            # Its relay signs every batch it publishes with its own key; none: no start (prod).
             app.state.event_signer = signer_for(settings, name)
         if write_side:
             # The tables are the migrations' (run by `stack up` or the init job): wait for them.

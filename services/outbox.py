@@ -5,8 +5,10 @@ unpublished rows in id order and publishes them with an idempotent producer (ack
 Delivery is at-least-once (a crash between send and mark re-sends); the warehouse
 deduplicates on event_id, so a re-send is harmless. A replay (after a memory-only broker
 came back empty) waits for the batch in flight, so no batch is marked published after it.
-An envelope recorded before its service signed events (still in the outbox at the upgrade)
-is signed by the relay with the service's key as it leaves, so the ingest does not refuse it.
+The relay signs what it publishes: one Ed25519 signature of the service's key per batch,
+over a Merkle tree of the batch's envelopes, each of which carries its inclusion proof
+(contracts/signatures.py, docs/adr/signed-events.md). Rows are recorded unsigned; one
+recorded with an older per-event signature is signed again the same way as it leaves.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from config import tracing
 from config.settings import Settings
 from contracts.catalog import PRODUCERS
 from contracts.key_files import signer_for
-from contracts.signatures import SIGNATURE, EventSigner
+from contracts.signatures import EventSigner
 from database.locks import OUTBOX_RELAY_LOCK
 from services.outbox_metrics import PUBLISHED, RELAY_FAILURES
 
@@ -109,6 +111,11 @@ def make_producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(**producer_config(settings))
 
 
+# Rows per publish batch: also the envelopes under one batch signature (each carries an
+# audit path of about log2 of it hashes).
+BATCH_SIZE = 500
+
+
 class Relay:
     """Publishes a service's outbox to Kafka, in id order, one relay per database at a time."""
 
@@ -117,7 +124,7 @@ class Relay:
         settings: Settings,
         pool: ConnectionPool,
         *,
-        batch_size: int = 500,
+        batch_size: int = BATCH_SIZE,
         service: str | None = None,
         signer: EventSigner | None = None,
     ):
@@ -172,7 +179,9 @@ class Relay:
     def _send(self, rows: list[tuple[Any, ...]]) -> None:
         producer = self._ensure_producer()
         futures = []
-        for _id, topic, key, event in rows:
+        for (_id, topic, key, _), event in zip(
+            rows, self._signed([r[3] for r in rows]), strict=True
+        ):
             headers = [
                 ("event_type", topic.encode()),
                 ("event_id", str(event["event_id"]).encode()),
@@ -184,7 +193,7 @@ class Relay:
                 producer.send(
                     topic,
                     key=key.encode(),
-                    value=orjson.dumps(self._signed(event)),
+                    value=orjson.dumps(event),
                     headers=headers,
                 )
             )
@@ -196,15 +205,19 @@ class Relay:
                 # no offset, and the message is not in the log. Not published: retry.
                 raise KafkaError(f"{placed.topic}: acknowledged without an offset")
 
-    def _signed(self, event: dict[str, Any]) -> dict[str, Any]:
-        """``event`` as published: signed now if it was recorded before signing existed.
+    def _signed(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The batch as published: this service's envelopes under one batch signature.
 
-        Ed25519 signatures are deterministic, so a re-publication carries the same one."""
-        if SIGNATURE in event or self.signer is None:
-            return event
-        if event.get("producer") != self.signer.producer:
-            return event  # not this service's to vouch for: the ingest will say why
-        return self.signer.sign(event)
+        An envelope naming another producer is not this service's to vouch for: it leaves as
+        it is, and the ingest says why it refuses it. Ed25519 signatures are deterministic,
+        so the same rows published again as the same batch carry the same signatures."""
+        if self.signer is None:
+            return events
+        ours = [i for i, e in enumerate(events) if e.get("producer") == self.signer.producer]
+        signed = list(events)
+        for i, event in zip(ours, self.signer.sign_batch([events[i] for i in ours]), strict=True):
+            signed[i] = event
+        return signed
 
     def drain(self) -> int:
         """Publish until the outbox is empty; return how many rows were published."""

@@ -146,7 +146,6 @@ def event_meta(request: Request) -> EventMeta:
         producer=request.app.state.service_name,
         request_id=getattr(request.state, "request_id", None),
         traceparent=getattr(request.state, "traceparent", None),
-        signer=getattr(request.app.state, "event_signer", None),
     )
 
 

@@ -61,7 +61,6 @@ COMPONENTS = (
 PRELOADED = (
     "airflow.sdk.execution_time.task_runner",
     "cosmos",
-    "dbt.cli.main",  # the manual rebuild's Cosmos tasks run dbtRunner in the task
     "pipeline.tasks.dbt",
     "pipeline.tasks.gate_and_publish",
     "pipeline.tasks.ingest",

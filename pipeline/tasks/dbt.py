@@ -1,6 +1,10 @@
 """The dbt project as Airflow tasks: the pipeline's one ``dbt build`` task, and a Cosmos task
 group (one task per model and its tests) for the manual rebuild.
 
+Both run dbt in a process of its own with dbt's minimal environment (its role's connection,
+nothing secret else): the build through ``pipeline.dbt_runner``, the Cosmos tasks through the
+``cqrsw-dbt`` executable (``pipeline.dbt_launcher``) as a subprocess.
+
 Cosmos renders from a manifest that ``dbt parse`` writes to a fixed build path (``make
 manifest``, which ``make test`` runs first; ``prepare_airflow`` and the image refresh it), so
 parsing the DAG files never runs dbt nor touches the database, and needs no running stack.
@@ -8,7 +12,6 @@ parsing the DAG files never runs dbt nor touches the database, and needs no runn
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +19,13 @@ from airflow.sdk import get_current_context, task
 
 from config.settings import DBT_PROJECT_DIR, Settings
 from pipeline import steps as pipeline
-from pipeline.dbt import PIPELINE_EXCLUDE, dbt_session_env, run_dbt
+from pipeline.dbt import PIPELINE_EXCLUDE, run_dbt
+from pipeline.dbt_launcher import LAUNCHER
 from pipeline.tasks.gate_and_publish import FIRST, run_of
 from pipeline.tasks.spans import record_dbt_span
 
 PROFILE = "cqrs_warehouse"
 TARGET = "dev"
-# The DAG macro that gives dbt's connections the statement and lock timeouts of the project's
-# own (``PGOPTIONS``), computed when a task runs rather than when Airflow parses the DAG.
-PGOPTIONS_MACRO = "dbt_pgoptions"
 
 # Apart from target/ itself, which every other dbt command rewrites.
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "parsed" / "manifest.json"
@@ -36,20 +37,10 @@ def build_manifest(settings: Settings) -> Path:
     return MANIFEST_PATH
 
 
-def dbt_pgoptions() -> str:
-    """``PGOPTIONS`` for a dbt task, from the settings of the process that runs it."""
-    return dbt_session_env(Settings()).get("PGOPTIONS", "")
-
-
-def dbt_macros() -> dict[str, Any]:
-    """``user_defined_macros`` of a DAG with a ``dbt_task_group``."""
-    return {PGOPTIONS_MACRO: dbt_pgoptions}
-
-
 def dbt_build() -> Any:
     """The pipeline's ``dbt_build`` task, inside a DAG: one ``dbt build`` of the project (its
     models, their data tests, the sources' tests; dbt's unit tests are left to ``make test``)
-    with dbt's threads, through ``dbtRunner`` in the task's process.
+    with dbt's threads, through ``dbtRunner`` in a process of its own (``pipeline.dbt_runner``).
 
     It fails naming every model and test that failed; past ``CQRSW_DBT_BUILD_TIMEOUT_S`` it
     fails saying so. Either way the run stops before publish. No retry: a build fails the
@@ -63,6 +54,19 @@ def dbt_build() -> Any:
     return dbt_build()
 
 
+def execution_config() -> Any:
+    """How the Cosmos tasks run dbt: ``cqrsw-dbt`` as a subprocess. Not ``dbtRunner`` in the
+    task's process, whose environment holds other roles' passwords: a process that starts from
+    the task's whole environment and keeps dbt's part."""
+    from cosmos import ExecutionConfig, ExecutionMode, InvocationMode
+
+    return ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL,
+        invocation_mode=InvocationMode.SUBPROCESS,
+        dbt_executable_path=LAUNCHER,
+    )
+
+
 def dbt_task_group(
     group_id: str,
     *,
@@ -70,15 +74,15 @@ def dbt_task_group(
     dbt_vars: dict[str, str] | None = None,
 ) -> Any:
     """A Cosmos ``DbtTaskGroup``: per model one task that builds it and runs its tests (``dbt
-    build``), in the models' order, after a freshness check of the sources it reads. Its DAG
-    takes ``dbt_macros()`` as ``user_defined_macros``.
+    build``), in the models' order, after a freshness check of the sources it reads.
+
+    Each task runs ``cqrsw-dbt`` as a subprocess: dbt sees its own connection (with the
+    project's statement and lock timeouts, ``PGOPTIONS``) and none of the task's other secrets.
 
     ``full_refresh`` and the values of ``dbt_vars`` may be Jinja templates (DAG params).
     """
     from cosmos import (
         DbtTaskGroup,
-        ExecutionConfig,
-        ExecutionMode,
         LoadMode,
         ProfileConfig,
         ProjectConfig,
@@ -104,10 +108,7 @@ def dbt_task_group(
             target_name=TARGET,
             profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
         ),
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            dbt_executable_path=Path(sys.executable).with_name("dbt"),
-        ),
+        execution_config=execution_config(),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             # Cosmos renders no unit tests (its manifest loader reads nodes, sources and
@@ -124,8 +125,9 @@ def dbt_task_group(
         operator_args={
             "full_refresh": full_refresh,
             "vars": dbt_vars or {},
-            # Appended to the worker's environment (a template: rendered when the task runs).
-            "env": {"PGOPTIONS": "{{ " + PGOPTIONS_MACRO + "() }}"},
+            # The task's environment goes to cqrsw-dbt, which reads its settings there and
+            # hands dbt only what dbt needs.
+            "append_env": True,
             # Failures keep the DAG's default on_failure_callback (the alert).
             "on_success_callback": record_dbt_span,
         },

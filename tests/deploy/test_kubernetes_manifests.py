@@ -19,9 +19,11 @@ from config.component_secrets import (
     AIRFLOW_FERNET,
     AIRFLOW_JWT,
     JWT_SECRET,
+    KAFKA_USERS,
     NEEDS,
     WRITE_SERVICES,
     event_signing_key,
+    kafka_password,
 )
 from config.settings import REPO_ROOT, Settings
 from contracts.key_files import load_signer
@@ -234,6 +236,8 @@ def test_each_pod_holds_exactly_the_secrets_it_needs(manifests: list[dict[str, A
         needs = set(NEEDS[workload(name)])
         if dev:  # no identity provider on a laptop cluster: the dev-only HS256 secret
             needs.add(JWT_SECRET)
+            # and its Kafka (or the Tansu stand-in) takes clients without SASL
+            needs -= {kafka_password(user) for user in KAFKA_USERS}
         assert held == needs, name
 
 
@@ -243,7 +247,9 @@ def test_the_local_overlay_shares_one_key_per_service_with_the_ingest_as_public_
     docs = render("local")
     secret = secret_values(docs)
     values = yaml.safe_load((K8S / "airflow" / "values.yaml").read_text())
-    (trusted_volume,) = [v for v in values["workers"]["extraVolumes"] if "configMap" in v]
+    (trusted_volume,) = [
+        v for v in values["workers"]["extraVolumes"] if v["name"] == "event-trusted-keys"
+    ]
     trusted_map = of_kind(docs, "ConfigMap")[trusted_volume["configMap"]["name"]]
     (key,) = [e for e in values["env"] if e["name"] == "CQRSW_EVENT_TRUSTED_KEYS_FILE"]
     jwks = trusted_map["data"][key["value"].rsplit("/", 1)[1]]
@@ -286,7 +292,14 @@ def test_airflow_pods_get_the_task_roles_passwords_only() -> None:
     # The chart runs every Airflow component with the same list: what the scheduler needs,
     # less what the chart itself provides (the Fernet key, the API's JWT secret).
     chart_made = {AIRFLOW_JWT, AIRFLOW_FERNET, AIRFLOW_ADMIN}
-    assert given == set(NEEDS["airflow-scheduler"]) - chart_made
+    # Files the task pods alone mount, each key of cqrsw-secrets named.
+    mounted = set()
+    for volume in values["workers"]["extraVolumes"]:
+        if "secret" in volume:
+            assert volume["secret"]["secretName"] == "cqrsw-secrets" and volume["secret"]["items"]
+            mounted |= {item["key"] for item in volume["secret"]["items"]}
+    assert given | mounted == set(NEEDS["airflow-scheduler"]) - chart_made
+    assert not given & mounted
 
 
 def test_prod_overlay_keeps_secrets_out_of_the_repository() -> None:

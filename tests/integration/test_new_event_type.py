@@ -378,13 +378,13 @@ def test_a_new_event_type_is_a_few_files_and_the_rest_is_derived(tmp_path: Path)
         "dbt_project/models/staging/_staging__sources.yml",
         "dbt_project/models/staging/stg_orders__shipped.sql",
         "dbt_project/models/staging/stg_orders__shipped.yml",
-        "deploy/topics.env",
+        "deploy/kafka/init.sh",
         "docs/events.md",
         "services/read_api/view_models.py",
     }
     print(f"files written by hand: {len(by_hand)}, generated: {len(generated)}")
     assert len(by_hand) <= 12
-    assert "order.shipped" in (repo / "deploy" / "topics.env").read_text()
+    assert "--topic order.shipped" in (repo / "deploy" / "kafka" / "init.sh").read_text()
     assert "shipped_at: datetime | None" in (repo / "services/read_api/view_models.py").read_text()
 
     # The registry's own checks pass in the copy: current files, compatibility, producers.

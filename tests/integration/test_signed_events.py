@@ -1,7 +1,9 @@
 """Only events their producer signed are served; anything else is a dead letter with its reason.
 
 Messages are written with a plain kafka-python producer, as anything that reaches the broker
-could write them: the broker's own access control is not what these tests rely on.
+could write them: the broker's own access control is not what these tests rely on. Signed
+ones are signed as the relays sign (one signature per batch, each message with its proof),
+or with the per-event signature of before, which the ingest still takes.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from tests.support.relay import relay_all
 TOPIC = "order.created"
 
 
-def order_created(user: str, signer: EventSigner | None = None) -> dict[str, Any]:
+def order_created(user: str) -> dict[str, Any]:
     order_id = str(uuid.uuid4())
     payload = {
         "order_id": order_id, "user_id": user, "customer_name": "Sig", "items": [],
@@ -47,8 +49,13 @@ def order_created(user: str, signer: EventSigner | None = None) -> dict[str, Any
     }  # fmt: skip
     return make_event(
         TOPIC, aggregate_id=order_id, aggregate_version=1, payload=payload,
-        meta=EventMeta(producer="orders", signer=signer),
+        meta=EventMeta(producer="orders"),
     )  # fmt: skip
+
+
+def batch(user: str, signer: EventSigner, size: int = 3) -> list[dict[str, Any]]:
+    """A relay's publish batch of ``size`` new orders of ``user``."""
+    return signer.sign_batch([order_created(user) for _ in range(size)])
 
 
 def publish(settings: Settings, events: list[dict[str, Any]]) -> None:
@@ -82,26 +89,36 @@ def test_unsigned_forged_tampered_and_wrong_producer_events_are_dead_letters_nev
     settings: Settings, dbt: InProcessDbt, read_api: TestClient,
     auth: Callable[[str], dict[str, str]],
 ) -> None:  # fmt: skip
-    keys = dev_signers(settings)  # the stack's own keys, as its services sign with
+    keys = dev_signers(settings)  # the stack's own keys, as its relays sign with
     user = f"sig-{uuid.uuid4().hex[:8]}"
-    good = order_created(user, keys["orders"])
-    unsigned = order_created(user)
-    forged = EventSigner("orders", Ed25519PrivateKey.generate()).sign(order_created(user))
+    good, other_batch = batch(user, keys["orders"]), batch(user, keys["orders"])
+    old_form = keys["orders"].sign(order_created(user))  # per event, from before batches
+    forged = batch(user, EventSigner("orders", Ed25519PrivateKey.generate()), 2)[0]
     forged[SIGNATURE]["key_id"] = keys["orders"].key_id  # claims the orders key
-    tampered = order_created(user, keys["orders"])
+    tampered = batch(user, keys["orders"])[1]
     tampered["payload"]["customer_name"] = "Mallory"  # changed after signing
-    wrong_producer = keys["invoices"].sign(order_created(user))  # a valid invoices signature
+    bad_path = batch(user, keys["orders"])[2]
+    bad_path[SIGNATURE]["path"] = bad_path[SIGNATURE]["path"][::-1]  # the proof altered
+    moved = {**order_created(user), SIGNATURE: other_batch[0][SIGNATURE]}  # another's root
+    old_forged = EventSigner("orders", Ed25519PrivateKey.generate()).sign(order_created(user))
+    old_forged[SIGNATURE]["key_id"] = keys["orders"].key_id
     refused = {
-        "unsigned": unsigned,
+        "unsigned": order_created(user),
         "bad signature": forged,
-        "bad signature ": tampered,
-        "wrong producer": wrong_producer,
+        "bad signature ": old_forged,
+        "bad proof": tampered,
+        "bad proof ": bad_path,
+        "bad proof  ": moved,
+        "wrong producer": keys["invoices"].sign_batch([order_created(user)])[0],
+        "wrong producer ": keys["invoices"].sign(order_created(user)),
+        "unknown signing key": batch(user, EventSigner("orders", Ed25519PrivateKey.generate()))[0],
     }
-    publish(settings, [*refused.values(), good])
+    served = [*good, *other_batch, old_form]
+    publish(settings, [*refused.values(), *served])
 
     run_ingest(settings)
 
-    assert landed(settings, [good, *refused.values()]) == {good["event_id"]}
+    assert landed(settings, [*served, *refused.values()]) == {e["event_id"] for e in served}
     for reason, event in refused.items():
         stored = dead_reason(settings, event)
         assert stored is not None and stored.startswith(reason.strip()), (reason, stored)
@@ -109,7 +126,7 @@ def test_unsigned_forged_tampered_and_wrong_producer_events_are_dead_letters_nev
     publish_views(settings)
     r = read_api.get("/orders-with-invoices", params={"userId": user}, headers=auth(user))
     assert r.status_code == 200, r.text
-    assert [row["orderId"] for row in r.json()] == [good["aggregate_id"]]
+    assert sorted(row["orderId"] for row in r.json()) == sorted(e["aggregate_id"] for e in served)
 
 
 def test_both_keys_are_accepted_during_a_rotation_and_the_retired_one_no_longer(
@@ -128,43 +145,58 @@ def test_both_keys_are_accepted_during_a_rotation_and_the_retired_one_no_longer(
     old_signer = load_signer(tmp_path / "orders-old.pem", "orders")
     new_signer = load_signer(tmp_path / "orders-new.pem", "orders")
     user = f"rot-{uuid.uuid4().hex[:8]}"
-    during = [order_created(user, old_signer), order_created(user, new_signer)]
+    during = [*batch(user, old_signer), *batch(user, new_signer)]
     publish(settings, during)
     run_ingest(rotating)
     assert landed(settings, during) == {e["event_id"] for e in during}
 
     keyset.write_bytes(jwks_bytes([new_key, *others]))  # the old key retired
-    after = [order_created(user, old_signer), order_created(user, new_signer)]
-    publish(settings, after)
+    old_after, new_after = batch(user, old_signer), batch(user, new_signer)
+    publish(settings, [*old_after, *new_after])
     run_ingest(rotating)
-    assert landed(settings, after) == {after[1]["event_id"]}
-    reason = dead_reason(settings, after[0])
-    assert reason is not None and reason.startswith("unknown signing key")
-    assert old_signer.key_id in reason
+    assert landed(settings, [*old_after, *new_after]) == {e["event_id"] for e in new_after}
+    for event in old_after:
+        reason = dead_reason(settings, event)
+        assert reason is not None and reason.startswith("unknown signing key")
+        assert old_signer.key_id in reason
 
 
-def test_a_services_events_are_signed_by_its_key_and_a_republish_carries_the_same_signature(
+def test_a_services_events_leave_its_relay_batch_signed_by_its_key_and_so_does_a_republish(
     settings: Settings, orders: TestClient, auth: Callable[[str], dict[str, str]]
 ) -> None:
     since = datetime.now(UTC)
-    r = orders.post("/orders", json={"customer_name": "Signe"}, headers=auth("signe"))
-    assert r.status_code == 201, r.text
-    order_id = r.json()["order_id"]
+    order_ids = []
+    for _ in range(3):
+        r = orders.post("/orders", json={"customer_name": "Signe"}, headers=auth("signe"))
+        assert r.status_code == 201, r.text
+        order_ids.append(r.json()["order_id"])
+    with connections.connect(settings, "orders") as conn:
+        recorded = conn.execute(
+            "select event from outbox where message_key = any(%s)", (order_ids,)
+        ).fetchall()
+    assert len(recorded) == 3 and all(SIGNATURE not in e for (e,) in recorded)  # at write
     relay_all(settings, "orders")
     with connections.connect(settings, "orders") as conn:
-        assert outbox.replay(conn, since) >= 1  # as `cqrsw outbox replay --since` does
+        assert outbox.replay(conn, since) >= 3  # as `cqrsw outbox replay --since` does
         conn.commit()
     relay_all(settings, "orders")
 
-    copies = find_events(settings, TOPIC, lambda e: e["aggregate_id"] == order_id, want=2)
-    assert len(copies) == 2
-    signatures = {orjson.dumps(event[SIGNATURE]) for _, event, _ in copies}
-    assert len(signatures) == 1  # signed once, when recorded: the same on every publish
-    event = copies[0][1]
-    assert event[SIGNATURE]["key_id"] == dev_signers(settings)["orders"].key_id
-    assert trusted_keys(settings).refusal(event) is None
+    copies = find_events(settings, TOPIC, lambda e: e["aggregate_id"] in order_ids, want=6)
+    assert len(copies) == 6
+    trust = trusted_keys(settings)
+    for _, event, _ in copies:
+        assert event[SIGNATURE]["version"] == 2
+        assert event[SIGNATURE]["key_id"] == dev_signers(settings)["orders"].key_id
+        assert trust.refusal(event) is None
+    # One root per relay batch (the same rows again, as here, make the same batch: Ed25519
+    # is deterministic), each order at its own leaf of it.
+    leaves = {
+        (e[SIGNATURE]["root"], e[SIGNATURE]["index"], e["aggregate_id"]) for _, e, _ in copies
+    }
+    assert len({root for root, _, _ in leaves}) <= 2
+    assert len({(root, index) for root, index, _ in leaves}) == len(leaves)
     run_ingest(settings)
-    assert landed(settings, [event]) == {event["event_id"]}
+    assert landed(settings, [e for _, e, _ in copies]) == {e["event_id"] for _, e, _ in copies}
 
 
 def test_an_unsigned_event_left_in_an_outbox_at_the_upgrade_is_signed_as_it_leaves(
@@ -184,6 +216,7 @@ def test_an_unsigned_event_left_in_an_outbox_at_the_upgrade_is_signed_as_it_leav
     assert len(sent) == 1
     event = sent[0][1]
     assert event[SIGNATURE]["key_id"] == dev_signers(settings)["orders"].key_id
+    assert event[SIGNATURE]["version"] == 2
     assert {k: v for k, v in event.items() if k != SIGNATURE} == before_upgrade
     run_ingest(settings)
     assert landed(settings, [before_upgrade]) == {before_upgrade["event_id"]}

@@ -22,7 +22,7 @@ from services.tokens import issue_token
 from stack import airflow
 from stack.http_services import HTTP_SERVICES
 from stack.lifecycle import Stack
-from stack.processes import MARK_VARIABLE, StackError
+from stack.processes import MARK_VARIABLE, PidFile, StackError
 from stack.supervisor import RestartBudgetSpent, Supervisor
 from tests.support.throwaway_stack import free_port
 
@@ -66,14 +66,18 @@ def test_ctrl_c_during_stack_up_stops_what_it_started(state_dir: Path) -> None:
     )
     try:
         # Interrupt while a service has been spawned but is not yet healthy.
-        pid_file = state_dir / "pids" / "orders.pid"
+        pid_file = PidFile(state_dir, "orders", marker="")
         deadline = time.monotonic() + 120
-        while not pid_file.exists():
+        while (record := pid_file.recorded()) is None:
             assert up.poll() is None, up.communicate()[0]
             assert time.monotonic() < deadline, "orders was never started"
             time.sleep(0.05)
-        assert marked(state_dir), "the spawned parts carry the mark of this state dir"
+        # Only the spawned service is looked at before the interrupt: reading every
+        # process's environment takes long enough on a loaded machine for `stack up` to
+        # finish first.
+        mark = psutil.Process(record[0]).environ().get(MARK_VARIABLE, "")
         up.send_signal(signal.SIGINT)
+        assert mark == pid_file.mark, "the spawned parts carry the mark of this state dir"
         output, _ = up.communicate(timeout=120)
     finally:
         if up.poll() is None:

@@ -30,6 +30,8 @@ from config.settings import REPO_ROOT
 CONTAINERS_CONF = REPO_ROOT / "deploy" / "podman" / "containers.conf"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 OVERRIDE_FILE = REPO_ROOT / "deploy" / "podman" / "compose.standins.yml"
+# Tansu takes neither SASL nor TLS: the stand-in run's Kafka clients connect PLAINTEXT.
+PLAINTEXT_KAFKA_FILE = REPO_ROOT / "deploy" / "podman" / "compose.standin-kafka-plaintext.yml"
 STANDINS = REPO_ROOT / "deploy" / "standins"
 # The run's own env file (passed with --env-file), never the checkout's .env: that one is the
 # user's, and other test runs in the same checkout must not see the run's secrets in it.
@@ -47,6 +49,9 @@ TOKEN_ALGORITHM = "ES256"
 # Each write service's event signing key and the ingest's trusted set (public keys).
 EVENT_KEYS = REPO_ROOT / ".cqrsw" / "deploy-run-event-keys"
 EVENT_TRUSTED = EVENT_KEYS / "trusted.jwks.json"
+# Kafka password files (read by uid 10001 and the stand-in's kafka-init) and stand-ins for the
+# TLS files compose mounts, which the Tansu stand-in never reads.
+KAFKA_FILES = REPO_ROOT / ".cqrsw" / "deploy-run-kafka"
 CONTAINER_UID = 10001  # the images' user (Dockerfile): it reads the mounted key files
 
 
@@ -186,6 +191,17 @@ def make_event_keys() -> None:
     EVENT_TRUSTED.chmod(0o644)
 
 
+def kafka_file(key: str) -> str:
+    """A file for a Kafka password or TLS variable of .env.example: a random password (the
+    stand-in run's clients do not send it), or an empty PEM stand-in; its path."""
+    KAFKA_FILES.mkdir(parents=True, exist_ok=True)
+    KAFKA_FILES.chmod(0o755)
+    file = KAFKA_FILES / key.lower()
+    file.write_text(secrets.token_urlsafe(32) + "\n" if "PASSWORD" in key else "")
+    file.chmod(0o444)
+    return str(file)
+
+
 def write_env_file(path: Path = ENV_FILE) -> Path:
     """A fresh env file for the run, from .env.example's keys; its path.
 
@@ -211,6 +227,8 @@ def write_env_file(path: Path = ENV_FILE) -> Path:
             value = str(TOKEN_KEYS / "jwks.json")
         elif key == "CQRSW_EVENT_TRUSTED_KEYS":
             value = str(EVENT_TRUSTED)
+        elif key.startswith(("CQRSW_KAFKA_PASSWORD_", "KAFKA_TLS_")):
+            value = kafka_file(key)
         elif key.startswith("CQRSW_EVENT_SIGNING_KEY_"):
             value = str(EVENT_KEYS / f"{key.removeprefix('CQRSW_EVENT_SIGNING_KEY_').lower()}.pem")
         elif "FERNET" in key:
@@ -255,7 +273,7 @@ def read_env_file(path: Path = ENV_FILE) -> dict[str, str]:
 class Compose:
     """docker-compose.yml with the override, under podman-compose, as one project."""
 
-    files: tuple[Path, ...] = (COMPOSE_FILE, OVERRIDE_FILE)
+    files: tuple[Path, ...] = (COMPOSE_FILE, OVERRIDE_FILE, PLAINTEXT_KAFKA_FILE)
     env_file: Path = ENV_FILE
     healthy: set[str] = field(default_factory=set)
     _config: dict[str, Any] | None = None

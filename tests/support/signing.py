@@ -27,14 +27,16 @@ def unit_trust() -> TrustedKeys:
 
 
 def signed(event: dict[str, Any]) -> dict[str, Any]:
-    """``event`` signed by the test key of the producer that owns its type (else orders')."""
+    """``event`` signed by the test key of the producer that owns its type (else orders'),
+    as a relay signs a batch of one."""
     producer = PRODUCER_OF.get(event["event_type"], "orders")
-    return unit_signers()[producer].sign(event)
+    return unit_signers()[producer].sign_batch([event])[0]
 
 
 def stack_signed(settings: Settings, event: dict[str, Any]) -> dict[str, Any]:
-    """``event`` signed with the stack's local key of its producer, as the service would."""
-    return dev_signers(settings)[PRODUCER_OF[event["event_type"]]].sign(event)
+    """``event`` signed with the stack's local key of its producer, as its relay would
+    sign a batch of one."""
+    return dev_signers(settings)[PRODUCER_OF[event["event_type"]]].sign_batch([event])[0]
 
 
 def stack_bytes(settings: Settings, event: dict[str, Any]) -> bytes:

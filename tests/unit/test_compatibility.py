@@ -151,6 +151,27 @@ def test_the_envelope_may_gain_an_event_type_and_keep_its_words_changed(
     assert problems(with_envelope(registry, grow)) == []
 
 
+def test_a_new_signature_member_may_be_added_optional_only_and_nowhere_else(
+    registry: Registry,
+) -> None:
+    def optional(envelope: dict[str, Any]) -> None:
+        envelope["properties"]["signature"]["properties"]["epoch"] = {"type": "integer"}
+
+    assert problems(with_envelope(registry, optional)) == []
+
+    def required(envelope: dict[str, Any]) -> None:
+        optional(envelope)
+        envelope["properties"]["signature"]["required"].append("epoch")
+
+    [problem] = problems(with_envelope(registry, required))
+    assert "/signature/epoch: field added (breaks backward and forward compatibility)" in problem
+
+    def elsewhere(envelope: dict[str, Any]) -> None:
+        envelope["properties"]["trace"]["properties"]["epoch"] = {"type": "integer"}
+
+    assert problems(with_envelope(registry, elsewhere)) != []
+
+
 def test_an_event_type_dropped_from_the_envelope_fails(registry: Registry) -> None:
     def drop(envelope: dict[str, Any]) -> None:
         envelope["properties"]["event_type"]["enum"].remove("order.cancelled")

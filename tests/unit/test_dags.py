@@ -17,6 +17,7 @@ import pytest
 from config.database_settings import DbRole
 from config.settings import REPO_ROOT, Settings
 from database.warehouse import MARTS
+from pipeline.dbt_launcher import LAUNCHER
 from pipeline.tasks.audit import AUDIT_TIMEOUT
 from pipeline.tasks.dbt import MANIFEST_PATH, build_manifest
 from pipeline.tasks.gate_and_publish import FIRST
@@ -45,8 +46,9 @@ def describe(dag):
         "types": {t.task_id: type(t).__name__ for t in dag.tasks},
         "max_active_runs": dag.max_active_runs,
         "retries": {t.task_id: t.retries for t in dag.tasks},
-        "pgoptions": {t.task_id: t.env.get("PGOPTIONS") for t in dag.tasks
-                      if isinstance(getattr(t, "env", None), dict)},
+        "dbt_executable": {t.task_id: str(t.dbt_executable_path) for t in dag.tasks
+                           if getattr(t, "dbt_executable_path", None)},
+        "append_env": {t.task_id: t.append_env for t in dag.tasks if hasattr(t, "append_env")},
         "retry_decisions": retry_decisions(dag.get_task(
             {"data_docs": "data_docs", "warehouse_audit": "audit", "raw_archive": "archive"}
             .get(dag.dag_id, "validate_marts")
@@ -163,10 +165,13 @@ def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> No
     builds = {t for t, kind in dag["types"].items() if kind == "DbtBuildLocalOperator"}
     assert builds
     assert all(dag["exclude"][t].startswith("resource_type:unit_test") for t in builds)
-    # dbt's connections bound their statements and lock waits as the project's own do: the
-    # value is rendered when a task runs, from that process's settings
-    assert set(dag["pgoptions"].values()) == {"{{ dbt_pgoptions() }}"}
-    assert dag["macros"] == ["dbt_pgoptions"]
+    # dbt runs as a process of its own through the launcher that keeps dbt's environment only
+    # (the task's holds the ingest's and the publisher's passwords): never dbtRunner in the task
+    assert set(dag["dbt_executable"]) == set(dag["invocation"]) >= builds
+    assert set(dag["dbt_executable"].values()) == {str(LAUNCHER)}
+    assert set(dag["invocation"].values()) == {"InvocationMode.SUBPROCESS"}
+    # the launcher reads its settings from the task's environment, then keeps dbt's part
+    assert all(dag["append_env"][t] for t in dag["dbt_executable"])
     assert (down["validate_raw"], down["validate_marts"], down["publish"]) == (
         ["publish", "release_archive"],
         ["publish", "release_archive"],
@@ -178,6 +183,15 @@ def test_rebuild_views_is_manual_with_a_date_param(parsed: dict[str, Any]) -> No
     assert set(readers) <= reachable(down, "restore_archive")
     assert all("release_archive" in reachable(down, t) for t in [*readers, "validate_marts"])
     assert down["release_archive"] == []
+
+
+def test_no_dag_runs_dbt_in_its_task_s_process(parsed: dict[str, Any]) -> None:
+    """Every Cosmos task of every DAG starts dbt through the launcher, as a subprocess."""
+    for dag_id, dag in parsed["dags"].items():
+        cosmos = {t for t, kind in dag["types"].items() if kind.startswith("Dbt")}
+        assert set(dag["dbt_executable"]) == set(dag["invocation"]) == cosmos, dag_id
+        assert set(dag["dbt_executable"].values()) <= {str(LAUNCHER)}, dag_id
+        assert set(dag["invocation"].values()) <= {"InvocationMode.SUBPROCESS"}, dag_id
 
 
 def test_the_raw_archive_runs_daily_and_alerts_on_failure(parsed: dict[str, Any]) -> None:

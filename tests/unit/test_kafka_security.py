@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from config.settings import ConfigurationError, Settings, load_settings
 from ingest.job import consumer_config
 from services.outbox import producer_config
+from tests.unit.test_secret_checks import PROD, STRONG
 
 
 def secured(tmp_path: Path) -> Settings:
@@ -43,6 +44,9 @@ def test_sasl_scram_over_tls_reaches_the_producer_and_the_consumer(tmp_path: Pat
         assert {k: config[k] for k in expected} == expected
         # Every argument is one the client documents (an unknown one fails its constructor).
         assert set(config) <= set(client.DEFAULT_CONFIG)
+    # Topic creation (`stack up`, the container's init) connects with the same options.
+    assert settings.kafka_client_options().items() <= producer_config(settings).items()
+    assert set(settings.kafka_client_options()) <= set(KafkaAdminClient.DEFAULT_CONFIG)
 
 
 def test_plaintext_is_the_default_and_carries_no_credentials() -> None:
@@ -54,3 +58,24 @@ def test_plaintext_is_the_default_and_carries_no_credentials() -> None:
 def test_sasl_without_a_user_or_password_file_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="CQRSW_KAFKA_SASL_USERNAME"):
         load_settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="orders")
+
+
+@pytest.mark.parametrize("weak", ["change-me", "CHANGE-ME", "short"])
+def test_prod_refuses_a_weak_kafka_password_naming_the_file_not_the_value(
+    tmp_path: Path, weak: str
+) -> None:
+    password = tmp_path / "kafka-password"
+    password.write_text(weak + "\n")
+    settings = load_settings(
+        _env_file=None,
+        **PROD,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="orders",
+        kafka_sasl_password_file=password,
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        producer_config(settings)
+    assert "CQRSW_KAFKA_SASL_PASSWORD_FILE" in str(refused.value)
+    assert weak not in str(refused.value).split("FILE", 1)[1]
+    password.write_text(STRONG)
+    assert producer_config(settings)["sasl_plain_password"] == STRONG

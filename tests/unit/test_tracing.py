@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
@@ -20,6 +23,21 @@ from config.settings import ConfigurationError, Settings, load_settings
 )  # fmt: skip
 def test_the_exporter_is_chosen_by_setting(kind: str, expected: type) -> None:
     assert isinstance(tracing.exporter_for(Settings(otel_exporter=kind)), expected)
+
+
+def test_the_grpc_exporter_uses_tls_unless_the_endpoint_says_http(tmp_path: Path) -> None:
+    remote = Settings(otel_exporter="otlp-grpc", otel_endpoint="https://collector.internal:4317")
+    assert tracing.grpc_exporter_arguments(remote)["insecure"] is False
+    local = Settings(otel_exporter="otlp-grpc", otel_endpoint="http://localhost:4317")
+    assert tracing.grpc_exporter_arguments(local)["insecure"] is True
+    assert tracing.grpc_exporter_arguments(remote)["credentials"] is None  # the system's CAs
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\n")  # read, and handed to gRPC as given
+    pinned = remote.model_copy(update={"otel_certificate_file": ca})
+    assert isinstance(
+        tracing.grpc_exporter_arguments(pinned)["credentials"], grpc.ChannelCredentials
+    )
+    assert isinstance(tracing.exporter_for(pinned), Grpc)
 
 
 def test_the_default_exports_nothing() -> None:

@@ -24,6 +24,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--topic")
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--replication-factor", type=int, default=1)
+    # The admin's TLS settings (deploy/kafka/init.sh): the stand-in listens in plain text.
+    parser.add_argument("--command-config")
     args = parser.parse_args(argv)
     try:
         admin = KafkaAdminClient(bootstrap_servers=args.bootstrap_server, request_timeout_ms=10_000)
