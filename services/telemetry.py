@@ -60,6 +60,9 @@ class Observe:
     def __init__(self, app: ASGIApp, *, service: str):
         self.app = app
         self.service = service
+        # Labelled once, not per request: ``labels()`` costs more than the count itself.
+        self._latency = HTTP_LATENCY.labels(service)
+        self._requests: dict[tuple[str, int], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,12 +100,17 @@ class Observe:
             )
             await error(scope, receive, send_with_id)
         finally:
-            HTTP_LATENCY.labels(self.service).observe(time.perf_counter() - began)
+            self._latency.observe(time.perf_counter() - began)
             self._count(scope, status)
 
     def _count(self, scope: Scope, status: int) -> None:
         method = scope["method"]
-        HTTP_REQUESTS.labels(self.service, method, str(status)).inc()
+        served = self._requests.get((method, status))
+        if served is None:  # one per method and status, as the labelled series themselves
+            served = self._requests[method, status] = HTTP_REQUESTS.labels(
+                self.service, method, str(status)
+            )
+        served.inc()
         route = scope.get("route")
         if method in _COMMAND_METHODS and route is not None:
             COMMANDS.labels(self.service, route.path, outcome(status)).inc()

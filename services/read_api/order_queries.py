@@ -14,15 +14,14 @@ from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
-from services.read_api.serving import Row, columns, published
+from services.read_api.serving import Row, columns, fetch, names
 from services.read_api.view_models import OrderWithInvoice
 
 OrderStatus = Literal["created", "invoiced", "cancelled"]
 
 
-_COLUMNS = columns(OrderWithInvoice)
+_COLUMNS, _NAMES = columns(OrderWithInvoice), names(OrderWithInvoice)
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,7 @@ async def orders_with_invoices(
 ) -> list[Row]:
     """Newest first, read backwards along (user_id[, status], created_at, order_id)."""
     query, params = orders_query(filters, limit, after)
-    with published():
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)
-            return await cur.fetchall()
+    return await fetch(conn, query, params, _NAMES)
 
 
 def orders_query(

@@ -7,10 +7,10 @@ the filters of the request (services/read_api/cursors.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from services.read_api.cursors import Cursors
+from services.read_api.cursors import Cursors, filters_digest
 from services.responses import documented
 
 NEXT_CURSOR = "X-Next-Cursor"
@@ -33,12 +33,13 @@ def page(
     limit: int,
     headers: dict[str, str],
     cursors: Cursors,
-    digest: str,
+    filters: Mapping[str, object],
     key_of: Callable[[Row], Sequence[Any]],
 ) -> Sequence[Row]:
-    """The first ``limit`` rows; ``X-Next-Cursor`` set when a row beyond them was read."""
+    """The first ``limit`` rows; ``X-Next-Cursor`` set when a row beyond them was read,
+    bound to ``filters`` (digested only then: most reads are one page)."""
     if len(rows) <= limit:
         return rows
     served = rows[:limit]
-    headers[NEXT_CURSOR] = cursors.encode(digest, key_of(served[-1]))
+    headers[NEXT_CURSOR] = cursors.encode(filters_digest(**filters), key_of(served[-1]))
     return served

@@ -9,9 +9,8 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
-from services.read_api.serving import CamelModel, Row, columns, published
+from services.read_api.serving import CamelModel, Row, columns, fetch, names, published
 
 
 class ProductStock(CamelModel):
@@ -81,11 +80,13 @@ HISTORY_SQL = (
 )
 
 
-async def _rows(conn: psycopg.AsyncConnection, query: bytes, params: Row) -> list[Row]:
-    with published():
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)
-            return await cur.fetchall()
+_STOCK, _DAY = names(ProductStock), names(StockDay)
+
+
+async def _rows(
+    conn: psycopg.AsyncConnection, query: bytes, params: Row, keys: tuple[str, ...] = _STOCK
+) -> list[Row]:
+    return await fetch(conn, query, params, keys)
 
 
 async def products(conn: psycopg.AsyncConnection, limit: int, after: str | None) -> list[Row]:
@@ -124,7 +125,7 @@ async def stock_history(
     first = [d for d in (since, after and after + timedelta(days=1)) if d is not None]
     start = max(first, default=date.min)
     params = {"product_id": product_id, "start": start, "until": until or date.max}
-    return await _rows(conn, HISTORY_SQL, {**params, "limit": limit})
+    return await _rows(conn, HISTORY_SQL, {**params, "limit": limit}, _DAY)
 
 
 async def product_exists(conn: psycopg.AsyncConnection, product_id: str) -> bool:

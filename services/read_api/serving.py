@@ -7,11 +7,12 @@ response models describe the answers in OpenAPI, they are not built per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
+import psycopg
 from fastapi import Response
 from psycopg import errors, sql
 from pydantic import BaseModel, ConfigDict
@@ -50,6 +51,23 @@ def columns(model: type[CamelModel], **computed: sql.Composable) -> sql.Composed
         for name, field in model.model_fields.items()
         if not field.exclude
     )
+
+
+def names(model: type[CamelModel]) -> tuple[str, ...]:
+    """The JSON names ``columns(model)`` selects, in its order."""
+    return tuple(
+        field.alias or name for name, field in model.model_fields.items() if not field.exclude
+    )
+
+
+async def fetch(
+    conn: psycopg.AsyncConnection, query: bytes, params: Mapping[str, Any], keys: Sequence[str]
+) -> list[Row]:
+    """The rows of a query on a serving table as dicts keyed by ``keys`` (its select list's
+    names, known in advance: ``dict_row`` would read them from each result's description)."""
+    with published():
+        cur = await conn.execute(query, params)
+        return [dict(zip(keys, row, strict=True)) for row in await cur.fetchall()]
 
 
 def answer(body: object, headers: Mapping[str, str]) -> Response:

@@ -25,7 +25,7 @@ from bench.traffic import (
     zipf,
 )
 from services.read_api.cursors import Cursors, filters_digest
-from services.read_api.dependencies import PRODUCT_ID_PATTERN
+from services.read_api.inputs import PRODUCT_ID_PATTERN
 from services.read_api.order_queries import OrderFilters
 from services.read_api.routes.orders import OrdersQuery
 
