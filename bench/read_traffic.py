@@ -44,8 +44,7 @@ from bench.read_latency import kept_answers, same_answer, summary, timed
 from bench.read_seed import prepare_schemas, seed
 from bench.traffic import BFF_KINDS, MIX, ZIPF_S, Kind, Request, Seeded, traffic
 from bench.traffic_publisher import Publisher
-from bench.wrk_driver import WrkResult, ensure_wrk
-from bench.wrk_request_file import drive_list
+from bench.wrk_driver import WrkResult, drive, ensure_wrk
 from config.settings import Settings
 from pipeline.publish import publish_views
 from services.read_api.cursors import Cursors
@@ -184,13 +183,11 @@ def main() -> None:
         publisher.start()
         try:
             for name, url in urls.items():  # warm-up: connections, pools, the first answers
-                drive_list(url, targets[name], seconds=3, **load)
+                drive(url, targets[name], seconds=3, **load)
             for _ in range(args.rounds):
                 for name, url in urls.items():
                     before, started = kept_answers(urls["kept"]), time.monotonic()
-                    results[name].append(
-                        drive_list(url, targets[name], seconds=args.seconds, **load)
-                    )
+                    results[name].append(drive(url, targets[name], seconds=args.seconds, **load))
                     if name == "kept":
                         kept_share.append(shares(before, kept_answers(urls["kept"]))[0])
                         publications.append(publisher.published.between(started, time.monotonic()))
