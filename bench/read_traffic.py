@@ -18,8 +18,10 @@ sample of each kind is checked to answer 200 (a next page with rows) before the 
 the BFF's answers equal to the read API's. Prints per target requests/s, p50 and p99
 (median of the rounds and their range), the share of the kept read API's answers that came
 from kept answers, the publications made, the load average, and last the ratios it is
-judged by: ``ratio=<BFF p99 / CQRS p99 with kept answers>`` (bar: at least 3) and
-``kept_over_ceiling=<kept read API req/s / ceiling req/s>``.
+judged by: ``ratio=<BFF p99 / CQRS p99 with kept answers, on the same requests>`` (bar: at
+least 3; the read API is driven a second time with only the BFF's requests, first pages of
+orders, so the two p99s are of the same questions; the ratio to the whole mix's p99 is
+printed beside it) and ``kept_over_ceiling=<kept read API req/s / ceiling req/s>``.
 
     .venv/bin/python -m bench.read_traffic                       # 1,000,000 orders
     .venv/bin/python -m bench.read_traffic --orders 20000 --users 4000 --products 500 \
@@ -162,6 +164,8 @@ def main() -> None:
                 uvicorn_process("services.bff.app:create_app", bff_env, health="/openapi.json")
             ),
         }
+        # The same kept read API, asked only what the BFF is asked: the like-for-like p99.
+        urls["kept-bff-requests"] = urls["kept"]
         sample: dict[Kind, list[tuple[Request, str]]] = {}
         for request in drawn:
             if len(sample.setdefault(request.kind, [])) < CHECKED_PER_KIND:
@@ -174,6 +178,7 @@ def main() -> None:
             "computed": every,
             "bff": [(r.path, tokens[r.subject]) for r in drawn if r.kind in BFF_KINDS],
         }
+        targets["kept-bff-requests"] = targets["bff"]
         publisher = Publisher(settings, seeded, args.publish_every, random.Random(args.seed + 1))
         load = {"connections": args.connections, "threads": args.threads}
         results: dict[str, list[WrkResult]] = {name: [] for name in urls}
@@ -223,7 +228,8 @@ def report(
     rps = {n: statistics.median(r.rps for r in runs) for n, runs in results.items()}
     p99 = {n: statistics.median(r.p99_ms for r in runs) for n, runs in results.items()}
     print(
-        f"ratio={p99['bff'] / p99['kept']:.2f}"
+        f"ratio={p99['bff'] / p99['kept-bff-requests']:.2f}"
+        f" bff_over_kept_whole_mix_p99={p99['bff'] / p99['kept']:.2f}"
         f" kept_over_ceiling={rps['kept'] / rps['ceiling']:.3f}"
         f" computed_over_ceiling={rps['computed'] / rps['ceiling']:.3f}"
         f" kept_share={statistics.median(kept_share):.3f}"
