@@ -181,8 +181,9 @@ def test_stack_down_leaves_another_checkouts_look_alikes_running(
 
 
 def test_ctrl_c_while_spawning_waits_until_the_pid_file_is_written(tmp_path: Path) -> None:
-    # Python's own Ctrl-C handler, whatever an earlier test's library left in place: the
-    # held signal must come back as the KeyboardInterrupt a terminal's Ctrl-C gives.
+    # Python's own Ctrl-C handler, even where the suite was started in the background (a
+    # shell then starts it with SIGINT ignored): the held signal must come back as the
+    # KeyboardInterrupt a terminal's Ctrl-C gives.
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     reached = []
     try:

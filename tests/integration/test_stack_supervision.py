@@ -57,13 +57,20 @@ def test_ctrl_c_during_stack_up_stops_what_it_started(state_dir: Path) -> None:
         "CQRSW_STATE_DIR": str(state_dir),
         **{f"CQRSW_{name}_PORT": str(free_port()) for name in PORTS},
     }
-    up = subprocess.Popen(
-        [str(CQRSW), "stack", "up", "--services"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # A suite started in the background (`make test &`) runs with SIGINT ignored, and a
+    # child inherits that: `stack up` would never see the Ctrl-C. Python's own handler here
+    # becomes the default one in the child.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        up = subprocess.Popen(
+            [str(CQRSW), "stack", "up", "--services"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, before)
     try:
         # Interrupt while a service has been spawned but is not yet healthy.
         pid_file = PidFile(state_dir, "orders", marker="")
