@@ -24,10 +24,11 @@ from services.read_api.paging import BAD_INPUT, NOT_PUBLISHED, page, paged_respo
 from services.read_api.parameters import Parameters
 from services.read_api.product_queries import ProductStock, StockDay
 from services.read_api.reading import reading
+from services.read_api.request_route import RequestRoute
 from services.read_api.serving import Row, answer
 from services.responses import AUTHENTICATED, documented
 
-router = APIRouter(tags=["products"])
+router = APIRouter(tags=["products"], route_class=RequestRoute)
 _UNKNOWN = "No stock operation of this product was published"
 _ALL = filters_digest()  # the product list takes no filters
 
