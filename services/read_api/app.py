@@ -8,11 +8,13 @@ from starlette.middleware import Middleware
 from config.settings import Settings, settings_or_exit
 from database.names import WAREHOUSE_DATABASE
 from services.app import create_service_app
+from services.read_api import order_queries
 from services.read_api.answer_cache import AnswerCache
 from services.read_api.answer_middleware import KeptAnswers
 from services.read_api.cursors import Cursors
 from services.read_api.freshness_cache import FreshnessCache
 from services.read_api.publication_listener import PublicationListener
+from services.read_api.read_batches import ReadBatches
 from services.read_api.reading import read_pool
 from services.read_api.routes import freshness, orders, products
 
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resources=[read_pool(settings)],
     )
     app.state.cursors = Cursors(settings.read_token_secret)
+    app.state.order_pages = ReadBatches(order_queries.pages_of_many)
     app.state.freshness_cache = freshness_cache
     app.state.answer_cache = answer_cache
     app.state.readiness_notes = lambda: {"kept_answers": listener.check()}

@@ -64,10 +64,7 @@ async def describe(
         fresh = await freshness.of_view(conn, view)
     else:
         fresh = await lookups.of_view(conn, view, exact=where is not None)
-    headers["X-View"] = view
-    headers["X-View-Published-At"] = fresh.published_at.isoformat()
-    if fresh.newest_event_at is not None:
-        headers["X-View-Newest-Event-At"] = fresh.newest_event_at.isoformat()
+    _freshness_headers(headers, fresh)
     if where is None:
         return
     stage = await stage_of(conn, where, fresh)
@@ -76,6 +73,23 @@ async def describe(
     if _pending(stage):
         recent = await freshness.recent_publications(conn, view)
         headers["Retry-After"] = str(retry_after_seconds(recent, datetime.now(UTC)))
+
+
+def describe_kept(headers: dict[str, str], view: str, lookups: FreshnessCache) -> bool:
+    """Add the freshness headers of ``view`` from a recent lookup, without IO, as ``describe``
+    would for a read without a position; False when nothing recent is kept."""
+    fresh = lookups.kept(view)
+    if fresh is None:
+        return False
+    _freshness_headers(headers, fresh)
+    return True
+
+
+def _freshness_headers(headers: dict[str, str], fresh: freshness.ViewFreshness) -> None:
+    headers["X-View"] = fresh.view
+    headers["X-View-Published-At"] = fresh.published_at.isoformat()
+    if fresh.newest_event_at is not None:
+        headers["X-View-Newest-Event-At"] = fresh.newest_event_at.isoformat()
 
 
 _INCLUDED_HEADER = {

@@ -66,6 +66,13 @@ class FreshnessCache:
     def ttl_s(self) -> float:
         return self._announced_ttl_s if self.announced else self._ttl_s
 
+    def kept(self, view: str) -> freshness.ViewFreshness | None:
+        """The latest publication of ``view`` as kept, if not kept too long (no IO)."""
+        kept = self._kept.get(view)
+        if kept is not None and time.monotonic() - kept[0] < self.ttl_s:
+            return kept[1]
+        return None
+
     async def of_view(
         self, conn: psycopg.AsyncConnection, view: str, *, exact: bool
     ) -> freshness.ViewFreshness:

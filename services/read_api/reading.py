@@ -56,7 +56,11 @@ async def reading(request: Request, work: Read[T]) -> T:
     Taken and given back by ``getconn``/``putconn``, not ``pool.connection()``: that one
     also enters the connection's own block, whose commit an autocommit read has no use for
     (about a tenth of a first read's CPU, with the pool's own bookkeeping)."""
-    pool: AsyncConnectionPool = request.app.state.read_pool
+    return await in_read_pool(request.app.state.read_pool, work)
+
+
+async def in_read_pool(pool: AsyncConnectionPool, work: Read[T]) -> T:
+    """``work`` with a connection of ``pool``; once more on a fresh one if that one was dead."""
     conn = await pool.getconn()
     try:
         return await work(conn)

@@ -13,17 +13,21 @@ from pydantic import AwareDatetime, BaseModel, Field
 from services.auth import ORDERS_READERS, READ_ANY_USER, caller
 from services.fields import STORABLE, contract_limits
 from services.read_api import order_queries
-from services.read_api.consistency import describe
+from services.read_api.consistency import describe, describe_kept
 from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
 from services.read_api.inputs import Cursor, read_inputs, read_openapi
 from services.read_api.paging import NOT_PUBLISHED, page, paged_responses
 from services.read_api.parameters import Parameters
+from services.read_api.read_batches import ReadBatches
 from services.read_api.reading import reading
+from services.read_api.request_route import RequestRoute
 from services.read_api.serving import Row, answer
 from services.read_api.view_models import OrderWithInvoice
 from services.responses import AUTHENTICATED
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], route_class=RequestRoute)
+_VIEW = "orders_with_invoices"
+OrderPages = ReadBatches[order_queries.Shape, order_queries.PageAsk, list[Row]]
 
 
 class OrdersQuery(BaseModel):
@@ -67,12 +71,19 @@ async def orders_with_invoices(request: Request) -> Response:
         after = _order_key(ctx.cursors.decode(cursor, filters_digest(**bound), 2))
 
     headers: dict[str, str] = {}
+    if ctx.position is not None:  # freshness, the write's stage and the rows on one connection
 
-    async def read(conn: psycopg.AsyncConnection) -> list[Row]:
-        await describe(conn, headers, "orders_with_invoices", ctx.position, ctx.lookups)
-        return await order_queries.orders_with_invoices(conn, filters, limit + 1, after)
+        async def read(conn: psycopg.AsyncConnection) -> list[Row]:
+            await describe(conn, headers, _VIEW, ctx.position, ctx.lookups)
+            return await order_queries.orders_with_invoices(conn, filters, limit + 1, after)
 
-    rows = await reading(request, read)
+        rows = await reading(request, read)
+    else:  # freshness first (kept, or looked up), then the rows, with other waiting pages
+        if not describe_kept(headers, _VIEW, ctx.lookups):
+            await reading(request, lambda conn: describe(conn, headers, _VIEW, None, ctx.lookups))
+        ask = order_queries.PageAsk(filters, limit + 1, after)
+        pages: OrderPages = request.app.state.order_pages
+        rows = await pages.read(request.app.state.read_pool, ask.shape, ask)
     served = page(rows, limit, headers, ctx.cursors, bound, _key)
     return answer(served, headers)
 
