@@ -217,6 +217,7 @@ def test_the_gateway_runs_compose_s_image_non_root_with_no_secret(
     (container,) = spec["containers"]
     assert container["image"] == compose["image"]
     assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False  # its environment is the template's values
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
