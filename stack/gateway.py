@@ -19,6 +19,9 @@ from stack.processes import PidFile, StackError, port_free, port_open, spawn, wa
 TEMPLATE = REPO_ROOT / "deploy" / "gateway" / "templates" / "default.conf.template"
 NAME = "gateway"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+# Whose X-Real-IP the gateway believes where it is itself the edge: nobody. nginx's `unix:`
+# names peers on Unix sockets, and the gateway listens on TCP only.
+EDGE_REAL_IP_FROM = "unix:"
 
 
 class GatewayUnavailable(StackError):
@@ -45,6 +48,7 @@ def local_values(settings: Settings) -> dict[str, str]:
         "ORDERS_UPSTREAM": f"127.0.0.1:{settings.orders_port}",
         "INVOICES_UPSTREAM": f"127.0.0.1:{settings.invoices_port}",
         "STOCK_UPSTREAM": f"127.0.0.1:{settings.stock_port}",
+        "GATEWAY_REAL_IP_FROM": EDGE_REAL_IP_FROM,
         **rate_values(settings),
     }
 

@@ -21,7 +21,7 @@ from contracts.catalog import TOPICS
 from cqrsw.container import PIPELINE_ROLES
 from cqrsw.container import SERVICES as CONTAINER_ROLES
 from services.health import READY_PATH
-from stack.gateway import TEMPLATE, render
+from stack.gateway import EDGE_REAL_IP_FROM, TEMPLATE, render
 from stack.http_services import HTTP_SERVICES as SERVICES
 from tests.support.deploy_settings import check, interpolate, read_env_file, settings_from
 
@@ -277,6 +277,8 @@ def test_the_gateway_gets_a_value_for_every_placeholder_of_its_routes(
     assert "./deploy/gateway/templates:/etc/nginx/templates:ro" in gateway["volumes"]
     routes = render(TEMPLATE.read_text(), gateway["environment"])
     assert "server read-api:8000;" in routes
+    # The edge itself: a client's X-Real-IP is no way around the per-address limit.
+    assert f"set_real_ip_from {EDGE_REAL_IP_FROM};" in routes
 
 
 def test_prometheus_scrapes_every_service_where_compose_runs_it(compose: dict[str, Any]) -> None:

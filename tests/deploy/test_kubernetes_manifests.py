@@ -30,6 +30,8 @@ from contracts.key_files import load_signer
 from contracts.signatures import trusted_from_jwks
 from cqrsw.container import PIPELINE_ROLES
 from services.health import READY_PATH
+from stack.gateway import TEMPLATE
+from stack.gateway import render as render_routes
 from stack.http_services import HTTP_SERVICES
 from tests.support import kustomize
 from tests.support.deploy_settings import check, settings_from
@@ -41,6 +43,9 @@ OVERLAYS = ("local", "prod")
 KUBERNETES_VERSIONS = ("1.31.0", kubernetes_validate.utils.latest_version())
 SERVICES = tuple(service.role for service in HTTP_SERVICES)
 EXPORTER = "pipeline-exporter"
+# The project's nginx (deploy/gateway/), in front of the services; it runs no project code.
+GATEWAY = "gateway"
+COMPOSE = REPO_ROOT / "docker-compose.yml"
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
@@ -66,6 +71,11 @@ def containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]
                 yield doc["metadata"]["name"], container
 
 
+def project_containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The containers of the project's images: every one but the gateway's nginx."""
+    return ((name, c) for name, c in containers(docs) if name != GATEWAY)
+
+
 def test_every_manifest_is_valid_for_kubernetes(manifests: list[dict[str, Any]]) -> None:
     for version in KUBERNETES_VERSIONS:
         for doc in manifests:
@@ -83,9 +93,9 @@ def test_services_have_probes_resources_autoscaling_and_disruption_budgets(
     manifests: list[dict[str, Any]],
 ) -> None:
     deployments = of_kind(manifests, "Deployment")
-    assert set(deployments) == {*SERVICES, EXPORTER}
+    assert set(deployments) == {*SERVICES, EXPORTER, GATEWAY}
     deployments = {name: d for name, d in deployments.items() if name in SERVICES}
-    assert set(of_kind(manifests, "Service")) == {*SERVICES, EXPORTER}
+    assert set(of_kind(manifests, "Service")) == {*SERVICES, EXPORTER, GATEWAY}
     hpas = of_kind(manifests, "HorizontalPodAutoscaler")
     pdbs = of_kind(manifests, "PodDisruptionBudget")
     for name, container in containers(manifests):
@@ -110,11 +120,11 @@ def test_services_have_probes_resources_autoscaling_and_disruption_budgets(
 def test_services_run_the_service_image_and_the_init_job_the_pipeline_one(
     manifests: list[dict[str, Any]],
 ) -> None:
-    for name, container in containers(manifests):
+    for name, container in project_containers(manifests):
         target = "pipeline" if container["args"][0] in PIPELINE_ROLES else "service"
         repository = container["image"].rpartition(":")[0].rpartition("/")[2]
         assert repository == f"cqrs-warehouse-{target}", name
-    assert {c["args"][0] for _, c in containers(manifests)} >= {*SERVICES, "init"}
+    assert {c["args"][0] for _, c in project_containers(manifests)} >= {*SERVICES, "init"}
 
 
 def test_every_image_is_pinned(manifests: list[dict[str, Any]]) -> None:
@@ -123,33 +133,104 @@ def test_every_image_is_pinned(manifests: list[dict[str, Any]]) -> None:
         assert tag and "/" not in tag and tag != "latest", f"{name}: {container['image']}"
 
 
-def test_ingress_routes_reads_to_the_read_api_and_checks_the_token_first(
-    manifests: list[dict[str, Any]],
-) -> None:
+def test_the_ingress_sends_every_request_to_the_gateway(manifests: list[dict[str, Any]]) -> None:
+    """The Ingress routes nothing itself: a path sent straight to a service would skip the
+    gateway's per-token limit (tests/deploy/test_network_reachability.py: nor could it reach
+    one). The token is checked by the gateway, not a second time by the Ingress."""
     ingress = of_kind(manifests, "Ingress")["api-gateway"]
     annotations = ingress["metadata"]["annotations"]
-    namespace = ingress["metadata"]["namespace"]
-    assert annotations["nginx.ingress.kubernetes.io/auth-url"] == (
-        f"http://read-api.{namespace}.svc.cluster.local:8000/auth/verify"
-    )
-    routes = {
-        p["path"]: p["backend"]["service"]["name"]
-        for rule in ingress["spec"]["rules"]
-        for p in rule["http"]["paths"]
+    assert not [a for a in annotations if a.startswith("nginx.ingress.kubernetes.io/auth-")]
+    assert not [a for a in annotations if "snippet" in a]  # off in ingress-nginx by default
+    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert [(p["path"], p["pathType"]) for p in paths] == [("/", "Prefix")]
+    assert {p["backend"]["service"]["name"] for p in paths} == {GATEWAY}
+    assert "defaultBackend" not in ingress["spec"]
+    service = of_kind(manifests, "Service")[GATEWAY]
+    assert {p["backend"]["service"]["port"]["name"] for p in paths} <= {
+        port["name"] for port in service["spec"]["ports"]
     }
-    assert routes["/products/[^/]+/stock-operations$"] == "stock"
-    assert set(routes.values()) == set(SERVICES)
+
+
+def gateway_routes(docs: list[dict[str, Any]]) -> str:
+    """The gateway pod's routing file as its nginx image fills it in: the template mounted
+    from its ConfigMap, every placeholder from the environment the pod is given."""
+    deployment = of_kind(docs, "Deployment")[GATEWAY]
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/nginx/templates"]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    templates = of_kind(docs, "ConfigMap")[volume["configMap"]["name"]]["data"]
+    assert templates == {TEMPLATE.name: TEMPLATE.read_text()}  # compose's file, not a copy
+    env: dict[str, str] = {}
+    for source in container["envFrom"]:
+        env |= of_kind(docs, "ConfigMap")[source["configMapRef"]["name"]]["data"]
+    env |= {e["name"]: e["value"] for e in container.get("env", [])}
+    return render_routes(TEMPLATE.read_text(), env)
+
+
+def test_the_gateway_limits_each_token_and_each_address(manifests: list[dict[str, Any]]) -> None:
+    routes = gateway_routes(manifests)
+    zones = re.findall(r"^limit_req_zone (\S+) zone=(\w+):\S+ rate=(\d+)r/s;", routes, re.M)
+    assert {key: zone for key, zone, _ in zones} == {
+        "$cqrsw_token_key": "cqrsw_per_token",
+        "$binary_remote_addr": "cqrsw_per_address",
+    }
+    # Both applied to every request of the server (not in one location only).
+    applied = re.findall(r"^    limit_req zone=(\w+) burst=(\d+) nodelay;", routes, re.M)
+    assert {zone for zone, _ in applied} == {"cqrsw_per_token", "cqrsw_per_address"}
+    assert all(int(rate) > 0 for _, _, rate in zones) and all(int(b) > 0 for _, b in applied)
+    # Behind the Ingress the connection is the controller's: the client's address is taken
+    # from X-Real-IP, which only the controller can send (network policies).
+    assert re.search(r"^set_real_ip_from \S+;$", routes, re.M)
+    assert "real_ip_header X-Real-IP;" in routes
+    # Each gateway pod counts for itself: one token's requests must all meet one pod.
+    replicas = of_kind(manifests, "Deployment")[GATEWAY]["spec"]["replicas"]
+    annotations = of_kind(manifests, "Ingress")["api-gateway"]["metadata"]["annotations"]
+    hash_by = annotations.get("nginx.ingress.kubernetes.io/upstream-hash-by")
+    assert replicas == 1 or hash_by == "$http_authorization"
+    assert GATEWAY not in of_kind(manifests, "HorizontalPodAutoscaler")
+
+
+def test_the_gateway_proxies_to_the_services_by_their_kubernetes_names(
+    manifests: list[dict[str, Any]],
+) -> None:
+    routes = gateway_routes(manifests)
+    services = of_kind(manifests, "Service")
+    for service in HTTP_SERVICES:
+        (port,) = services[service.role]["spec"]["ports"]
+        upstream = re.search(rf"upstream {service.name} {{\n    server (\S+);", routes)
+        assert upstream and upstream.group(1) == f"{service.role}:{port['port']}", service.role
+    (port,) = services[GATEWAY]["spec"]["ports"]
+    (container,) = of_kind(manifests, "Deployment")[GATEWAY]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert container["ports"] == [{"name": port["targetPort"], "containerPort": port["port"]}]
+    assert f"listen {port['port']};" in routes
+
+
+def test_the_gateway_runs_compose_s_image_non_root_with_no_secret(
+    manifests: list[dict[str, Any]],
+) -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]["gateway"]
+    deployment = of_kind(manifests, "Deployment")[GATEWAY]
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["image"] == compose["image"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False  # its environment is the template's values
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "location = /healthz {" in TEMPLATE.read_text()
+    given = yaml.safe_dump([container, spec["volumes"]])
+    assert "secret" not in given.lower() and "cqrsw-config" not in given
 
 
 def test_only_the_gateway_reaches_the_services(manifests: list[dict[str, Any]]) -> None:
     policies = of_kind(manifests, "NetworkPolicy")
     deny = policies["default-deny-ingress"]["spec"]
     assert deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
-    sources = policies["services-from-gateway"]["spec"]["ingress"][0]["from"]
-    namespaces = {
-        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for s in sources
-    }
-    assert namespaces == {"ingress-nginx", "monitoring"}
     read_egress = policies["read-api-egress"]["spec"]["egress"]
     assert 9092 not in {p["port"] for rule in read_egress for p in rule["ports"]}
 
@@ -223,7 +304,7 @@ def test_every_cqrsw_variable_is_a_setting_and_the_services_can_start(
     manifests: list[dict[str, Any]],
 ) -> None:
     secret = filled_secrets(manifests)
-    for name, container in containers(manifests):
+    for name, container in project_containers(manifests):
         env, _ = container_env(manifests, container, secret)
         assert check(env) == [], name
 
@@ -233,6 +314,9 @@ def test_each_pod_holds_exactly_the_secrets_it_needs(manifests: list[dict[str, A
     secret = filled_secrets(manifests)
     for name, container in containers(manifests):
         _, held = container_env(manifests, container, secret)
+        if name == GATEWAY:  # it passes tokens on; the read API judges them
+            assert held == set(), name
+            continue
         needs = set(NEEDS[workload(name)])
         if dev:  # no identity provider on a laptop cluster: the dev-only HS256 secret
             needs.add(JWT_SECRET)
@@ -275,7 +359,7 @@ def test_the_local_overlay_shares_one_key_per_service_with_the_ingest_as_public_
 def test_the_placeholders_of_the_secret_template_are_refused() -> None:
     docs = render("prod")
     template = secret_values(docs)
-    for name, container in containers(docs):
+    for name, container in project_containers(docs):
         env, held = container_env(docs, container, template)
         problems = " ".join(check(env))
         # A key file that holds no key is refused when it is loaded (tests/unit/test_event_keys.py).
@@ -369,8 +453,12 @@ def test_each_disruption_budget_lets_a_node_drain_at_the_fewest_replicas(
     manifests: list[dict[str, Any]],
 ) -> None:
     hpas = of_kind(manifests, "HorizontalPodAutoscaler")
+    deployments = of_kind(manifests, "Deployment")
     for name, pdb in of_kind(manifests, "PodDisruptionBudget").items():
-        fewest = hpas[name]["spec"]["minReplicas"]
+        if name in hpas:
+            fewest = hpas[name]["spec"]["minReplicas"]
+        else:
+            fewest = deployments[name]["spec"]["replicas"]
         spec = pdb["spec"]
         if "maxUnavailable" in spec:
             assert int(spec["maxUnavailable"]) >= 1, name
@@ -426,6 +514,9 @@ def test_the_exporter_runs_and_prometheus_scrapes_it_and_the_services(
     jobs = set()
     for name, deployment in of_kind(manifests, "Deployment").items():
         template = deployment["spec"]["template"]
+        if name == GATEWAY:  # nginx serves no metrics; compose's Prometheus skips it too
+            assert "annotations" not in template["metadata"]
+            continue
         annotations = template["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
         ports = {p["containerPort"] for c in template["spec"]["containers"] for p in c["ports"]}

@@ -14,7 +14,7 @@ import pytest
 
 from config.settings import Settings
 from stack.http_services import HTTP_SERVICES
-from tests.deploy.test_kubernetes_manifests import EXPORTER, OVERLAYS, of_kind, render
+from tests.deploy.test_kubernetes_manifests import EXPORTER, GATEWAY, OVERLAYS, of_kind, render
 from tests.support.network_policies import Pod, can_reach, pods_of
 
 WRITE_SERVICES = tuple(s.role for s in HTTP_SERVICES if s.name != "read_api")
@@ -71,10 +71,26 @@ AIRFLOW = ("scheduler", "api-server", "dag-processor", "triggerer", "task-pod")
 SERVICES = (*WRITE_SERVICES, "read-api")
 
 
-def test_the_ingress_controller_reaches_the_services_and_the_airflow_ui(cluster: Cluster) -> None:
-    for service in SERVICES:  # routes, and the read API's /auth/verify for every request
-        assert cluster.reach("ingress-controller", service, "http"), service
+def test_the_ingress_controller_reaches_the_gateway_and_the_airflow_ui(cluster: Cluster) -> None:
+    assert cluster.reach("ingress-controller", GATEWAY, "http")
     assert cluster.reach("ingress-controller", "api-server", API_SERVER)
+
+
+def test_the_gateway_reaches_every_service(cluster: Cluster) -> None:
+    for service in SERVICES:  # routes, and the read API's /auth/verify for every request
+        assert cluster.reach(GATEWAY, service, "http"), service
+
+
+def test_no_service_is_reachable_from_the_ingress_without_the_gateway(cluster: Cluster) -> None:
+    """Only through the gateway is a request counted against its token's limit."""
+    for service in SERVICES:
+        assert not cluster.reach("ingress-controller", service, "http"), service
+
+
+def test_only_the_ingress_controller_reaches_the_gateway(cluster: Cluster) -> None:
+    """The gateway takes the client's address from X-Real-IP: no one else may send it one."""
+    for other in ("prometheus", "elsewhere", *SERVICES, EXPORTER, "cqrsw-init", "task-pod"):
+        assert not cluster.reach(other, GATEWAY, "http"), other
 
 
 def test_prometheus_scrapes_the_services_and_the_exporter(cluster: Cluster) -> None:
@@ -133,3 +149,4 @@ def test_without_the_policies_every_flow_is_open() -> None:
     open_cluster.policies = []
     assert open_cluster.reach("read-api", "kafka-0", KAFKA)
     assert open_cluster.reach("elsewhere", "postgresql", POSTGRES)
+    assert open_cluster.reach("ingress-controller", "read-api", "http")

@@ -8,14 +8,16 @@ tests/support/kube_play.py for what podman does not enforce.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from config.component_secrets import WRITE_SERVICES
 from contracts.signatures import trusted_from_jwks
-from tests.support.kube_play import KubePlay, container_config, containers_of
+from tests.support.kube_play import KubePlay, container_config, containers_of, pod_address
 from tests.support.podman import podman
 
 
@@ -79,3 +81,30 @@ def test_each_write_service_signs_with_the_key_the_ingest_trusts(kube: KubePlay)
         )
         key_id = podman("exec", name, "python", "-c", script, key_file, service).strip()
         assert trusted.by_id[key_id].producer == service
+
+
+async def statuses(base: str, headers: dict[str, str], n: int) -> list[int]:
+    """``n`` GETs of a routed path sent at once, each on its own connection."""
+    limits = httpx.Limits(max_connections=n)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        answers = await asyncio.gather(
+            *(client.get("/products", headers=headers) for _ in range(n))
+        )
+    return [r.status_code for r in answers]
+
+
+def test_the_gateway_pod_limits_each_token_in_front_of_the_services(kube: KubePlay) -> None:
+    """Through the gateway's pod: one token past its burst gets 429 from the gateway, while
+    another token still reaches the read API's token check by its Service's name (401: the
+    read API knows neither). The limit comes first, so it holds for tokens that fail too."""
+    (deployment,) = [d for d in kube.of_kind("Deployment") if d["metadata"]["name"] == "gateway"]
+    ((port,),) = [c["ports"] for c in containers_of(deployment)]
+    base = f"http://{pod_address('gateway')}:{port['containerPort']}"
+    # nginx counts a request as it arrives (before the token check): 190 sent at once pass
+    # the token's burst (100, then 50 a second) but never the address's (200, then 100).
+    answers = asyncio.run(statuses(base, {"Authorization": "Bearer hasty-token"}, 190))
+    assert 429 in answers and set(answers) <= {401, 429}, sorted(set(answers))
+    with httpx.Client(base_url=base, timeout=10) as client:
+        calm = client.get("/products", headers={"Authorization": "Bearer calm-token"})
+    assert calm.status_code == 401, calm.text
+    assert calm.json()["detail"].startswith("rejected at the gateway")

@@ -151,3 +151,17 @@ def test_an_address_past_its_rate_gets_429_even_without_a_token(gateway: httpx.C
     answers = burst(gateway, 250, {})  # a burst of 120 is absorbed, then 60 a second
     assert {r.status_code for r in answers} == {401, 429}
     time.sleep(2.5)
+
+
+def test_a_client_naming_other_addresses_in_x_real_ip_still_meets_its_own_limit(
+    gateway: httpx.Client,
+) -> None:
+    """The local gateway is the edge: it believes no X-Real-IP (only a gateway behind the
+    Kubernetes Ingress does, from the controller), so a client cannot spread its requests
+    over addresses it makes up."""
+    answers = [
+        gateway.get("/orders-with-invoices", headers={"X-Real-IP": f"10.1.{i // 250}.{i % 250}"})
+        for i in range(250)
+    ]
+    assert {r.status_code for r in answers} == {401, 429}
+    time.sleep(2.5)

@@ -13,8 +13,13 @@ And it lets ``envFrom`` override ``env`` (a kubelet does the
 opposite: the init Job's admin URL from the Secret must win over the ConfigMap's URL without
 a password), so each ConfigMap given by ``envFrom`` is played as the ``env`` entries the
 container does not name. Probes are not run by podman: the harness runs each ``httpGet``
-probe against the pod's address, as a kubelet does. NetworkPolicies, Services, HPAs and
-Ingresses are not enforced.
+probe against the pod's address, as a kubelet does. Two more stand in for what a cluster
+gives: a public image that cannot be pulled here is replaced by its compose stand-in (the
+gateway's nginx), and each Deployment is played on its own, as one pod (podman 4.3 publishes
+each container port on the host, so a second replica could not bind it), with the names of
+the Services that select its pods as network aliases, so a pod reaches another by its
+Service's name (the gateway its upstreams), as cluster DNS would. NetworkPolicies, HPAs and
+Ingresses are not enforced, nor Services' ports (a pod is reached on its container ports).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import copy
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +45,12 @@ from tests.support.podman import (
     override_images,
     podman,
     remove_volumes,
+    standin_images,
     volumes_of,
 )
 
 NETWORK = "cqrsw-kube"
 LABEL = "cqrsw.test=kube-play"
-PLAYED_KINDS = ("ConfigMap", "Deployment")
 
 
 def pod_of_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +80,22 @@ def env_as_a_kubelet_gives_it(doc: dict[str, Any], configmaps: list[dict[str, An
                     named.add(prefix + key)
         container["envFrom"] = kept
         container["env"] = [*added, *container.get("env", [])]
+
+
+def with_standin_images(doc: dict[str, Any], standins: dict[str, str]) -> None:
+    """Each container naming a public image that has a stand-in gets the stand-in."""
+    for container in containers_of(doc):
+        container["image"] = standins.get(container["image"], container["image"])
+
+
+def service_names(deployment: dict[str, Any], services: list[dict[str, Any]]) -> list[str]:
+    """The Services whose selector picks the Deployment's pods (their DNS names in a cluster)."""
+    labels = deployment["spec"]["template"]["metadata"].get("labels", {})
+    return [
+        s["metadata"]["name"]
+        for s in services
+        if s["spec"].get("selector") and s["spec"]["selector"].items() <= labels.items()
+    ]
 
 
 def containers_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -162,17 +184,22 @@ class KubePlay:
             # podman 4.3 dereferences `optional` without a default: false, as Kubernetes has it
             volume["secret"] = {"secretName": name, "optional": False}
 
-    def play(self, docs: list[dict[str, Any]], name: str) -> None:
+    def play(self, docs: list[dict[str, Any]], name: str, aliases: Sequence[str] = ()) -> None:
         docs = copy.deepcopy(docs)
         configmaps = [d for d in docs if d["kind"] == "ConfigMap"]
+        standins = standin_images()
         for doc in docs:
             if doc["kind"] in ("Pod", "Deployment"):
                 env_as_a_kubelet_gives_it(doc, configmaps)
                 self.project_secret_volumes(doc)
+                with_standin_images(doc, standins)
         path = self.tmp / f"{name}.yaml"
         path.write_text(yaml.safe_dump_all(docs))
         self.files.append(path)
-        podman("kube", "play", "--network", NETWORK, str(path), timeout=600)
+        network = NETWORK
+        if aliases:  # podman's per-network options: <network>:alias=<a>,alias=<b>
+            network += ":" + ",".join(f"alias={alias}" for alias in aliases)
+        podman("kube", "play", "--network", network, str(path), timeout=600)
 
     def run_jobs(self, timeout: float = 600) -> None:
         """Each Job's pod, played and waited for until every container exited 0."""
@@ -200,7 +227,13 @@ class KubePlay:
                     time.sleep(3)
 
     def run_deployments(self) -> None:
-        self.play([d for d in self.docs if d["kind"] in PLAYED_KINDS], f"overlay-{self.overlay}")
+        """Each Deployment with the ConfigMaps, named on the network as its Services are."""
+        configmaps, services = self.of_kind("ConfigMap"), self.of_kind("Service")
+        for deployment in self.of_kind("Deployment"):
+            name = deployment["metadata"]["name"]
+            aliases = service_names(deployment, services)
+            one_pod = {**deployment, "spec": {**deployment["spec"], "replicas": 1}}
+            self.play([*configmaps, one_pod], f"deployment-{name}", aliases)
 
     def probes(self) -> list[tuple[str, str, str]]:
         """(pod, container, probe kind) for every httpGet probe of every Deployment."""

@@ -139,6 +139,13 @@ def override_images() -> dict[str, str]:
     return {name: str(svc["image"]) for name, svc in override["services"].items()}
 
 
+def standin_images() -> dict[str, str]:
+    """Public image -> its stand-in: the image docker-compose.yml names for each service the
+    override replaces (so a Kubernetes manifest naming the same public image gets the same one)."""
+    compose = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    return {str(compose[name]["image"]): image for name, image in override_images().items()}
+
+
 def build_standins() -> dict[str, float]:
     """The Python stand-in first (the others build on it), then each one the override names."""
     timings = {PYTHON_IMAGE: build_standin(PYTHON_IMAGE)}

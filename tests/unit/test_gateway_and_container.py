@@ -21,6 +21,7 @@ def test_local_routes_point_at_the_local_ports() -> None:
     assert "server 127.0.0.1:9101;" in routes and "server 127.0.0.1:9100;" in routes
     assert "${" not in routes
     assert "$http_x_request_id" in routes  # nginx's own variables are left alone
+    assert "set_real_ip_from unix:;" in routes  # the edge: no proxy names the client
 
 
 def test_a_placeholder_without_a_value_is_an_error() -> None:
