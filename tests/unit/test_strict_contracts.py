@@ -65,6 +65,10 @@ POISON: dict[str, tuple[Callable[[], dict[str, Any]], Change, str]] = {
         stock_event, lambda e: e["payload"].update(stock_amount=5.0), "not an integer literal"),
     "exponent amount": (
         stock_event, lambda e: e["payload"].update(stock_amount=1e1), "not an integer literal"),
+    "float quantity in a later item": (
+        order_event,
+        lambda e: e["payload"]["items"].append({**e["payload"]["items"][0], "quantity": 2.0}),
+        "/quantity: a number with a fraction"),
     "year 0000": (
         stock_event, lambda e: e.update(occurred_at="0000-06-01T00:00:00Z"), "occurred_at"),
     "31 February": (
