@@ -67,26 +67,27 @@ class PageAsk:
             self.after is not None,
         )
 
+    def values(self) -> dict[str, object]:
+        """The value of each parameter a page's query may take (None where unused)."""
+        f, after = self.filters, self.after
+        return {
+            "user_id": f.user_id,
+            "status": f.status,
+            "created_from": f.created_from,
+            "created_to": f.created_to,
+            "after_at": after[0] if after else None,
+            "after_id": after[1] if after else None,
+            "limit": self.limit,
+        }
+
 
 async def pages_of_many(
     conn: psycopg.AsyncConnection, shape: Shape, asks: Sequence[PageAsk]
 ) -> list[list[Row]]:
     """The page of each ask (all of ``shape``), in one statement: what
     ``orders_with_invoices`` would answer for each in turn."""
-    status, created_from, created_to, after = shape
-    params: dict[str, object] = {
-        "user_id": [a.filters.user_id for a in asks],
-        "limit": [a.limit for a in asks],
-    }
-    if status:
-        params["status"] = [a.filters.status for a in asks]
-    if created_from:
-        params["created_from"] = [a.filters.created_from for a in asks]
-    if created_to:
-        params["created_to"] = [a.filters.created_to for a in asks]
-    if after:
-        params["after_at"] = [a.after[0] for a in asks if a.after]
-        params["after_id"] = [a.after[1] for a in asks if a.after]
+    values = [a.values() for a in asks]
+    params = {n: [v[n] for v in values] for n in _parameters(shape)}
     pages: list[list[Row]] = [[] for _ in asks]
     with published():
         cur = await conn.execute(_batched_query(*shape), params)
@@ -99,68 +100,69 @@ def orders_query(
     filters: OrderFilters, limit: int, after: tuple[datetime, UUID] | None
 ) -> tuple[bytes, dict[str, object]]:
     """The page's SQL, with only the conditions in use: each shape gets a plan of its own."""
-    query = _shaped_query(
-        filters.status is not None,
-        filters.created_from is not None,
-        filters.created_to is not None,
-        after is not None,
-    )
-    params: dict[str, object] = {
-        "user_id": filters.user_id,
-        "status": filters.status,
-        "created_from": filters.created_from,
-        "created_to": filters.created_to,
-        "after_at": after[0] if after else None,
-        "after_id": after[1] if after else None,
-        "limit": limit,
-    }
-    return query, params
+    ask = PageAsk(filters, limit, after)
+    return _shaped_query(*ask.shape), ask.values()
+
+
+# A page's conditions, written once for the query of one page and for the batched one:
+# ``{o}`` prefixes a column of the view, ``{name}`` stands for the value of parameter
+# ``name``. The user's condition always applies; the others in the order of ``Shape``.
+_USER = "{o}user_id = {user_id}"
+_OPTIONAL = (
+    "{o}status = {status}",
+    "{o}created_at >= {created_from}",
+    "{o}created_at < {created_to}",
+    "({o}created_at, {o}order_id) < ({after_at}, {after_id})",
+)
+# Each parameter's SQL type, for the arrays a batch sends (one element per ask).
+_TYPES = {
+    "user_id": "text",
+    "status": "text",
+    "created_from": "timestamptz",
+    "created_to": "timestamptz",
+    "after_at": "timestamptz",
+    "after_id": "uuid",
+    "limit": "int",
+}
+
+
+def _conditions(shape: Shape) -> list[str]:
+    return [_USER, *(c for c, used in zip(_OPTIONAL, shape, strict=True) if used)]
+
+
+def _parameters(shape: Shape) -> list[str]:
+    """The parameters the query of ``shape`` takes, in ``_TYPES``'s order."""
+    used = {n for c in _conditions(shape) for n in _TYPES if "{" + n + "}" in c}
+    return [n for n in _TYPES if n in used or n == "limit"]
+
+
+def _where(shape: Shape, column_prefix: str, value: str) -> sql.SQL:
+    """The conditions of ``shape``; ``value`` renders a parameter's reference from its name."""
+    refs = {n: value.format(n) for n in _TYPES}
+    return sql.SQL(" and ".join(c.format(o=column_prefix, **refs) for c in _conditions(shape)))
 
 
 @cache
 def _shaped_query(status: bool, created_from: bool, created_to: bool, after: bool) -> bytes:
     """Rendered once per shape (16 at most): composing it per request cost a tenth of a read."""
-    where = [sql.SQL("user_id = %(user_id)s")]
-    if status:
-        where.append(sql.SQL("status = %(status)s"))
-    if created_from:
-        where.append(sql.SQL("created_at >= %(created_from)s"))
-    if created_to:
-        where.append(sql.SQL("created_at < %(created_to)s"))
-    if after:
-        where.append(sql.SQL("(created_at, order_id) < (%(after_at)s, %(after_id)s)"))
+    where = _where((status, created_from, created_to, after), "", "%({})s")
     return (
         sql.SQL(
             "select {} from serving.orders_with_invoices where {}"
             " order by created_at desc, order_id desc limit %(limit)s"
         )
-        .format(_COLUMNS, sql.SQL(" and ").join(where))
+        .format(_COLUMNS, where)
         .as_bytes()
     )
-
-
-# What each ask of a batch brings: its parameter (an array, one element per ask), its SQL
-# type, and the condition it adds to the page's query.
-_ASKED = {
-    "user_id": ("text", "o.user_id = asks.user_id"),
-    "limit": ("int", None),
-    "status": ("text", "o.status = asks.status"),
-    "created_from": ("timestamptz", "o.created_at >= asks.created_from"),
-    "created_to": ("timestamptz", "o.created_at < asks.created_to"),
-    "after_at": ("timestamptz", None),
-    "after_id": ("uuid", "(o.created_at, o.order_id) < (asks.after_at, asks.after_id)"),
-}
 
 
 @cache
 def _batched_query(status: bool, created_from: bool, created_to: bool, after: bool) -> bytes:
     """Each ask's page read by a lateral subquery along the index, as ``_shaped_query``
-    reads it alone; rows numbered by their ask (``with ordinality``), in page order."""
-    used = {"status": status, "created_from": created_from, "created_to": created_to}
-    names = [
-        n for n in _ASKED if used.get(n, True) and (after or n not in ("after_at", "after_id"))
-    ]
-    conditions = [sql.SQL(c) for n in names if (c := _ASKED[n][1]) is not None]
+    reads it alone; rows numbered by their ask (``with ordinality``), in page order. The
+    columns are qualified: the asks' columns share their names."""
+    shape = (status, created_from, created_to, after)
+    names = _parameters(shape)
     return (
         sql.SQL(
             "select asks.i, page.* from unnest({arrays}) with ordinality as asks ({names}, i)"
@@ -171,11 +173,11 @@ def _batched_query(status: bool, created_from: bool, created_to: bool, after: bo
         )
         .format(
             arrays=sql.SQL(", ").join(
-                sql.SQL("{}::{}[]").format(sql.Placeholder(n), sql.SQL(_ASKED[n][0])) for n in names
+                sql.SQL("{}::{}[]").format(sql.Placeholder(n), sql.SQL(_TYPES[n])) for n in names
             ),
             names=sql.SQL(", ").join(sql.Identifier(n) for n in names),
             columns=_COLUMNS,
-            where=sql.SQL(" and ").join(conditions),
+            where=_where(shape, "o.", "asks.{}"),
             created_at=_CREATED_AT,
             order_id=_ORDER_ID,
         )

@@ -83,19 +83,13 @@ HISTORY_SQL = (
 _STOCK, _DAY = names(ProductStock), names(StockDay)
 
 
-async def _rows(
-    conn: psycopg.AsyncConnection, query: bytes, params: Row, keys: tuple[str, ...] = _STOCK
-) -> list[Row]:
-    return await fetch(conn, query, params, keys)
-
-
 async def products(conn: psycopg.AsyncConnection, limit: int, after: str | None) -> list[Row]:
     """Products in id order, along the primary key."""
-    return await _rows(conn, PRODUCTS_SQL, {"after": after or "", "limit": limit})
+    return await fetch(conn, PRODUCTS_SQL, {"after": after or "", "limit": limit}, _STOCK)
 
 
 async def product_stock(conn: psycopg.AsyncConnection, product_id: str) -> Row | None:
-    found = await _rows(conn, PRODUCT_SQL, {"product_id": product_id})
+    found = await fetch(conn, PRODUCT_SQL, {"product_id": product_id}, _STOCK)
     return found[0] if found else None
 
 
@@ -103,7 +97,8 @@ async def product_stock_as_of(
     conn: psycopg.AsyncConnection, product_id: str, day: date
 ) -> Row | None:
     """Stock at the end of ``day`` (UTC)."""
-    found = await _rows(conn, PRODUCT_AS_OF_SQL, {"product_id": product_id, "day": day})
+    params = {"product_id": product_id, "day": day}
+    found = await fetch(conn, PRODUCT_AS_OF_SQL, params, _STOCK)
     return found[0] if found else None
 
 
@@ -125,7 +120,7 @@ async def stock_history(
     first = [d for d in (since, after and after + timedelta(days=1)) if d is not None]
     start = max(first, default=date.min)
     params = {"product_id": product_id, "start": start, "until": until or date.max}
-    return await _rows(conn, HISTORY_SQL, {**params, "limit": limit}, _DAY)
+    return await fetch(conn, HISTORY_SQL, {**params, "limit": limit}, _DAY)
 
 
 async def product_exists(conn: psycopg.AsyncConnection, product_id: str) -> bool:
