@@ -191,6 +191,15 @@ def test_the_gateway_limits_each_token_and_each_address(manifests: list[dict[str
     assert GATEWAY not in of_kind(manifests, "HorizontalPodAutoscaler")
 
 
+def test_the_gateway_limits_as_compose_s_does(manifests: list[dict[str, Any]]) -> None:
+    # The ConfigMap says its rates are compose's: a change to one must reach the other.
+    config = of_kind(manifests, "ConfigMap")["cqrsw-gateway"]["data"]
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]["gateway"]["environment"]
+    limits = [k for k in compose if k.startswith("GATEWAY_") and k.endswith(("_RATE", "_BURST"))]
+    assert len(limits) == 4
+    assert {k: config[k] for k in limits} == {k: str(compose[k]) for k in limits}
+
+
 def test_the_gateway_proxies_to_the_services_by_their_kubernetes_names(
     manifests: list[dict[str, Any]],
 ) -> None:
