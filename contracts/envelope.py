@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from contracts.catalog import CURRENT_SCHEMA_VERSION
+from contracts.catalog import CATALOGUE, CURRENT_SCHEMA_VERSION
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
 
@@ -136,8 +137,76 @@ def _explain(error: jsonschema_rs.ValidationError) -> str:
     return f"{path}: {error.message}" if path else error.message
 
 
+WholeCheck = tuple[Validator, IntegerChecks, IntegerChecks]
+
+
+@cache
+def _whole_validators() -> dict[tuple[object, object], WholeCheck]:
+    """Per event type and payload version: one validator of the envelope with that version's
+    payload schema in place of ``payload`` (one call, the instance converted once, where the
+    two validators convert the payload twice), and both sets of integer-literal checks."""
+    whole: dict[tuple[object, object], WholeCheck] = {}
+    for event in CATALOGUE:
+        for version in event.versions:
+            schema = copy.deepcopy(envelope_schema())
+            payload = {
+                k: v
+                for k, v in payload_schema(event.name, version).items()
+                if k not in ("$schema", "$id")  # a subschema here, not a schema resource
+            }
+            schema["properties"]["payload"] = payload
+            whole[(event.name, version)] = (
+                compile_schema(schema),
+                _envelope_integers(),
+                _payload_integers(event.name, version),
+            )
+    return whole
+
+
+def conforms(event: Any) -> bool:
+    """Whether ``validate`` accepts ``event``, at the cost of one validator call.
+
+    The validator is chosen by the instance's own ``event_type`` and ``schema_version``: it
+    holds the envelope's whole schema, so it accepts only an instance that names the payload
+    version it checks."""
+    if type(event) is not dict:
+        return False
+    try:
+        whole = _whole_validators().get((event.get("event_type"), event.get("schema_version")))
+    except TypeError:  # an unhashable event_type or schema_version
+        return False
+    if whole is None:
+        return False
+    validator, envelope_integers, payload_integers = whole
+    if not validator.is_valid(event):
+        return False
+    payload = event["payload"]
+    return not any(found(event) for found, _ in envelope_integers) and not any(
+        found(payload) for found, _ in payload_integers
+    )
+
+
+@cache
+def _signature_validator() -> Validator:
+    return compile_schema(envelope_schema()["properties"]["signature"])
+
+
+def signature_conforms(signature: Any) -> bool:
+    """Whether an envelope's ``signature`` object meets its part of the envelope's schema
+    (an envelope conforms if it does and the rest, checked without it, does too)."""
+    return _signature_validator().is_valid(signature)
+
+
 def validate(event: Any) -> dict[str, Any]:
-    """Check an envelope and its payload against the contracts; return it or raise."""
+    """Check an envelope and its payload against the contracts; return it or raise.
+
+    ``conforms`` first, one validator call; what it refuses (or has no validator for, such as
+    a payload version with a schema file but not yet in the catalogue) is checked part by
+    part, the envelope first, then the payload by its own schema, so that a violation says
+    which part it is in."""
+    if conforms(event):
+        checked: dict[str, Any] = event
+        return checked
     envelope = _envelope_validator()
     if not envelope.is_valid(event):
         raise ContractViolation(f"envelope: {_explain(next(envelope.iter_errors(event)))}")
@@ -149,8 +218,7 @@ def validate(event: Any) -> dict[str, Any]:
     _check_integer_literals(
         event["payload"], _payload_integers(event["event_type"], event["schema_version"]), part
     )
-    checked: dict[str, Any] = event
-    return checked
+    return event  # type: ignore[no-any-return]  # an envelope, checked above
 
 
 def utc_now() -> datetime:
