@@ -201,12 +201,18 @@ def validate(event: Any) -> dict[str, Any]:
     """Check an envelope and its payload against the contracts; return it or raise.
 
     ``conforms`` first, one validator call; what it refuses (or has no validator for, such as
-    a payload version with a schema file but not yet in the catalogue) is checked part by
-    part, the envelope first, then the payload by its own schema, so that a violation says
-    which part it is in."""
+    a payload version with a schema file but not yet in the catalogue) goes to
+    ``validate_by_parts``, which says which part a violation is in."""
     if conforms(event):
         checked: dict[str, Any] = event
         return checked
+    return validate_by_parts(event)
+
+
+def validate_by_parts(event: Any) -> dict[str, Any]:
+    """``validate`` part by part: the envelope first, then the payload by its own schema, so
+    that a violation names its part. It accepts what ``conforms`` accepts (a test holds the
+    two together), at about twice the cost."""
     envelope = _envelope_validator()
     if not envelope.is_valid(event):
         raise ContractViolation(f"envelope: {_explain(next(envelope.iter_errors(event)))}")
@@ -218,7 +224,8 @@ def validate(event: Any) -> dict[str, Any]:
     _check_integer_literals(
         event["payload"], _payload_integers(event["event_type"], event["schema_version"]), part
     )
-    return event  # type: ignore[no-any-return]  # an envelope, checked above
+    checked: dict[str, Any] = event
+    return checked
 
 
 def utc_now() -> datetime:
