@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from typing import cast
 
+import confluent_kafka
 import orjson
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind
 
@@ -18,10 +20,12 @@ from config import tracing
 from contracts.signatures import TrustedKeys
 from ingest import warehouse
 from ingest.decode import decode
+from ingest.reader import check, end_of_partition
 from ingest.report import IngestReport
 from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_sha256
 
 Progress = Callable[[int], None]  # called with the number of messages read since the last call
+Part = tuple[str, int]  # a message's (topic, partition)
 
 
 class DeadlineExceeded(TimeoutError):
@@ -36,12 +40,14 @@ class PartitionRun:
 
     The consumer thread decodes batch k+1 while a writer thread commits batch k, so Python
     and PostgreSQL work at the same time; batches still commit one after another, in order.
+    The consumer (``ingest.reader``) is assigned the partitions that have something to read,
+    each at its stored offset, and never commits.
     """
 
     def __init__(
         self,
         conn: psycopg.Connection,
-        consumer: KafkaConsumer,
+        consumer: confluent_kafka.Consumer,
         partitions: list[TopicPartition],
         start: dict[TopicPartition, Position],
         end: dict[TopicPartition, int],
@@ -86,9 +92,14 @@ class PartitionRun:
 
     def _consume(self, on_progress: Progress | None) -> None:
         active = {tp for tp in self.partitions if self.position[tp].next_offset < self.end[tp]}
-        for tp in self.partitions:
-            self.consumer.seek(tp, self.position[tp].next_offset)
-        self.consumer.pause(*[tp for tp in self.partitions if tp not in active])
+        start = self.position
+        self.consumer.assign(
+            [
+                confluent_kafka.TopicPartition(tp.topic, tp.partition, start[tp].next_offset)
+                for tp in self.partitions
+                if tp in active
+            ]
+        )
         done = reported = 0
         while active:
             if self.deadline is not None and time.monotonic() > self.deadline:
@@ -100,25 +111,32 @@ class PartitionRun:
                     f"ingest deadline reached with {left} not read to the end (broker down or"
                     f" too slow?); {done} messages read were saved, the next run continues"
                 )
-            polled = self.consumer.poll(timeout_ms=1000, max_records=self.batch_size)
-            for tp, messages in polled.items():
+            for msg in self.consumer.consume(self.batch_size, 1.0):
+                # A (topic, partition) tuple finds the TopicPartition keys (named tuples).
+                tp = cast(Part, (msg.topic(), msg.partition()))  # set on every message
+                error = msg.error()
+                if error is not None:
+                    if not end_of_partition(error):
+                        check(msg, error)
+                    elif cast(int, msg.offset()) >= self.end[tp]:
+                        self._finish(tp, active)  # at the end seen at start, gaps included
+                    continue
+                offset = cast(int, msg.offset())
                 end = self.end[tp]
-                for msg in messages:
-                    if msg.offset >= end:
-                        break  # beyond the end seen at start: the next run takes it
-                    decoded = decode(
-                        tp.topic, tp.partition, msg.offset, msg.key, msg.value, self.trust
-                    )
-                    if isinstance(decoded, DeadLetter):
-                        self.dead.append(decoded)
-                    else:
-                        self.events.append(decoded)
-                    self.last[tp] = (msg.offset, msg.key, msg.value)
-                    self.dirty = True
-                    done += 1
-            for tp in [tp for tp in active if self.consumer.position(tp) >= self.end[tp]]:
-                active.discard(tp)  # read to the end seen at start (gaps in offsets included)
-                self.consumer.pause(tp)
+                if offset >= end:
+                    self._finish(tp, active)  # beyond the end seen at start: the next run's
+                    continue
+                key, value = msg.key(), msg.value()
+                decoded = decode(tp[0], tp[1], offset, key, value, self.trust)
+                if isinstance(decoded, DeadLetter):
+                    self.dead.append(decoded)
+                else:
+                    self.events.append(decoded)
+                self.last[tp] = (offset, key, value)
+                self.dirty = True
+                done += 1
+                if offset + 1 >= end:
+                    self._finish(tp, active)
             if len(self.events) + len(self.dead) >= self.batch_size or not active:
                 self.flush()
                 if on_progress is not None:
@@ -126,6 +144,12 @@ class PartitionRun:
                     reported = done
         self.flush()
         self.report.messages = done
+
+    def _finish(self, tp: Part, active: set[TopicPartition]) -> None:
+        """A partition read to its end for this run: no more fetches of it."""
+        if tp in active:
+            active.discard(tp)
+            self.consumer.pause([confluent_kafka.TopicPartition(tp[0], tp[1])])
 
     def flush(self) -> None:
         """Hand the batch to the writer; wait for the previous one first (double buffering)."""
@@ -167,8 +191,14 @@ class PartitionRun:
             pending.result()  # re-raises a failed write here, before anything else is written
 
     def _record_lag(self) -> None:
+        assigned = {(a.topic, a.partition) for a in self.consumer.assignment()}
         for tp in self.partitions:
-            latest = max(self.consumer.highwater(tp) or 0, self.end[tp])
+            latest = self.end[tp]
+            if tp in assigned:  # the high watermark of the last fetch (-1: none yet)
+                _, high = self.consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(tp.topic, tp.partition), cached=True
+                )
+                latest = max(latest, high)
             left = latest - self.position[tp].next_offset
             self.report.topic(tp.topic).lag_left += left
             self.report.partition_lag[(tp.topic, tp.partition)] = left

@@ -35,6 +35,7 @@ from database.names import WAREHOUSE_DATABASE
 from ingest import metrics, raw_partitions, warehouse
 from ingest.batches import PartitionRun
 from ingest.positions import partitions_of, start_positions
+from ingest.reader import make_reader
 from ingest.report import IngestReport
 from ingest.warehouse import Position
 
@@ -67,7 +68,9 @@ class Slice:
 
 
 def consumer_config(settings: Settings) -> dict[str, Any]:
-    """The ingest's KafkaConsumer arguments: no group, large fetches, SASL/TLS from settings."""
+    """The planning KafkaConsumer's arguments: no group, large fetches, SASL/TLS from settings.
+
+    It probes the partitions (``ingest.positions``); ``ingest.reader`` reads them."""
     return {
         "bootstrap_servers": settings.bootstrap_servers,
         **settings.kafka_client_options(),
@@ -178,9 +181,8 @@ def ingest_slice(
     start = {TopicPartition(t, p): pos for t, p, pos, _ in piece.partitions}
     end = {TopicPartition(t, p): e for t, p, _, e in piece.partitions}
     trust = trusted_keys(settings)  # read at each run: a rotated key set needs no restart
-    consumer = make_consumer(settings)
+    consumer = make_reader(settings)
     try:
-        consumer.assign(partitions)
         with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
             run = PartitionRun(
                 conn, consumer, partitions, start, end, batch_size, report, trust,
