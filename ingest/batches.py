@@ -26,6 +26,10 @@ from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_
 
 Progress = Callable[[int], None]  # called with the number of messages read since the last call
 Part = tuple[str, int]  # a message's (topic, partition)
+# librdkafka's consume() returns when it has this many messages or after this long: a short
+# wait, so the last messages of a run (fewer than a batch) do not wait a second for company.
+CONSUME_MAX = 2000
+CONSUME_WAIT_S = 0.05
 
 
 class DeadlineExceeded(TimeoutError):
@@ -111,7 +115,7 @@ class PartitionRun:
                     f"ingest deadline reached with {left} not read to the end (broker down or"
                     f" too slow?); {done} messages read were saved, the next run continues"
                 )
-            for msg in self.consumer.consume(self.batch_size, 1.0):
+            for msg in self.consumer.consume(CONSUME_MAX, CONSUME_WAIT_S):
                 # A (topic, partition) tuple finds the TopicPartition keys (named tuples).
                 tp = cast(Part, (msg.topic(), msg.partition()))  # set on every message
                 error = msg.error()
