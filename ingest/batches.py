@@ -20,7 +20,8 @@ from config import tracing
 from contracts.signatures import TrustedKeys
 from ingest import warehouse
 from ingest.decode import decode
-from ingest.reader import check, end_of_partition
+from ingest.gaps import GapCheck
+from ingest.reader import check
 from ingest.report import IngestReport
 from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_sha256
 
@@ -30,6 +31,9 @@ Part = tuple[str, int]  # a message's (topic, partition)
 # wait, so the last messages of a run (fewer than a batch) do not wait a second for company.
 CONSUME_MAX = 2000
 CONSUME_WAIT_S = 0.05
+# How often a partition the reader has gone quiet on may be asked about gaps (``ingest.gaps``):
+# a check is a kafka-python fetch, and a partition is also quiet while its next fetch is out.
+GAP_CHECK_EVERY_S = 0.1
 
 
 class DeadlineExceeded(TimeoutError):
@@ -61,6 +65,7 @@ class PartitionRun:
         *,
         save_positions: bool = False,
         deadline: float | None = None,
+        gaps: GapCheck,
     ):
         self.conn, self.consumer, self.partitions = conn, consumer, partitions
         self.position = dict(start)
@@ -71,6 +76,9 @@ class PartitionRun:
         self.last: dict[TopicPartition, tuple[int, bytes | None, bytes | None]] = {}
         self.dirty = save_positions  # e.g. a reset: saved even if nothing is read
         self.deadline = deadline  # time.monotonic() value; None: no limit
+        self.gaps = gaps  # tells a partition read to its end when its last offsets hold no record
+        self.gap_checked: dict[TopicPartition, float] = {}  # when each was last asked about
+        self.gaps_to_end: set[TopicPartition] = set()  # no record from the stored offset on
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
         self.pending: Future[None] | None = None
         self.trace_context = otel_context.get_current()  # the writer thread's spans join the run
@@ -104,6 +112,8 @@ class PartitionRun:
                 if tp in active
             ]
         )
+        # Not asked before the reader's first fetches had time to answer.
+        self.gap_checked = dict.fromkeys(active, time.monotonic())
         done = reported = 0
         while active:
             if self.deadline is not None and time.monotonic() > self.deadline:
@@ -115,16 +125,16 @@ class PartitionRun:
                     f"ingest deadline reached with {left} not read to the end (broker down or"
                     f" too slow?); {done} messages read were saved, the next run continues"
                 )
-            for msg in self.consumer.consume(CONSUME_MAX, CONSUME_WAIT_S):
+            messages = self.consumer.consume(CONSUME_MAX, CONSUME_WAIT_S)
+            heard: set[Part] = set()
+            for msg in messages:
                 # A (topic, partition) tuple finds the TopicPartition keys (named tuples).
                 tp = cast(Part, (msg.topic(), msg.partition()))  # set on every message
                 error = msg.error()
                 if error is not None:
-                    if not end_of_partition(error):
-                        check(msg, error)
-                    elif cast(int, msg.offset()) >= self.end[tp]:
-                        self._finish(tp, active)  # at the end seen at start, gaps included
+                    check(msg, error)
                     continue
+                heard.add(tp)
                 offset = cast(int, msg.offset())
                 end = self.end[tp]
                 if offset >= end:
@@ -141,6 +151,8 @@ class PartitionRun:
                 done += 1
                 if offset + 1 >= end:
                     self._finish(tp, active)
+            if len(messages) < CONSUME_MAX:  # librdkafka had nothing more at hand
+                self._finish_gaps({tp for tp in active if tp not in heard}, active)
             if len(self.events) + len(self.dead) >= self.batch_size or not active:
                 self.flush()
                 if on_progress is not None:
@@ -148,6 +160,24 @@ class PartitionRun:
                     reported = done
         self.flush()
         self.report.messages = done
+
+    def _finish_gaps(self, quiet: set[TopicPartition], active: set[TopicPartition]) -> None:
+        """Finish the quiet partitions whose offsets left before the end hold no record.
+
+        The reader delivers records only, so a partition whose last offsets are gaps
+        (transaction markers, compaction) never shows its end through a message: ``ingest.gaps``
+        is asked instead, at most every ``GAP_CHECK_EVERY_S`` for a partition.
+        """
+        now = time.monotonic()
+        left: dict[TopicPartition, tuple[int, int]] = {}
+        for tp in quiet:
+            if now - self.gap_checked[tp] >= GAP_CHECK_EVERY_S:
+                self.gap_checked[tp] = now
+                last = self.last.get(tp)
+                left[tp] = (last[0] + 1 if last else self.position[tp].next_offset, self.end[tp])
+        for tp in self.gaps.only_gaps(left):
+            self.gaps_to_end.add(tp)
+            self._finish((tp.topic, tp.partition), active)
 
     def _finish(self, tp: Part, active: set[TopicPartition]) -> None:
         """A partition read to its end for this run: no more fetches of it."""
@@ -203,7 +233,10 @@ class PartitionRun:
                     confluent_kafka.TopicPartition(tp.topic, tp.partition), cached=True
                 )
                 latest = max(latest, high)
-            left = latest - self.position[tp].next_offset
+            # A partition whose last offsets hold no record keeps its offset after its last
+            # record (the next run checks the message before it) but has nothing left.
+            read_to = self.end[tp] if tp in self.gaps_to_end else self.position[tp].next_offset
+            left = latest - read_to
             self.report.topic(tp.topic).lag_left += left
             self.report.partition_lag[(tp.topic, tp.partition)] = left
 

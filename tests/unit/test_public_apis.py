@@ -1,6 +1,6 @@
 """The project uses its libraries through their public APIs only: no private module or name
-of Airflow, Cosmos, dbt, multiprocessing, kafka-python or Great Expectations, no class swap,
-no fork, no underscore attribute of another object."""
+of Airflow, Cosmos, dbt, multiprocessing, kafka-python, confluent-kafka or Great Expectations,
+no class swap, no fork, no underscore attribute of another object."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ PACKAGES = (
     "config", "contracts", "cqrsw", "dags", "database", "ingest", "journeys", "loadtest",
     "pipeline", "quality", "services", "stack",
 )  # fmt: skip
-LIBRARIES = "airflow|cosmos|dbt|multiprocessing|kafka|great_expectations"
+LIBRARIES = "airflow|cosmos|dbt|multiprocessing|kafka|confluent_kafka|great_expectations"
 FORBIDDEN = re.compile(
     rf"__class__ *=|os\.fork\(|from ({LIBRARIES})[a-z_.]*\._|from ({LIBRARIES})[a-z_.]* import _"
 )
@@ -27,11 +27,6 @@ ALLOWED = {
     # KafkaConsumer exposes no topic ids; KafkaAdminClient.describe_topics would open a second
     # connection per ingest run (tests/integration/test_broker_loss.py runs this line).
     ("ingest/positions.py", "consumer._client"),
-    # Not private: confluent-kafka names librdkafka's client-side error codes with a leading
-    # underscore (RD_KAFKA_RESP_ERR__PARTITION_EOF) and declares them in its type stubs; its
-    # documentation tests for a partition's end this way. tests/integration/test_ingest.py
-    # runs this line (every run reads its partitions to their ends).
-    ("ingest/reader.py", "KafkaError._PARTITION_EOF"),
 }
 
 
