@@ -35,6 +35,9 @@ WRITE_SERVICES: Final = ("orders", "invoices", "stock")
 # Kafka users (SCRAM): each write service as itself (it writes its own topics), the ingest
 # (reads them all) and init (creates them). Their ACLs: contracts/kafka_acls.py.
 INGEST_KAFKA_USER: Final = "ingest"
+# The group librdkafka's consumer must name (ingest/reader.py): the ingest only looks up its
+# coordinator (Describe), never joins it nor commits to it; offsets live in the warehouse.
+INGEST_KAFKA_GROUP: Final = "cqrsw-ingest"
 INIT_KAFKA_USER: Final = "init"
 KAFKA_USERS: Final = (*WRITE_SERVICES, INGEST_KAFKA_USER, INIT_KAFKA_USER)
 # compose's brokers, and the certificate kafka-init connects with (a super user, like them).

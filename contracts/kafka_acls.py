@@ -1,7 +1,8 @@
 """Who may do what on which topic of a Kafka with ACLs: derived from the catalogue.
 
 Each write service may write (and describe) the topics of the events it produces and no
-other; the ingest may read every topic and write none; init may create and describe them.
+other; the ingest may read every topic and write none, and describe its own consumer group
+(librdkafka looks up its coordinator; it never joins it); init may create and describe them.
 Nothing else is granted, and the brokers deny what is not granted
 (``allow.everyone.if.no.acl.found=false``). ``render_init_script`` writes compose's
 ``deploy/kafka/init.sh``: the topics, one SCRAM user per Kafka client, these ACLs.
@@ -11,8 +12,14 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import Literal
 
-from config.component_secrets import INGEST_KAFKA_USER, INIT_KAFKA_USER, KAFKA_USERS
+from config.component_secrets import (
+    INGEST_KAFKA_GROUP,
+    INGEST_KAFKA_USER,
+    INIT_KAFKA_USER,
+    KAFKA_USERS,
+)
 from contracts.catalog import CATALOGUE, TOPICS
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -22,19 +29,22 @@ PASSWORD_DIR = "/run/secrets"
 
 @dataclass(frozen=True)
 class Grant:
-    """``user`` may do ``operations`` on ``topic`` (a literal name, never a prefix or ``*``)."""
+    """``user`` may do ``operations`` on the topic (or group) ``name``: a literal name, never
+    a prefix or ``*``."""
 
     user: str
     operations: tuple[str, ...]
-    topic: str
+    name: str
+    resource: Literal["topic", "group"] = "topic"
 
 
 def grants() -> tuple[Grant, ...]:
-    """Every topic ACL the cluster holds."""
+    """Every ACL the cluster holds."""
     owned = tuple(Grant(e.producer, ("Write", "Describe"), e.topic) for e in CATALOGUE)
     read = tuple(Grant(INGEST_KAFKA_USER, ("Read", "Describe"), topic) for topic in TOPICS)
+    group = Grant(INGEST_KAFKA_USER, ("Describe",), INGEST_KAFKA_GROUP, "group")
     create = tuple(Grant(INIT_KAFKA_USER, ("Create", "Describe"), topic) for topic in TOPICS)
-    return owned + read + create
+    return (*owned, *read, group, *create)
 
 
 def password_file(user: str) -> str:
@@ -86,6 +96,6 @@ def render_init_script() -> str:
         operations = " ".join(f"--operation {op}" for op in grant.operations)
         lines.append(
             f"kafka acls --add --allow-principal User:{grant.user} {operations}"
-            f" --topic {shlex.quote(grant.topic)}"
+            f" --{grant.resource} {shlex.quote(grant.name)}"
         )
     return "\n".join(lines) + "\n"

@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from typing import cast
 
+import confluent_kafka
 import orjson
 import psycopg
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind
 
@@ -18,10 +20,20 @@ from config import tracing
 from contracts.signatures import TrustedKeys
 from ingest import warehouse
 from ingest.decode import decode
+from ingest.gaps import GapCheck
+from ingest.reader import check
 from ingest.report import IngestReport
 from ingest.warehouse import DeadLetter, Position, Positions, RawEvent, message_sha256
 
 Progress = Callable[[int], None]  # called with the number of messages read since the last call
+Part = tuple[str, int]  # a message's (topic, partition)
+# librdkafka's consume() returns when it has this many messages or after this long: a short
+# wait, so the last messages of a run (fewer than a batch) do not wait a second for company.
+CONSUME_MAX = 2000
+CONSUME_WAIT_S = 0.05
+# How often a partition the reader has gone quiet on may be asked about gaps (``ingest.gaps``):
+# a check is a kafka-python fetch, and a partition is also quiet while its next fetch is out.
+GAP_CHECK_EVERY_S = 0.1
 
 
 class DeadlineExceeded(TimeoutError):
@@ -36,12 +48,14 @@ class PartitionRun:
 
     The consumer thread decodes batch k+1 while a writer thread commits batch k, so Python
     and PostgreSQL work at the same time; batches still commit one after another, in order.
+    The consumer (``ingest.reader``) is assigned the partitions that have something to read,
+    each at its stored offset, and never commits.
     """
 
     def __init__(
         self,
         conn: psycopg.Connection,
-        consumer: KafkaConsumer,
+        consumer: confluent_kafka.Consumer,
         partitions: list[TopicPartition],
         start: dict[TopicPartition, Position],
         end: dict[TopicPartition, int],
@@ -51,6 +65,7 @@ class PartitionRun:
         *,
         save_positions: bool = False,
         deadline: float | None = None,
+        gaps: GapCheck,
     ):
         self.conn, self.consumer, self.partitions = conn, consumer, partitions
         self.position = dict(start)
@@ -61,6 +76,9 @@ class PartitionRun:
         self.last: dict[TopicPartition, tuple[int, bytes | None, bytes | None]] = {}
         self.dirty = save_positions  # e.g. a reset: saved even if nothing is read
         self.deadline = deadline  # time.monotonic() value; None: no limit
+        self.gaps = gaps  # tells a partition read to its end when its last offsets hold no record
+        self.gap_checked: dict[TopicPartition, float] = {}  # when each was last asked about
+        self.gaps_to_end: set[TopicPartition] = set()  # no record from the stored offset on
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
         self.pending: Future[None] | None = None
         self.trace_context = otel_context.get_current()  # the writer thread's spans join the run
@@ -86,9 +104,16 @@ class PartitionRun:
 
     def _consume(self, on_progress: Progress | None) -> None:
         active = {tp for tp in self.partitions if self.position[tp].next_offset < self.end[tp]}
-        for tp in self.partitions:
-            self.consumer.seek(tp, self.position[tp].next_offset)
-        self.consumer.pause(*[tp for tp in self.partitions if tp not in active])
+        start = self.position
+        self.consumer.assign(
+            [
+                confluent_kafka.TopicPartition(tp.topic, tp.partition, start[tp].next_offset)
+                for tp in self.partitions
+                if tp in active
+            ]
+        )
+        # Not asked before the reader's first fetches had time to answer.
+        self.gap_checked = dict.fromkeys(active, time.monotonic())
         done = reported = 0
         while active:
             if self.deadline is not None and time.monotonic() > self.deadline:
@@ -100,25 +125,34 @@ class PartitionRun:
                     f"ingest deadline reached with {left} not read to the end (broker down or"
                     f" too slow?); {done} messages read were saved, the next run continues"
                 )
-            polled = self.consumer.poll(timeout_ms=1000, max_records=self.batch_size)
-            for tp, messages in polled.items():
+            messages = self.consumer.consume(CONSUME_MAX, CONSUME_WAIT_S)
+            heard: set[Part] = set()
+            for msg in messages:
+                # A (topic, partition) tuple finds the TopicPartition keys (named tuples).
+                tp = cast(Part, (msg.topic(), msg.partition()))  # set on every message
+                error = msg.error()
+                if error is not None:
+                    check(msg, error)
+                    continue
+                heard.add(tp)
+                offset = cast(int, msg.offset())
                 end = self.end[tp]
-                for msg in messages:
-                    if msg.offset >= end:
-                        break  # beyond the end seen at start: the next run takes it
-                    decoded = decode(
-                        tp.topic, tp.partition, msg.offset, msg.key, msg.value, self.trust
-                    )
-                    if isinstance(decoded, DeadLetter):
-                        self.dead.append(decoded)
-                    else:
-                        self.events.append(decoded)
-                    self.last[tp] = (msg.offset, msg.key, msg.value)
-                    self.dirty = True
-                    done += 1
-            for tp in [tp for tp in active if self.consumer.position(tp) >= self.end[tp]]:
-                active.discard(tp)  # read to the end seen at start (gaps in offsets included)
-                self.consumer.pause(tp)
+                if offset >= end:
+                    self._finish(tp, active)  # beyond the end seen at start: the next run's
+                    continue
+                key, value = msg.key(), msg.value()
+                decoded = decode(tp[0], tp[1], offset, key, value, self.trust)
+                if isinstance(decoded, DeadLetter):
+                    self.dead.append(decoded)
+                else:
+                    self.events.append(decoded)
+                self.last[tp] = (offset, key, value)
+                self.dirty = True
+                done += 1
+                if offset + 1 >= end:
+                    self._finish(tp, active)
+            if len(messages) < CONSUME_MAX:  # librdkafka had nothing more at hand
+                self._finish_gaps({tp for tp in active if tp not in heard}, active)
             if len(self.events) + len(self.dead) >= self.batch_size or not active:
                 self.flush()
                 if on_progress is not None:
@@ -126,6 +160,30 @@ class PartitionRun:
                     reported = done
         self.flush()
         self.report.messages = done
+
+    def _finish_gaps(self, quiet: set[TopicPartition], active: set[TopicPartition]) -> None:
+        """Finish the quiet partitions whose offsets left before the end hold no record.
+
+        The reader delivers records only, so a partition whose last offsets are gaps
+        (transaction markers, compaction) never shows its end through a message: ``ingest.gaps``
+        is asked instead, at most every ``GAP_CHECK_EVERY_S`` for a partition.
+        """
+        now = time.monotonic()
+        left: dict[TopicPartition, tuple[int, int]] = {}
+        for tp in quiet:
+            if now - self.gap_checked[tp] >= GAP_CHECK_EVERY_S:
+                self.gap_checked[tp] = now
+                last = self.last.get(tp)
+                left[tp] = (last[0] + 1 if last else self.position[tp].next_offset, self.end[tp])
+        for tp in self.gaps.only_gaps(left):
+            self.gaps_to_end.add(tp)
+            self._finish((tp.topic, tp.partition), active)
+
+    def _finish(self, tp: Part, active: set[TopicPartition]) -> None:
+        """A partition read to its end for this run: no more fetches of it."""
+        if tp in active:
+            active.discard(tp)
+            self.consumer.pause([confluent_kafka.TopicPartition(tp[0], tp[1])])
 
     def flush(self) -> None:
         """Hand the batch to the writer; wait for the previous one first (double buffering)."""
@@ -167,9 +225,18 @@ class PartitionRun:
             pending.result()  # re-raises a failed write here, before anything else is written
 
     def _record_lag(self) -> None:
+        assigned = {(a.topic, a.partition) for a in self.consumer.assignment()}
         for tp in self.partitions:
-            latest = max(self.consumer.highwater(tp) or 0, self.end[tp])
-            left = latest - self.position[tp].next_offset
+            latest = self.end[tp]
+            if tp in assigned:  # the high watermark of the last fetch (-1: none yet)
+                _, high = self.consumer.get_watermark_offsets(
+                    confluent_kafka.TopicPartition(tp.topic, tp.partition), cached=True
+                )
+                latest = max(latest, high)
+            # A partition whose last offsets hold no record keeps its offset after its last
+            # record (the next run checks the message before it) but has nothing left.
+            read_to = self.end[tp] if tp in self.gaps_to_end else self.position[tp].next_offset
+            left = latest - read_to
             self.report.topic(tp.topic).lag_left += left
             self.report.partition_lag[(tp.topic, tp.partition)] = left
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
+from functools import partial
 from multiprocessing.queues import Queue
 from typing import Any
 
@@ -34,7 +35,9 @@ from database.locks import INGEST_LOCK
 from database.names import WAREHOUSE_DATABASE
 from ingest import metrics, raw_partitions, warehouse
 from ingest.batches import PartitionRun
+from ingest.gaps import GapCheck
 from ingest.positions import partitions_of, start_positions
+from ingest.reader import make_reader
 from ingest.report import IngestReport
 from ingest.warehouse import Position
 
@@ -67,7 +70,10 @@ class Slice:
 
 
 def consumer_config(settings: Settings) -> dict[str, Any]:
-    """The ingest's KafkaConsumer arguments: no group, large fetches, SASL/TLS from settings."""
+    """The planning KafkaConsumer's arguments: no group, large fetches, SASL/TLS from settings.
+
+    It probes the partitions (``ingest.positions``); ``ingest.reader`` reads them, and
+    ``ingest.gaps`` asks one made like it where a partition's last offsets hold no record."""
     return {
         "bootstrap_servers": settings.bootstrap_servers,
         **settings.kafka_client_options(),
@@ -83,6 +89,16 @@ def consumer_config(settings: Settings) -> dict[str, Any]:
 
 def make_consumer(settings: Settings) -> KafkaConsumer:
     return KafkaConsumer(**consumer_config(settings))
+
+
+def make_gap_consumer(settings: Settings) -> KafkaConsumer:
+    """The consumer ``ingest.gaps`` asks: the planning one's settings, small fetches (it looks
+    at a partition's first record from an offset, if any, not at its backlog), and a short
+    wait for a broker it cannot reach (the reader's loop, and its deadline, wait on it)."""
+    config = consumer_config(settings)
+    return KafkaConsumer(
+        **{**config, "max_partition_fetch_bytes": 256 * 1024, "bootstrap_timeout_ms": 5000}
+    )
 
 
 def run_ingest(
@@ -178,17 +194,18 @@ def ingest_slice(
     start = {TopicPartition(t, p): pos for t, p, pos, _ in piece.partitions}
     end = {TopicPartition(t, p): e for t, p, _, e in piece.partitions}
     trust = trusted_keys(settings)  # read at each run: a rotated key set needs no restart
-    consumer = make_consumer(settings)
+    consumer = make_reader(settings)
+    gaps = GapCheck(partial(make_gap_consumer, settings))
     try:
-        consumer.assign(partitions)
         with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
             run = PartitionRun(
                 conn, consumer, partitions, start, end, batch_size, report, trust,
-                save_positions=piece.save_positions, deadline=piece.deadline,
+                save_positions=piece.save_positions, deadline=piece.deadline, gaps=gaps,
             )  # fmt: skip
             run.consume(on_progress)
     finally:
         consumer.close()
+        gaps.close()
     return report
 
 

@@ -39,6 +39,7 @@ kafka acls --add --allow-principal User:ingest --operation Read --operation Desc
 kafka acls --add --allow-principal User:ingest --operation Read --operation Describe --topic order.cancelled
 kafka acls --add --allow-principal User:ingest --operation Read --operation Describe --topic invoice.created
 kafka acls --add --allow-principal User:ingest --operation Read --operation Describe --topic stock.updated
+kafka acls --add --allow-principal User:ingest --operation Describe --group cqrsw-ingest
 kafka acls --add --allow-principal User:init --operation Create --operation Describe --topic order.created
 kafka acls --add --allow-principal User:init --operation Create --operation Describe --topic order.cancelled
 kafka acls --add --allow-principal User:init --operation Create --operation Describe --topic invoice.created

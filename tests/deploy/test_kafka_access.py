@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from config.component_secrets import (
+    INGEST_KAFKA_GROUP,
     INGEST_KAFKA_USER,
     INIT_KAFKA_USER,
     KAFKA_ADMIN,
@@ -40,9 +41,13 @@ COMPOSE_USERS = {
 K8S_USERS = {**{producer: producer for producer in PRODUCERS}, "cqrsw-init": INIT_KAFKA_USER}
 
 
+INGEST_GROUP = f"group:{INGEST_KAFKA_GROUP}"  # how granted() names the ingest's group
+
+
 def expected_acls() -> set[tuple[str, str, str]]:
-    """(user, operation, topic) from the catalogue alone."""
-    acls = set()
+    """(user, operation, topic) from the catalogue alone, and the ingest's group Describe
+    (librdkafka looks up the group's coordinator even for assigned partitions)."""
+    acls = {(INGEST_KAFKA_USER, "Describe", INGEST_GROUP)}
     for topic in TOPICS:
         acls |= {(PRODUCER_OF[topic], op, topic) for op in ("Write", "Describe")}
         acls |= {(INGEST_KAFKA_USER, op, topic) for op in ("Read", "Describe")}
@@ -61,11 +66,20 @@ def granted(script: str) -> set[tuple[str, str, str]]:
         assert words[2] == "--add", line
         options = list(zip(words[3::2], words[4::2], strict=True))
         names = {name for name, _ in options}
-        assert names == {"--allow-principal", "--operation", "--topic"}, line  # no deny,
-        # prefix pattern, group, cluster or host option: one literal topic, one principal
         (principal,) = [v for n, v in options if n == "--allow-principal"]
+        assert principal.startswith("User:"), line
+        if "--group" in names:  # only the ingest's own group, only described
+            assert names == {"--allow-principal", "--operation", "--group"}, line
+            (group,) = [v for n, v in options if n == "--group"]
+            assert group == INGEST_KAFKA_GROUP, line
+            assert principal == f"User:{INGEST_KAFKA_USER}", line
+            assert [v for n, v in options if n == "--operation"] == ["Describe"], line
+            acls.add((INGEST_KAFKA_USER, "Describe", INGEST_GROUP))
+            continue
+        assert names == {"--allow-principal", "--operation", "--topic"}, line  # no deny,
+        # prefix pattern, cluster or host option: one literal topic, one principal
         (topic,) = [v for n, v in options if n == "--topic"]
-        assert principal.startswith("User:") and topic in TOPICS, line
+        assert topic in TOPICS, line
         acls |= {
             (principal.removeprefix("User:"), v, topic) for n, v in options if n == "--operation"
         }

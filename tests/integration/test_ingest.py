@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+from kafka import KafkaProducer
 
 from bench.events import event_stream
 from config.settings import Settings
@@ -20,8 +21,9 @@ from contracts.envelope import EventMeta, make_event
 from database import connections
 from database.locks import INGEST_LOCK
 from database.names import WAREHOUSE_DATABASE
+from ingest import warehouse
 from ingest.job import IngestBusy, run_ingest
-from services.outbox import make_producer
+from services.outbox import make_producer, producer_config
 from stack.lifecycle import Stack
 from tests.support.signing import stack_bytes
 
@@ -196,6 +198,40 @@ def test_a_broker_that_lost_its_log_is_detected_and_nothing_is_lost(settings: Se
         assert count_rows(settings, "order_created", [e["event_id"] for e in after]) == refill
     assert count_rows(settings, "order_created", [e["event_id"] for e in before]) == len(before)
     assert not run_ingest(settings).resets  # once re-read, the next run carries on normally
+
+
+def test_a_partition_whose_last_offsets_hold_no_record_ends_the_run_promptly(
+    settings: Settings,
+) -> None:
+    """A transaction's commit marker takes an offset no client hands on: the partition's end
+    lies past its last record, and the run must still see it read to the end, not wait."""
+    event = order_created()
+    producer = KafkaProducer(
+        **producer_config(settings), transactional_id=f"ingest-test-{uuid.uuid4().hex}"
+    )
+    producer.init_transactions()
+    producer.begin_transaction()
+    sent = producer.send(
+        "order.created", key=event["aggregate_id"].encode(), value=stack_bytes(settings, event)
+    )
+    producer.commit_transaction()
+    producer.close()
+    partition, offset = sent.get().partition, sent.get().offset
+    hurried = settings.model_copy(update={"ingest_deadline_s": 30.0})
+
+    report = run_ingest(hurried)  # DeadlineExceeded if the marker's offset were awaited
+    assert report.seconds < 10
+    assert count_rows(settings, "order_created", [event["event_id"]]) == 1
+    assert report.partition_lag[("order.created", partition)] == 0
+    with connections.connect(settings, WAREHOUSE_DATABASE) as conn:
+        stored = warehouse.stored_offsets(conn)[("order.created", partition)]
+    # Kept after the record, not after the marker: the next run finds its message before it.
+    assert stored.next_offset == offset + 1
+    again = run_ingest(hurried)  # starts at the marker: nothing but it before the end
+    assert again.seconds < 10
+    assert not again.resets
+    assert again.topics["order.created"].rows_written == 0
+    assert again.partition_lag[("order.created", partition)] == 0
 
 
 @pytest.fixture(autouse=True)

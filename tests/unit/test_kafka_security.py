@@ -1,14 +1,21 @@
-"""SASL and TLS settings reach the relay's producer and the ingest's consumer as documented."""
+"""SASL and TLS settings reach the relay's producer and the ingest's consumers as documented."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from config.settings import ConfigurationError, Settings, load_settings
 from ingest.job import consumer_config
+from ingest.reader import librdkafka_options, reader_config
 from services.outbox import producer_config
 from tests.unit.test_secret_checks import PROD, STRONG
 
@@ -79,3 +86,63 @@ def test_prod_refuses_a_weak_kafka_password_naming_the_file_not_the_value(
     assert weak not in str(refused.value).split("FILE", 1)[1]
     password.write_text(STRONG)
     assert producer_config(settings)["sasl_plain_password"] == STRONG
+
+
+LIBRDKAFKA_SECURITY = (
+    "security.protocol", "sasl.mechanism", "sasl.username", "sasl.password", "ssl.ca.location",
+    "ssl.endpoint.identification.algorithm",
+)  # fmt: skip
+
+
+def self_signed_ca(path: Path) -> None:
+    """A CA certificate librdkafka can load (it reads ``ssl.ca.location`` when created)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_the_ingest_reader_gets_the_same_sasl_and_tls_settings_in_librdkafka_terms(
+    tmp_path: Path,
+) -> None:
+    settings = secured(tmp_path)
+    self_signed_ca(tmp_path / "ca.pem")
+    config = reader_config(settings)
+    assert {k: config[k] for k in LIBRDKAFKA_SECURITY} == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "cqrsw-orders",
+        "sasl.password": "s3cret-from-a-file",
+        "ssl.ca.location": str(tmp_path / "ca.pem"),
+        "ssl.endpoint.identification.algorithm": "https",
+    }
+    # Never commits: offsets are kept in the warehouse, with the rows.
+    assert config["enable.auto.commit"] is False and config["enable.auto.offset.store"] is False
+    # librdkafka checks every property when the consumer is made (an unknown or misspelt one
+    # raises); nothing connects until the consumer is assigned partitions.
+    Consumer(config).close()
+
+
+def test_the_reader_refuses_a_client_option_it_does_not_map(tmp_path: Path) -> None:
+    options = secured(tmp_path).kafka_client_options()
+    assert librdkafka_options(options)["sasl.username"] == "cqrsw-orders"
+    with pytest.raises(ValueError, match="sasl_kerberos_service_name"):
+        librdkafka_options({**options, "sasl_kerberos_service_name": "kafka"})
+
+
+def test_a_plaintext_reader_carries_no_credentials() -> None:
+    config = reader_config(Settings())
+    assert config["security.protocol"] == "PLAINTEXT"
+    assert not {k for k in config if k.startswith(("sasl.", "ssl."))}
+    Consumer(config).close()

@@ -1,6 +1,6 @@
 """The project uses its libraries through their public APIs only: no private module or name
-of Airflow, Cosmos, dbt, multiprocessing, kafka-python or Great Expectations, no class swap,
-no fork, no underscore attribute of another object."""
+of Airflow, Cosmos, dbt, multiprocessing, kafka-python, confluent-kafka or Great Expectations,
+no class swap, no fork, no underscore attribute of another object."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ PACKAGES = (
     "config", "contracts", "cqrsw", "dags", "database", "ingest", "journeys", "loadtest",
     "pipeline", "quality", "services", "stack",
 )  # fmt: skip
-LIBRARIES = "airflow|cosmos|dbt|multiprocessing|kafka|great_expectations"
+LIBRARIES = "airflow|cosmos|dbt|multiprocessing|kafka|confluent_kafka|great_expectations"
 FORBIDDEN = re.compile(
     rf"__class__ *=|os\.fork\(|from ({LIBRARIES})[a-z_.]*\._|from ({LIBRARIES})[a-z_.]* import _"
 )
