@@ -158,7 +158,7 @@ def fetch_us(settings: Settings) -> tuple[float, float]:
     try:
         partitions = partitions_of(probe, TOPICS)
         probe.assign(partitions)
-        _, end, _ = start_positions(probe, partitions, {}, IngestReport())
+        _, end, _ = start_positions(probe, partitions, {}, dict.fromkeys(TOPICS), IngestReport())
     finally:
         probe.close()
     reader = make_reader(settings)

@@ -1,8 +1,10 @@
 """Who may do what on which topic of a Kafka with ACLs: derived from the catalogue.
 
 Each write service may write (and describe) the topics of the events it produces and no
-other; the ingest may read every topic and write none, and describe its own consumer group
-(librdkafka looks up its coordinator; it never joins it); init may create and describe them.
+other; the ingest may read and describe every topic and write none (describing a topic is
+also what gives it the topic's id: confluent-kafka's ``describe_topics`` sends a Metadata
+request), and describe its own consumer group (librdkafka looks up its coordinator; it never
+joins it); init may create and describe them.
 Nothing else is granted, and the brokers deny what is not granted
 (``allow.everyone.if.no.acl.found=false``). ``render_init_script`` writes compose's
 ``deploy/kafka/init.sh``: the topics, one SCRAM user per Kafka client, these ACLs.

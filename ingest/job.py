@@ -36,8 +36,8 @@ from database.names import WAREHOUSE_DATABASE
 from ingest import metrics, raw_partitions, warehouse
 from ingest.batches import PartitionRun
 from ingest.gaps import GapCheck
-from ingest.positions import partitions_of, start_positions
-from ingest.reader import make_reader
+from ingest.positions import partitions_of, start_positions, topic_ids
+from ingest.reader import make_admin, make_reader
 from ingest.report import IngestReport
 from ingest.warehouse import Position
 
@@ -160,7 +160,9 @@ def _plan(
         consumer.assign(partitions)
         with connections.connect(settings, WAREHOUSE_DATABASE, role=DbRole.INGEST) as conn:
             stored = warehouse.stored_offsets(conn)
-        start, end, reset = start_positions(consumer, partitions, stored, report)
+        with make_admin(settings) as admin:
+            ids = topic_ids(admin, sorted({tp.topic for tp in partitions}))
+        start, end, reset = start_positions(consumer, partitions, stored, ids, report)
     finally:
         consumer.close()
     backlog = {tp: end[tp] - start[tp].next_offset for tp in partitions}

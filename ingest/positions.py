@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Protocol, cast
 
+from confluent_kafka import KafkaException, TopicCollection, Uuid
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaConsumer, TopicPartition
 
 from ingest import metrics, warehouse
@@ -17,6 +22,14 @@ log = logging.getLogger(__name__)
 
 class IngestError(RuntimeError):
     """The broker did not answer as a Kafka broker must; nothing was written."""
+
+
+class KafkaUuid(Protocol):
+    """confluent-kafka's ``Uuid`` as its docstrings document it (``help(Uuid)``); its type
+    stub names neither method."""
+
+    def get_most_significant_bits(self) -> int: ...
+    def get_least_significant_bits(self) -> int: ...
 
 
 def partitions_of(consumer: KafkaConsumer, topics: tuple[str, ...]) -> list[TopicPartition]:
@@ -34,6 +47,7 @@ def start_positions(
     consumer: KafkaConsumer,
     partitions: list[TopicPartition],
     stored: warehouse.Positions,
+    ids: Mapping[str, str | None],
     report: IngestReport,
 ) -> tuple[dict[TopicPartition, Position], dict[TopicPartition, int], set[TopicPartition]]:
     """Where each partition starts and ends for this run, checked against the broker's log.
@@ -41,14 +55,14 @@ def start_positions(
     A broker that lost its log (memory-only Tansu restarted, topic recreated, retention) shows
     a new topic id, a stored offset outside [first, end] or another message just before it.
     The topic id is what a refilled log cannot fake, whatever order it was re-published in;
-    the other two cover brokers that report no topic id. Policy:
+    the other two cover brokers that report no topic id (None in ``ids``, from ``topic_ids``).
+    Policy:
     report it loudly and read that partition again from its earliest offset; the event_id
     primary key of the raw tables absorbs whatever is read twice.
     """
     first = consumer.beginning_offsets(partitions)
     start = {tp: stored.get((tp.topic, tp.partition), Position(first[tp])) for tp in partitions}
     end, before = _probe(consumer, partitions, first, start)
-    ids = topic_ids(consumer, partitions)
     reset: set[TopicPartition] = set()
     for tp in partitions:
         pos = start[tp]
@@ -86,13 +100,31 @@ def _reset(
     metrics.OFFSET_RESETS.labels(tp.topic, str(tp.partition)).inc()
 
 
-def topic_ids(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[str, str | None]:
-    """The broker's id of each topic (from the metadata the consumer holds), None if unknown."""
-    # No public API gives topic ids: KafkaConsumer exposes none, and KafkaAdminClient would
-    # open a second connection per run. kafka-python keeps them here (metadata v10+).
-    cluster = consumer._client.cluster
-    ids = {tp.topic: cluster.topic_id(tp.topic) for tp in partitions}
-    return {topic: str(tid) if tid is not None else None for topic, tid in ids.items()}
+def topic_ids(
+    admin: AdminClient, topics: list[str], timeout_s: float = 30
+) -> dict[str, str | None]:
+    """The broker's id of each topic (``TopicDescription.topic_id``), None where it reports none.
+
+    IngestError if the broker does not describe a topic (gone since it was listed, or the
+    ingest's user may not describe it) or does not answer in time: nothing is written then.
+    """
+    futures = admin.describe_topics(TopicCollection(topics), request_timeout=timeout_s)
+    ids: dict[str, str | None] = {}
+    for topic, future in futures.items():
+        try:
+            ids[topic] = uuid_text(future.result().topic_id)
+        except KafkaException as e:
+            raise IngestError(f"the broker did not describe topic {topic}: {e}") from e
+    return ids
+
+
+def uuid_text(topic_id: Uuid) -> str | None:
+    """A Kafka Uuid as PostgreSQL's uuid type and kafka-python write it; None for the zero
+    Uuid, which a broker sends for a topic it keeps no id for."""
+    halves = cast(KafkaUuid, topic_id)
+    bits = halves.get_most_significant_bits() % 2**64 << 64
+    bits |= halves.get_least_significant_bits() % 2**64  # both signed 64-bit, as in Java
+    return str(uuid.UUID(int=bits)) if bits else None
 
 
 def _probe(

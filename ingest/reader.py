@@ -4,8 +4,9 @@ kafka-python parses every record batch in Python, under the interpreter lock tha
 and the writer thread need too (about 12-16 us of CPU a message on 1,151-byte envelopes,
 measured 2026-12-06). librdkafka fetches and parses in its own threads without that lock;
 handing a message to Python costs about 2 us. Planning a run (partitions, start and end
-offsets, topic ids, the message before a stored offset: ``ingest.positions``) stays with
-kafka-python, which the relays' producer uses too.
+offsets, the message before a stored offset: ``ingest.positions``) stays with kafka-python,
+which the relays' producer uses too; the topics' ids come from confluent-kafka's
+``AdminClient.describe_topics`` (``make_admin``), since kafka-python's consumer exposes none.
 
 The reader is assigned its partitions at the offsets stored in the warehouse
 (``Consumer.assign`` with offsets) and never commits: offsets are kept with the rows, in the
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from confluent_kafka.admin import AdminClient
 
 from config.component_secrets import INGEST_KAFKA_GROUP
 from config.settings import Settings
@@ -55,10 +57,18 @@ def librdkafka_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
+def connection_config(settings: Settings) -> dict[str, Any]:
+    """Where and how a librdkafka client of the ingest connects: brokers, SASL/TLS."""
+    return {
+        "bootstrap.servers": ",".join(settings.bootstrap_servers),
+        **librdkafka_options(settings.kafka_client_options()),
+    }
+
+
 def reader_config(settings: Settings) -> dict[str, Any]:
     """librdkafka's configuration for the ingest: large fetches, SASL/TLS from the settings."""
     return {
-        "bootstrap.servers": ",".join(settings.bootstrap_servers),
+        **connection_config(settings),
         "group.id": INGEST_KAFKA_GROUP,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -71,12 +81,17 @@ def reader_config(settings: Settings) -> dict[str, Any]:
         "max.partition.fetch.bytes": 16 * 1024 * 1024,
         "queued.max.messages.kbytes": 64 * 1024,  # prefetched, per partition
         "socket.timeout.ms": 30_000,
-        **librdkafka_options(settings.kafka_client_options()),
     }
 
 
 def make_reader(settings: Settings) -> Consumer:
     return Consumer(reader_config(settings), logger=log)
+
+
+def make_admin(settings: Settings) -> AdminClient:
+    """The admin client that looks up the topics' ids (a Metadata request: Describe on each
+    topic, which the ingest's Kafka user holds). Use it in a ``with`` block: that closes it."""
+    return AdminClient(connection_config(settings), logger=log)
 
 
 def check(message: Message, error: KafkaError) -> None:

@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from config.settings import ConfigurationError, Settings, load_settings
 from ingest.job import consumer_config
-from ingest.reader import librdkafka_options, reader_config
+from ingest.reader import connection_config, librdkafka_options, make_admin, reader_config
 from services.outbox import producer_config
 from tests.unit.test_secret_checks import PROD, STRONG
 
@@ -132,6 +132,19 @@ def test_the_ingest_reader_gets_the_same_sasl_and_tls_settings_in_librdkafka_ter
     # librdkafka checks every property when the consumer is made (an unknown or misspelt one
     # raises); nothing connects until the consumer is assigned partitions.
     Consumer(config).close()
+
+
+def test_the_ingest_admin_client_connects_as_the_reader_does(tmp_path: Path) -> None:
+    """The topic-id lookup (``ingest.positions.topic_ids``) goes as the same Kafka user."""
+    settings = secured(tmp_path)
+    self_signed_ca(tmp_path / "ca.pem")
+    config = connection_config(settings)
+    assert config.items() <= reader_config(settings).items()
+    assert {k for k in config if k.startswith(("sasl.", "ssl.", "security."))} == set(
+        LIBRDKAFKA_SECURITY
+    )
+    with make_admin(settings):  # librdkafka checks every property when the client is made
+        pass
 
 
 def test_the_reader_refuses_a_client_option_it_does_not_map(tmp_path: Path) -> None:

@@ -24,9 +24,6 @@ FORBIDDEN = re.compile(
 ALLOWED = {
     # argparse documents add_subparsers() but names no public type for what it returns.
     ("cqrsw/observe.py", "argparse._SubParsersAction"),
-    # KafkaConsumer exposes no topic ids; KafkaAdminClient.describe_topics would open a second
-    # connection per ingest run (tests/integration/test_broker_loss.py runs this line).
-    ("ingest/positions.py", "consumer._client"),
 }
 
 
