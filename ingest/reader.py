@@ -79,7 +79,7 @@ def reader_config(settings: Settings) -> dict[str, Any]:
         "auto.offset.reset": "earliest",
         "fetch.max.bytes": 64 * 1024 * 1024,
         "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        "queued.max.messages.kbytes": 64 * 1024,  # prefetched, per partition
+        "queued.max.messages.kbytes": 64 * 1024,  # bound on prefetched messages (its default)
         "socket.timeout.ms": 30_000,
     }
 
