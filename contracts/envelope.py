@@ -186,17 +186,6 @@ def conforms(event: Any) -> bool:
     )
 
 
-@cache
-def _signature_validator() -> Validator:
-    return compile_schema(envelope_schema()["properties"]["signature"])
-
-
-def signature_conforms(signature: Any) -> bool:
-    """Whether an envelope's ``signature`` object meets its part of the envelope's schema
-    (an envelope conforms if it does and the rest, checked without it, does too)."""
-    return _signature_validator().is_valid(signature)
-
-
 def validate(event: Any) -> dict[str, Any]:
     """Check an envelope and its payload against the contracts; return it or raise.
 
