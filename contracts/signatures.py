@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,10 +45,6 @@ ROOT_DOMAIN = b"cqrsw-batch-v2\n"
 HASH_SIZE = 32
 # Roots whose signature verified, per trusted set: one check per batch, not per event.
 VERIFIED_ROOTS_KEPT = 4096
-# Inner nodes met while folding proofs to a verified root: the next envelope of that batch
-# stops folding where its path joins one (about three hashes an envelope instead of ten on
-# the bench's events, in ingest order). About 17 MB at this bound.
-VERIFIED_NODES_KEPT = 32768
 
 
 def canonical_json(event: Mapping[str, Any]) -> bytes:
@@ -212,7 +209,80 @@ class TrustedKey:
 
 
 Seen = tuple[str, str, str, int]  # a batch signature as sent: key id, root, value, size
-Node = tuple[Seen, int, int, bytes]  # a node met folding towards that root, and where
+Proof = tuple[int, bytes, bytes]  # a leaf's index, its hash and its audit path (concatenated)
+
+
+def group_root(proofs: Sequence[Proof], size: int) -> bytes | None:
+    """The root that leaves of one tree of ``size`` leaves lead to, folded together.
+
+    ``proofs`` holds each leaf once, in index order, every index in range. The tree is folded
+    level by level (RFC 9162 shape: the last node of a level with no right neighbour moves
+    up as it is), each inner node hashed once for the whole group. A node whose neighbour is
+    not in the group takes it from its own path; where both are, each path must name the
+    other and the rest of their paths must agree, so that every path is checked to its end.
+    The answer is thus the root ``root_from_path`` gives each leaf, when it gives them all
+    the same one. None if any path is too short, too long or disagrees: then the caller
+    folds each leaf alone to tell which (``TrustedKeys.refusals``).
+    """
+    last = size - 1
+    level = proofs
+    while last:
+        up: list[Proof] = []
+        i, count = 0, len(level)
+        while i < count:
+            at, node, rest = level[i]
+            i += 1
+            if at & 1:  # a right node whose left neighbour is not here: it is in the path
+                if len(rest) < HASH_SIZE:
+                    return None
+                node = _sha256(_join((NODE_PREFIX, rest[:HASH_SIZE], node))).digest()
+                rest = rest[HASH_SIZE:]
+            elif at == last:
+                pass  # no right neighbour: it moves up unhashed
+            elif i < count and level[i][0] == at + 1:  # both neighbours here
+                _, right, right_rest = level[i]
+                i += 1
+                tail = rest[HASH_SIZE:]
+                if rest[:HASH_SIZE] != right or right_rest[:HASH_SIZE] != node:
+                    return None
+                if tail != right_rest[HASH_SIZE:]:
+                    return None
+                node, rest = _sha256(_join((NODE_PREFIX, node, right))).digest(), tail
+            else:  # a left node whose right neighbour is not here: it is in the path
+                if len(rest) < HASH_SIZE:
+                    return None
+                node = _sha256(_join((NODE_PREFIX, node, rest[:HASH_SIZE]))).digest()
+                rest = rest[HASH_SIZE:]
+            up.append((at >> 1, node, rest))
+        level = up
+        last >>= 1
+    ((_, root, rest),) = level
+    return None if rest else root
+
+
+def _off_the_root(index: int, size: int) -> str:
+    return (
+        f"bad proof: the envelope's audit path (leaf {index} of {size}) does not lead to the"
+        " root it names (changed after signing, or a proof of another batch)"
+    )
+
+
+@dataclass
+class _Batch:
+    """The envelopes of one call that name one batch signature: the root's bytes, the
+    producer, and each envelope's place in the call with its proof."""
+
+    root: bytes
+    owner: str
+    members: list[tuple[int, Proof]]
+
+    def proofs(self) -> list[Proof] | None:
+        """Each leaf once, in index order; None if two envelopes give one index different
+        leaves or paths (then each is folded alone)."""
+        proofs = sorted({proof for _, proof in self.members})
+        if any(a[0] == b[0] for a, b in itertools.pairwise(proofs)):
+            return None
+        return proofs
 
 
 class TrustedKeys:
@@ -223,23 +293,16 @@ class TrustedKeys:
     stored and signed with ``cryptography``; Ed25519 signatures are the same either way
     (RFC 8032). A batch root whose signature verified is remembered (a bounded LRU of
     ``VERIFIED_ROOTS_KEPT``), so each batch costs one check; a root that failed never is.
+    The envelopes of one batch checked in one call (``refusals``) are folded together, each
+    inner node of their tree hashed once (``group_root``).
     """
 
-    def __init__(
-        self,
-        keys: Iterable[TrustedKey],
-        *,
-        roots_kept: int = VERIFIED_ROOTS_KEPT,
-        nodes_kept: int = VERIFIED_NODES_KEPT,
-    ):
+    def __init__(self, keys: Iterable[TrustedKey], *, roots_kept: int = VERIFIED_ROOTS_KEPT):
         self.by_id: dict[str, TrustedKey] = {}
         self.verifiers: dict[str, VerifyKey] = {}
-        self.roots_kept, self.nodes_kept = roots_kept, nodes_kept
-        # (key id, root as sent, signature as sent, size) -> the root's bytes, and that key
-        self.verified_roots: OrderedDict[Seen, tuple[bytes, Seen]] = OrderedDict()
-        # (root as above, fn, sn, node) -> the rest of the path that led from that node, in
-        # that position of the fold, to the verified root: the same rest leads there again.
-        self.verified_nodes: OrderedDict[Node, bytes] = OrderedDict()
+        self.roots_kept = roots_kept
+        # (key id, root as sent, signature as sent, size) -> the root's bytes
+        self.verified_roots: OrderedDict[Seen, bytes] = OrderedDict()
         for trusted in keys:
             if trusted.producer not in PRODUCER_OF.values():
                 raise ValueError(f"key {trusted.key_id}: unknown producer {trusted.producer!r}")
@@ -250,6 +313,36 @@ class TrustedKeys:
 
     def refusal(self, event: Mapping[str, Any]) -> str | None:
         """Why ``event`` (contract-valid) is not trusted, or None if its producer signed it."""
+        return self.refusals([event])[0]
+
+    def refusals(self, events: Sequence[Mapping[str, Any]]) -> list[str | None]:
+        """``refusal`` of each event (contract-valid), in order.
+
+        Each answer is the one the event gets alone: the envelopes that name one batch
+        signature are folded together, and if that fails, each alone."""
+        answers: list[str | None] = [None] * len(events)
+        batches: dict[Seen, _Batch] = {}
+        for at, event in enumerate(events):
+            answers[at] = self._claim(at, event, batches)
+        for seen, batch in batches.items():
+            size = seen[3]
+            proofs = batch.proofs() if len(batch.members) > 1 else None
+            if proofs is not None and group_root(proofs, size) == batch.root:
+                refusal = self._root_refusal(seen, batch.root, batch.owner)
+                for at, _ in batch.members:
+                    answers[at] = refusal
+                continue
+            for at, (index, leaf, path) in batch.members:  # each alone: which lead there
+                hashes = [path[i : i + HASH_SIZE] for i in range(0, len(path), HASH_SIZE)]
+                if root_from_path(leaf, index, size, hashes) == batch.root:
+                    answers[at] = self._root_refusal(seen, batch.root, batch.owner)
+                else:
+                    answers[at] = _off_the_root(index, size)
+        return answers
+
+    def _claim(self, at: int, event: Mapping[str, Any], batches: dict[Seen, _Batch]) -> str | None:
+        """Every check but a batch proof's fold: a refusal, or None (a version 1 signature
+        that verified, or a version 2 proof added to its batch in ``batches``)."""
         event_type = event["event_type"]
         owner = PRODUCER_OF[event_type]
         if event["producer"] != owner:
@@ -270,7 +363,7 @@ class TrustedKeys:
                 f" is produced by {owner}"
             )
         if signature.get("version") == BATCH_VERSION:
-            return self._batch_refusal(event, signature, kid, owner)
+            return self._claim_proof(at, event, signature, kid, owner, batches)
         if len(signature) != 2:  # key_id and value: a proof's members without its version
             return "bad signature: a version 1 signature has only key_id and value"
         try:
@@ -279,84 +372,51 @@ class TrustedKeys:
             return f"bad signature: the envelope does not verify with key {kid} of {owner}"
         return None
 
-    def _batch_refusal(
-        self, event: Mapping[str, Any], signature: Mapping[str, Any], kid: str, owner: str
+    def _claim_proof(
+        self,
+        at: int,
+        event: Mapping[str, Any],
+        signature: Mapping[str, Any],
+        kid: str,
+        owner: str,
+        batches: dict[Seen, _Batch],
     ) -> str | None:
-        """A version 2 signature: the envelope's proof leads to a root ``kid`` signed."""
+        """A version 2 signature's proof, well formed, added to its batch; or why not."""
         try:
             root_text, index, size = signature["root"], signature["index"], signature["size"]
             path = _unb64(signature["path"])
             seen: Seen = (kid, root_text, signature["value"], size)
-            known = self.verified_roots.get(seen)
-            # A verified root's own key: the nodes remembered for it all share it.
-            root, seen = known if known is not None else (_unb64(root_text), seen)
+            batch = batches.get(seen)
+            root = batch.root if batch is not None else self.verified_roots.get(seen)
+            if root is None:
+                root = _unb64(root_text)
         except (KeyError, TypeError, ValueError):
             return "bad proof: a version 2 signature needs root, index, size and path"
         if type(index) is not int or type(size) is not int:
             return "bad proof: index and size are integers"
         if len(root) != HASH_SIZE or len(path) % HASH_SIZE:
             return "bad proof: the root or the audit path is not made of SHA-256 hashes"
-        r, steps, joined = self._fold(seen, leaf_hash(event), index, size, path)
-        if joined:  # met a node already followed to this verified root
-            self._keep_nodes(steps, path)
-            return None
-        if r != root:
-            return (
-                f"bad proof: the envelope's audit path (leaf {index} of {size}) does not lead"
-                " to the root it names (changed after signing, or a proof of another batch)"
-            )
-        if seen in self.verified_roots:
-            self.verified_roots.move_to_end(seen)
-        else:
-            try:
-                self.verifiers[kid].verify(root_message(root, size), _unb64(seen[2]))
-            except (BadSignatureError, ValueError):
-                return f"bad signature: the batch root does not verify with key {kid} of {owner}"
-            self.verified_roots[seen] = (root, seen)
-            if len(self.verified_roots) > self.roots_kept:
-                self.verified_roots.popitem(last=False)
-        self._keep_nodes(steps, path)
+        if not 0 <= index < size:
+            return _off_the_root(index, size)
+        if batch is None:
+            batch = batches[seen] = _Batch(root, owner, [])
+        batch.members.append((at, (index, leaf_hash(event), path)))
         return None
 
-    def _keep_nodes(self, steps: list[tuple[Node, int]], path: bytes) -> None:
-        """Remember the nodes of a proof that reached its verified root (the oldest go)."""
-        nodes = self.verified_nodes
-        for node, offset in steps:
-            nodes[node] = path[offset:]
-        while len(nodes) > self.nodes_kept:
-            nodes.popitem(last=False)  # a dict's first key costs more as its front empties
-
-    def _fold(
-        self, seen: Seen, leaf: bytes, index: int, size: int, path: bytes
-    ) -> tuple[bytes | None, list[tuple[Node, int]], bool]:
-        """``root_from_path`` over the concatenated path: the root reached (None: none),
-        each step's node with where the rest of its path starts, and whether it stopped
-        early at a node whose continuation (position and the rest of the path) is known to
-        reach the verified root ``seen`` names."""
-        if not 0 <= index < size:
-            return None, [], False
-        fn, sn, r = index, size - 1, leaf
-        nodes = self.verified_nodes
-        steps: list[tuple[Node, int]] = []
-        for offset in range(HASH_SIZE, len(path) + 1, HASH_SIZE):
-            if sn == 0:
-                return None, [], False
-            p = path[offset - HASH_SIZE : offset]
-            if fn & 1 or fn == sn:
-                r = _sha256(_join((NODE_PREFIX, p, r))).digest()
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-            else:
-                r = _sha256(_join((NODE_PREFIX, r, p))).digest()
-            fn >>= 1
-            sn >>= 1
-            node = (seen, fn, sn, r)
-            rest = nodes.get(node)
-            if rest is not None and rest == path[offset:]:
-                return r, steps, True
-            steps.append((node, offset))
-        return (r if sn == 0 else None), steps, False
+    def _root_refusal(self, seen: Seen, root: bytes, owner: str) -> str | None:
+        """None if the batch signature ``seen`` names verifies over ``root``; remembered."""
+        if seen in self.verified_roots:
+            self.verified_roots.move_to_end(seen)
+            return None
+        kid, _, value, size = seen
+        try:
+            self.verifiers[kid].verify(root_message(root, size), _unb64(value))
+        except (BadSignatureError, ValueError):
+            return f"bad signature: the batch root does not verify with key {kid} of {owner}"
+        self.verified_roots[seen] = root
+        if len(self.verified_roots) > self.roots_kept:
+            self.verified_roots.popitem(last=False)
+        return None
 
 
 def public_jwk(trusted: TrustedKey) -> dict[str, str]:

@@ -19,7 +19,7 @@ from opentelemetry.trace import Span, SpanKind
 from config import tracing
 from contracts.signatures import TrustedKeys
 from ingest import warehouse
-from ingest.decode import decode
+from ingest.decode import Message, decode_all
 from ingest.gaps import GapCheck
 from ingest.reader import check
 from ingest.report import IngestReport
@@ -46,8 +46,10 @@ class DeadlineExceeded(TimeoutError):
 class PartitionRun:
     """One bounded pass over the assigned partitions, written in batches.
 
-    The consumer thread decodes batch k+1 while a writer thread commits batch k, so Python
-    and PostgreSQL work at the same time; batches still commit one after another, in order.
+    The consumer thread reads and decodes batch k+1 while a writer thread commits batch k,
+    so Python and PostgreSQL work at the same time; batches still commit one after another,
+    in order. A batch is decoded when it is full, all at once, so that the envelopes of one
+    relay batch in it are checked against their signed root together.
     The consumer (``ingest.reader``) is assigned the partitions that have something to read,
     each at its stored offset, and never commits.
     """
@@ -71,8 +73,7 @@ class PartitionRun:
         self.position = dict(start)
         self.end, self.batch_size, self.report = end, batch_size, report
         self.trust = trust  # the producers' keys: an event they did not sign is a dead letter
-        self.events: list[RawEvent] = []
-        self.dead: list[DeadLetter] = []
+        self.messages: list[Message] = []  # read since the last flush, decoded there
         self.last: dict[TopicPartition, tuple[int, bytes | None, bytes | None]] = {}
         self.dirty = save_positions  # e.g. a reset: saved even if nothing is read
         self.deadline = deadline  # time.monotonic() value; None: no limit
@@ -141,11 +142,7 @@ class PartitionRun:
                     self._finish(tp, active)  # beyond the end seen at start: the next run's
                     continue
                 key, value = msg.key(), msg.value()
-                decoded = decode(tp[0], tp[1], offset, key, value, self.trust)
-                if isinstance(decoded, DeadLetter):
-                    self.dead.append(decoded)
-                else:
-                    self.events.append(decoded)
+                self.messages.append((tp[0], tp[1], offset, key, value))
                 self.last[tp] = (offset, key, value)
                 self.dirty = True
                 done += 1
@@ -153,7 +150,7 @@ class PartitionRun:
                     self._finish(tp, active)
             if len(messages) < CONSUME_MAX:  # librdkafka had nothing more at hand
                 self._finish_gaps({tp for tp in active if tp not in heard}, active)
-            if len(self.events) + len(self.dead) >= self.batch_size or not active:
+            if len(self.messages) >= self.batch_size or not active:
                 self.flush()
                 if on_progress is not None:
                     on_progress(done - reported)
@@ -189,6 +186,14 @@ class PartitionRun:
         """Hand the batch to the writer; wait for the previous one first (double buffering)."""
         if not self.dirty:
             return
+        events: list[RawEvent] = []
+        dead: list[DeadLetter] = []
+        for decoded in decode_all(self.messages, self.trust):
+            if isinstance(decoded, DeadLetter):
+                dead.append(decoded)
+            else:
+                events.append(decoded)
+        self.messages = []
         for tp, (offset, key, value) in self.last.items():
             self.position[tp] = replace(
                 self.position[tp], next_offset=offset + 1, last_sha256=message_sha256(key, value)
@@ -196,8 +201,8 @@ class PartitionRun:
         self.last = {}
         offsets = {(tp.topic, tp.partition): self.position[tp] for tp in self.partitions}
         self._wait_for_writer()
-        self.pending = self.writer.submit(self._write, self.events, self.dead, offsets)
-        self.events, self.dead, self.dirty = [], [], False
+        self.pending = self.writer.submit(self._write, events, dead, offsets)
+        self.dirty = False
 
     def _write(self, events: list[RawEvent], dead: list[DeadLetter], offsets: Positions) -> None:
         t0 = time.monotonic()

@@ -1,4 +1,4 @@
-"""Turn one Kafka message into a raw event or a dead letter (pure: no IO).
+"""Turn Kafka messages into raw events or dead letters (pure: no IO).
 
 A valid event is kept as it arrived, in the version it was written in: the log is never
 rewritten, and dbt staging upcasts older versions to the current shape.
@@ -6,11 +6,17 @@ rewritten, and dbt staging upcasts older versions to the current shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import orjson
 
 from contracts.envelope import ContractViolation, validate
 from contracts.signatures import TrustedKeys
 from ingest.warehouse import DeadLetter, RawEvent
+
+# A message as the reader hands it over: topic, partition, offset, key, value.
+Message = tuple[str, int, int, bytes | None, bytes | None]
 
 
 def decode(
@@ -22,6 +28,35 @@ def decode(
     trust: TrustedKeys,
 ) -> RawEvent | DeadLetter:
     """A row only for a contract-valid event that its topic's producer signed."""
+    return decode_all([(topic, partition, offset, key, value)], trust)[0]
+
+
+def decode_all(messages: Sequence[Message], trust: TrustedKeys) -> list[RawEvent | DeadLetter]:
+    """``decode`` of each message, in order, each with the answer it gets alone.
+
+    The signatures are checked last, all at once: the envelopes of one relay batch among
+    them are folded to their signed root together (``TrustedKeys.refusals``)."""
+    checked = [_checked(*message) for message in messages]
+    verdicts = iter(trust.refusals([c for c in checked if not isinstance(c, DeadLetter)]))
+    out: list[RawEvent | DeadLetter] = []
+    for message, result in zip(messages, checked, strict=True):
+        if isinstance(result, DeadLetter):
+            out.append(result)
+        elif (refusal := next(verdicts)) is not None:
+            out.append(_dead(message, refusal))
+        else:
+            out.append(_row(message, result))
+    return out
+
+
+def _dead(message: Message, reason: str) -> DeadLetter:
+    return DeadLetter(*message, reason)
+
+
+def _checked(
+    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+) -> dict[str, Any] | DeadLetter:
+    """The event if it passes every check but its signature; else its dead letter."""
 
     def dead(reason: str) -> DeadLetter:
         return DeadLetter(topic, partition, offset, key, value, reason)
@@ -46,9 +81,11 @@ def decode(
         return dead("message key does not match aggregate_id")
     if b"\\u0000" in value:
         return dead("contains \\u0000, which PostgreSQL jsonb cannot store")
-    refusal = trust.refusal(event)
-    if refusal is not None:
-        return dead(refusal)
+    return event
+
+
+def _row(message: Message, event: dict[str, Any]) -> RawEvent:
+    topic, partition, offset, key, value = message
     return RawEvent(
         event["event_id"],
         event["event_type"],

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from ingest.decode import decode
+from ingest.decode import Message, decode, decode_all
 from ingest.warehouse import DeadLetter, RawEvent
 from tests.support.raw_events import order_created
-from tests.support.signing import signed, unit_trust
+from tests.support.signing import signed, unit_signers, unit_trust
 
 
 def event_bytes(**overrides: object) -> tuple[bytes, bytes]:
@@ -80,3 +80,26 @@ def test_key_must_match_aggregate_id() -> None:
     dead = decode("order.created", 0, 0, b"someone-else", value, unit_trust())
     assert isinstance(dead, DeadLetter)
     assert "aggregate_id" in dead.reason
+
+
+def test_a_write_batch_decoded_at_once_gets_the_answers_each_message_gets_alone() -> None:
+    # The ingest decodes a write batch at once, so that one relay batch's envelopes fold to
+    # their signed root together; poison, a changed envelope and a stranger sit among them.
+    orders = [
+        order_created(str(uuid.uuid4()), "u", datetime.now(UTC), customer_name=f"C{i}")
+        for i in range(6)
+    ]
+    relay_batch = unit_signers()["orders"].sign_batch(orders)
+    changed = {**relay_batch[2], "aggregate_version": 2}
+    messages: list[Message] = [
+        ("order.created", 0, i, e["aggregate_id"].encode(), orjson.dumps(e))
+        for i, e in enumerate([*relay_batch[:2], changed, *relay_batch[3:]])
+    ]
+    messages.insert(3, ("order.created", 0, 90, b"k", b"{not json"))
+    key, value = event_bytes()
+    messages.insert(1, ("order.created", 1, 91, key, value))
+    together = decode_all(messages, unit_trust())
+    assert together == [decode(*m, unit_trust()) for m in messages]
+    refused = [r.reason for r in together if isinstance(r, DeadLetter)]
+    assert len(refused) == 2 and refused[0].startswith("bad proof"), refused
+    assert [type(r) for r in together].count(RawEvent) == 6

@@ -21,6 +21,7 @@ from contracts.signatures import (
     TrustedKey,
     TrustedKeys,
     canonical_bytes,
+    group_root,
     leaf_hash,
     merkle_tree,
     node_hash,
@@ -191,28 +192,44 @@ def test_verified_roots_are_kept_up_to_a_bound() -> None:
     "alter",
     [
         lambda s: s.update(path=s["path"][:-43] + b64(bytes(32))),  # the top of the path
-        lambda s: s.update(index=s["index"] + 2),  # joins the known node at another place
+        lambda s: s.update(path=b64(unb64(s["path"]) + bytes(32))),  # one hash too many
+        lambda s: s.update(path=b64(bytes(32) + unb64(s["path"])[32:])),  # not its neighbour
+        lambda s: s.update(index=s["index"] + 2),  # its neighbours' proofs would place it
         lambda s: s.update(root=b64(bytes(32))),
     ],
 )
-def test_a_proof_joining_a_known_node_is_still_checked_to_its_end(alter: Any) -> None:
-    # Folding stops early only where the position and the rest of the path are exactly
-    # those already followed to the verified root: anything else is folded to the end.
+def test_an_envelope_checked_with_its_batch_gets_the_answer_it_gets_alone(alter: Any) -> None:
+    # Folded together, the neighbours' leaves stand in for the hashes of each other's paths;
+    # every path is still compared to its end, so a changed one is refused as it is alone.
+    events = batch(8)
+    alter(events[1][SIGNATURE])
+    alone = refused(events[1])
+    assert alone.startswith("bad proof")
     trust = TrustedKeys(unit_trust().by_id.values())
-    first, sibling, *_ = batch(8)
-    assert trust.refusal(first) is None
-    assert trust.verified_nodes
-    alter(sibling[SIGNATURE])
-    assert refused(sibling, trust).startswith("bad proof")
+    assert trust.refusals(events) == [None, alone, *[None] * 6]
 
 
-def test_known_nodes_are_kept_up_to_a_bound_and_change_no_answer() -> None:
-    trust = TrustedKeys(unit_trust().by_id.values(), nodes_kept=5)
+def test_a_batch_checked_together_hashes_each_inner_node_once() -> None:
+    # 33 leaves: 32 inner nodes, and the last leaf moves up alone through five levels.
     events = batch(33)
-    assert all(trust.refusal(e) is None for e in events)
-    assert len(trust.verified_nodes) == 5
-    tampered = {**events[7], "aggregate_version": 2}
-    assert refused(tampered, trust).startswith("bad proof")
+    leaves = [(i, leaf_hash(e), unb64(e[SIGNATURE]["path"])) for i, e in enumerate(events)]
+    root, _ = merkle_tree([leaf for _, leaf, _ in leaves])
+    assert group_root(leaves, 33) == root
+    assert group_root(leaves[5:20], 33) == root  # part of it: the rest from their paths
+    assert group_root(leaves[32:], 33) == root
+    swapped = [leaves[0], (1, leaves[1][1], leaves[2][2]), *leaves[2:]]
+    assert group_root(swapped, 33) is None
+    # Paths that all agree, but on one hash too many: each one alone is too long.
+    assert group_root([(i, leaf, path + bytes(32)) for i, leaf, path in leaves], 33) is None
+
+
+def test_a_batch_split_over_calls_or_claimed_twice_is_answered_as_alone() -> None:
+    events = batch(5)
+    trust = TrustedKeys(unit_trust().by_id.values())
+    assert trust.refusals(events[:2]) == [None, None]
+    assert trust.refusals(events[2:]) == [None, None, None]
+    impostor = {**events[3], "aggregate_version": 2}  # index 3 claimed twice
+    assert trust.refusals([events[3], impostor, events[3]]) == [None, refused(impostor), None]
 
 
 def test_a_batch_signed_by_another_producers_key_is_the_wrong_producer() -> None:
