@@ -7,6 +7,7 @@ rewritten, and dbt staging upcasts older versions to the current shape.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -36,7 +37,7 @@ def decode_all(messages: Sequence[Message], trust: TrustedKeys) -> list[RawEvent
 
     The signatures are checked last, all at once: the envelopes of one relay batch among
     them are folded to their signed root together (``TrustedKeys.refusals``)."""
-    checked = [_checked(*message) for message in messages]
+    checked = [_checked(message) for message in messages]
     verdicts = iter(trust.refusals([c for c in checked if not isinstance(c, DeadLetter)]))
     out: list[RawEvent | DeadLetter] = []
     for message, result in zip(messages, checked, strict=True):
@@ -53,14 +54,10 @@ def _dead(message: Message, reason: str) -> DeadLetter:
     return DeadLetter(*message, reason)
 
 
-def _checked(
-    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
-) -> dict[str, Any] | DeadLetter:
+def _checked(message: Message) -> dict[str, Any] | DeadLetter:
     """The event if it passes every check but its signature; else its dead letter."""
-
-    def dead(reason: str) -> DeadLetter:
-        return DeadLetter(topic, partition, offset, key, value, reason)
-
+    topic, _, _, key, value = message
+    dead = partial(_dead, message)
     if not key:
         return dead("missing key: every event is keyed by its aggregate id")
     if value is None:
