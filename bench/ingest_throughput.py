@@ -13,7 +13,6 @@ of each stage of the ingest measured alone on a sample, and last
 from __future__ import annotations
 
 import argparse
-import gc
 import multiprocessing
 import os
 import statistics
@@ -35,6 +34,7 @@ from contracts.key_files import dev_signers, trusted_keys
 from contracts.signatures import TrustedKeys, leaf_hash
 from database import connections
 from database.names import WAREHOUSE_DATABASE
+from ingest.batches import collector_off
 from ingest.decode import Message, decode_all
 from ingest.job import make_consumer, run_ingest
 from ingest.positions import partitions_of, start_positions
@@ -148,18 +148,11 @@ def per_event_us(work: Callable[[], object], count: int) -> float:
     With the cyclic collector off, as the ingest runs its pass (``ingest.batches``): with it
     on, each pass would also pay for rescanning every object the earlier ones left."""
     times = []
-    was_enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
-    try:
+    with collector_off():
         for _ in range(3):
             t0 = time.perf_counter()
             work()
             times.append((time.perf_counter() - t0) / count * 1e6)
-    finally:
-        gc.unfreeze()
-        if was_enabled:
-            gc.enable()
     return statistics.median(times)
 
 

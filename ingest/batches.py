@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import cast
 
@@ -34,6 +35,25 @@ CONSUME_WAIT_S = 0.05
 # How often a partition the reader has gone quiet on may be asked about gaps (``ingest.gaps``):
 # a check is a kafka-python fetch, and a partition is also quiet while its next fetch is out.
 GAP_CHECK_EVERY_S = 0.1
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """The cyclic collector off for a bounded pass, as the ingest runs one.
+
+    The automatic collector rescans every live object each time the many short-lived ones
+    per message trip its thresholds: about a quarter of the run's time. It is off for the
+    pass, and collects what it left once it is back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 class DeadlineExceeded(TimeoutError):
@@ -87,20 +107,12 @@ class PartitionRun:
             report.topic(tp.topic)  # every topic appears in the summary, even when idle
 
     def consume(self, on_progress: Progress | None) -> None:
-        # The automatic collector rescans every live object each time the many short-lived
-        # ones per message trip its thresholds: about a quarter of the run's time. It is off
-        # for the pass (a bounded one), and collects what it left once at the end.
-        was_enabled = gc.isenabled()
-        gc.freeze()
-        gc.disable()
-        try:
-            self._consume(on_progress)
-            self._wait_for_writer()
-        finally:
-            self.writer.shutdown(wait=True)
-            gc.unfreeze()
-            if was_enabled:
-                gc.enable()
+        with collector_off():
+            try:
+                self._consume(on_progress)
+                self._wait_for_writer()
+            finally:
+                self.writer.shutdown(wait=True)
         self._record_lag()
 
     def _consume(self, on_progress: Progress | None) -> None:
