@@ -6,6 +6,7 @@ pass the route and then fail the contract check where the event is made (a 500).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AfterValidator, Field
@@ -67,3 +68,15 @@ def contract_field(event_type: str, *path: str) -> Any:
 
 SUBJECT_MAX_LENGTH: int = contract_property("order.created", "user_id")["maxLength"]
 """A token's ``sub`` becomes the order's ``user_id``: the same limit."""
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 1 to 9999 once in UTC") from None
+
+
+# An instant as PostgreSQL takes it: RFC 3339 admits offsets up to +-23:59, timestamptz only
+# up to +-15:59, so the instant is passed on in UTC (an out-of-range offset was a 500).
+IN_UTC = AfterValidator(_in_utc)

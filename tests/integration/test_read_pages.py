@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,6 +21,8 @@ from tests.support.raw_events import ingest_events, order_cancelled, order_creat
 
 Auth = Callable[..., dict[str, str]]
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
+WEST_OF_PG = timezone(-timedelta(hours=16, minutes=12))  # PostgreSQL takes up to +-15:59
+EAST_OF_PG = timezone(timedelta(hours=23, minutes=59))
 
 
 def _all_pages(
@@ -82,6 +84,15 @@ def test_orders_page_newest_first_with_filters(
         row["orderId"] for page in _all_pages(read_api, url, window, headers) for row in page
     ]
     assert in_window == newest_first[2:6]
+    # The same window, written with offsets that RFC 3339 allows and timestamptz does not.
+    far_offsets = {
+        **window,
+        "createdFrom": (T0 + timedelta(hours=1)).astimezone(WEST_OF_PG).isoformat(),
+        "createdTo": (T0 + timedelta(hours=4)).astimezone(EAST_OF_PG).isoformat(),
+    }
+    assert [
+        row["orderId"] for page in _all_pages(read_api, url, far_offsets, headers) for row in page
+    ] == in_window
 
 
 def test_bad_cursors_and_parameters_are_client_errors(
@@ -99,6 +110,7 @@ def test_bad_cursors_and_parameters_are_client_errors(
     for params in (
         {"status": "shipped"},
         {"createdFrom": "2026-04-01T00:00:00"},  # no time zone
+        {"createdTo": "9999-12-31T23:00:00-16:12"},  # after the year 9999 in UTC
         {"createdFrom": "2026-04-02T00:00:00Z", "createdTo": "2026-04-01T00:00:00Z"},
         {"limit": 0},
     ):

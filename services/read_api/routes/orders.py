@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from services.auth import ORDERS_READERS, READ_ANY_USER, caller
-from services.fields import STORABLE, contract_limits
+from services.fields import IN_UTC, STORABLE, contract_limits
 from services.read_api import order_queries
 from services.read_api.consistency import describe, describe_kept
 from services.read_api.cursors import NOT_ISSUED, BadCursor, filters_digest
@@ -36,9 +36,11 @@ class OrdersQuery(BaseModel):
     ]
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     status: order_queries.OrderStatus | None = None
-    created_from: Annotated[AwareDatetime | None, Field(alias="createdFrom")] = None
+    created_from: Annotated[Annotated[AwareDatetime, IN_UTC] | None, Field(alias="createdFrom")] = (
+        None
+    )
     created_to: Annotated[
-        AwareDatetime | None, Field(alias="createdTo", description="exclusive")
+        Annotated[AwareDatetime, IN_UTC] | None, Field(alias="createdTo", description="exclusive")
     ] = None
     cursor: Cursor = None
 
